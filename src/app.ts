@@ -1,0 +1,95 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { BlobStore } from './blobs/blob-store.js';
+import { localBlobRoutes } from './blobs/local-routes.js';
+import { LocalBlobStore } from './blobs/local.js';
+import type { BlobUrlSigner } from './blobs/signed-url.js';
+import type { Config } from './config.js';
+import type { Db } from './db/database.js';
+import { installAuth } from './http/auth.js';
+import { installErrorHandling } from './http/error-handler.js';
+import { installIdempotency } from './http/idempotency.js';
+import { installRateLimits } from './http/rate-limit-hook.js';
+import { newRequestId } from './http/request-id.js';
+import { ErrorEnvelope } from './http/schemas.js';
+import type { JobQueue } from './jobs/queue.js';
+import type { Metrics } from './metrics.js';
+import { healthRoutes } from './modules/health/routes.js';
+import { keysRoutes } from './modules/keys/routes.js';
+import { KeysService } from './modules/keys/service.js';
+import { uploadsRoutes } from './modules/uploads/routes.js';
+import { Upload } from './modules/uploads/schema.js';
+import { UploadsService } from './modules/uploads/service.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  blobs: BlobStore;
+  signer: BlobUrlSigner;
+  queue: JobQueue;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** The HTTP API as a Fastify instance; everything it touches comes in through `deps`. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db, blobs, queue, metrics } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    genReqId: newRequestId,
+    // Fastify's own per-request lines are replaced by one debug line in onResponse.
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  installErrorHandling(app);
+  const keys = new KeysService(db);
+  installAuth(app, keys);
+  installRateLimits(app, config.rateLimit);
+  installIdempotency(app, db);
+
+  app.addSchema(ErrorEnvelope);
+  app.addSchema(Upload);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Stowage API',
+        version: '1',
+        description: 'File ingestion: presigned uploads, confirm jobs, downloads. Errors use the envelope schema.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes, { db, blobs, registry: metrics.registry });
+  await app.register(keysRoutes, { keys });
+  await app.register(uploadsRoutes, {
+    uploads: new UploadsService(db, blobs, queue, config),
+    publicUrl: config.publicUrl,
+  });
+  if (blobs instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobs, signer: deps.signer });
+  return app;
+}

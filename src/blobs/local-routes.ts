@@ -1,0 +1,91 @@
+import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { AppError, badRequest, conflict, notFound, payloadTooLarge, rangeNotSatisfiable } from '../http/errors.js';
+import { errorResponses } from '../http/schemas.js';
+import { BlobError } from './blob-store.js';
+import { parseRange } from './byte-range.js';
+import type { LocalBlobStore } from './local.js';
+import type { BlobUrlSigner } from './signed-url.js';
+
+/**
+ * The endpoints behind the local driver's signed URLs: what S3 answers for the s3 driver.
+ * Authorisation is the URL's HMAC, not an API key.
+ */
+export async function localBlobRoutes(app: FastifyInstance, opts: { store: LocalBlobStore; signer: BlobUrlSigner }) {
+  const { store, signer } = opts;
+  // Bodies stay streams: the bytes go to disk as they arrive, never whole into memory.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+
+  const tokenParams = { type: 'object', properties: { token: { type: 'string' } }, required: ['token'] } as const;
+
+  app.put('/blob/:token', {
+    bodyLimit: Number.MAX_SAFE_INTEGER,
+    schema: {
+      hide: false,
+      summary: 'Upload bytes to a signed URL (local driver)',
+      description: 'The URL comes from presign; the signature binds the key, expiry and declared size/sha256.',
+      tags: ['blobs'],
+      params: tokenParams,
+      response: { 200: { type: 'object', properties: { size_bytes: { type: 'integer' }, sha256: { type: 'string' } } }, ...errorResponses(400, 409, 413) },
+    },
+  }, async (request, reply) => {
+    const grant = signer.verify((request.params as { token: string }).token, 'PUT');
+    const declaredLength = request.headers['content-length'];
+    if (grant.size !== undefined && declaredLength !== undefined && Number(declaredLength) !== grant.size) {
+      reply.header('connection', 'close');
+      throw badRequest(`Content-Length ${declaredLength} differs from the ${grant.size} bytes this URL was signed for`);
+    }
+    try {
+      const stored = await store.put(grant.key, request.body as Readable, { size: grant.size, sha256: grant.sha256 });
+      return reply.header('etag', `"${stored.sha256}"`).send({ size_bytes: stored.size, sha256: stored.sha256 });
+    } catch (error) {
+      reply.header('connection', 'close');
+      throw translate(error);
+    }
+  });
+
+  app.get('/blob/:token', {
+    schema: { summary: 'Download from a signed URL (local driver)', tags: ['blobs'], params: tokenParams, response: errorResponses(404, 416) },
+  }, async (request, reply) => {
+    const grant = signer.verify((request.params as { token: string }).token, request.method);
+    const info = await store.stat(grant.key);
+    if (!info) throw notFound('object');
+    const range = parseRange(request.headers.range, info.size);
+    if (range === 'unsatisfiable') throw rangeNotSatisfiable(info.size);
+    reply
+      .header('accept-ranges', 'bytes')
+      .header('content-type', grant.contentType ?? 'application/octet-stream')
+      .header('content-disposition', contentDisposition(grant.filename ?? 'download'))
+      .header('cache-control', 'private, max-age=0');
+    if (range) {
+      reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${info.size}`);
+      reply.header('content-length', range.end - range.start + 1);
+    } else {
+      reply.header('content-length', info.size);
+    }
+    if (request.method === 'HEAD') return reply.send();
+    return reply.send(await store.read(grant.key, range ?? undefined));
+  });
+}
+
+function translate(error: unknown): unknown {
+  if (!(error instanceof BlobError)) return error;
+  switch (error.kind) {
+    case 'too_large':
+      return payloadTooLarge(error.message);
+    case 'size_mismatch':
+    case 'checksum_mismatch':
+      return badRequest(error.message, { reason: error.kind });
+    case 'exists':
+      return conflict('this upload URL was already used; blobs are immutable');
+    default:
+      return new AppError(500, 'internal_error', 'storage error');
+  }
+}
+
+/** RFC 6266: an ASCII fallback plus the exact UTF-8 name. */
+export function contentDisposition(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}

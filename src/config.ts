@@ -1,0 +1,172 @@
+import path from 'node:path';
+
+/** Everything the process can be told through its environment, parsed once and frozen. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** null: use the embedded PostgreSQL under `<dataDir>/pg`. */
+  readonly databaseUrl: string | null;
+  /** null: derive absolute URLs from the request's Host header. */
+  readonly publicUrl: string | null;
+  /** null: generated on first start and kept in `<dataDir>/signing.secret`. */
+  readonly signingSecret: string | null;
+  readonly logLevel: string;
+  readonly storageDriver: 'local';
+  readonly limits: {
+    /** Largest declared size a single presigned PUT accepts; above it the multipart flow is required. */
+    readonly singleRequestBytes: number;
+    readonly presignTtlSeconds: number;
+    readonly downloadTtlSeconds: number;
+    /** How long a pending upload may wait for its bytes before the sweeper fails it. */
+    readonly pendingTtlSeconds: number;
+    readonly batchMax: number;
+  };
+  readonly rateLimit: {
+    readonly enabled: boolean;
+    readonly perKey: number;
+    readonly perOrg: number;
+    readonly windowSeconds: number;
+  };
+  readonly jobs: {
+    readonly concurrency: number;
+    readonly retryLimit: number;
+    readonly retryDelaySeconds: number;
+    /** Floor of a confirm attempt's lease; a worker that dies mid-job frees it after this. */
+    readonly leaseSeconds: number;
+    readonly maintenanceIntervalSeconds: number;
+    readonly pollingIntervalSeconds: number;
+  };
+  /** MIME types (exact or `type/*`) the confirm job refuses with `type_refused`. */
+  readonly refusedContentTypes: readonly string[];
+}
+
+export class ConfigError extends Error {}
+
+const DEFAULT_REFUSED_TYPES = [
+  'application/x-msdownload',
+  'application/x-elf',
+  'application/x-mach-binary',
+  'application/x-executable',
+];
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const read = new EnvReader(env);
+  const port = read.int('PORT', 8080, 0, 65535);
+  const config: Config = {
+    port,
+    host: read.str('HOST', '127.0.0.1'),
+    dataDir: path.resolve(read.str('STOWAGE_DATA_DIR', './data')),
+    databaseUrl: read.optional('DATABASE_URL'),
+    publicUrl: read.url('PUBLIC_URL'),
+    signingSecret: read.optional('STOWAGE_SIGNING_SECRET'),
+    logLevel: read.str('LOG_LEVEL', 'info'),
+    storageDriver: read.oneOf('STORAGE_DRIVER', ['local'] as const, 'local'),
+    limits: {
+      singleRequestBytes: read.int('STOWAGE_SINGLE_REQUEST_MAX_BYTES', 5 * 1024 ** 3, 1),
+      presignTtlSeconds: read.int('STOWAGE_PRESIGN_TTL_SECONDS', 3600, 1),
+      downloadTtlSeconds: read.int('STOWAGE_DOWNLOAD_TTL_SECONDS', 300, 1),
+      pendingTtlSeconds: read.int('STOWAGE_PENDING_TTL_SECONDS', 24 * 3600, 1),
+      batchMax: 100,
+    },
+    rateLimit: {
+      enabled: read.bool('RATE_LIMIT_ENABLED', true),
+      perKey: read.int('RATE_LIMIT_PER_KEY', 600, 1),
+      perOrg: read.int('RATE_LIMIT_PER_ORG', 3000, 1),
+      windowSeconds: read.int('RATE_LIMIT_WINDOW_SECONDS', 60, 1),
+    },
+    jobs: {
+      concurrency: read.int('STOWAGE_WORKER_CONCURRENCY', 2, 1, 64),
+      retryLimit: read.int('STOWAGE_JOB_RETRY_LIMIT', 5, 0),
+      retryDelaySeconds: read.int('STOWAGE_JOB_RETRY_DELAY_SECONDS', 2, 1),
+      leaseSeconds: read.int('STOWAGE_JOB_LEASE_SECONDS', 300, 1),
+      maintenanceIntervalSeconds: read.int('STOWAGE_JOB_MAINTENANCE_SECONDS', 30, 1),
+      pollingIntervalSeconds: read.number('STOWAGE_JOB_POLL_SECONDS', 1, 0.5),
+    },
+    refusedContentTypes: read.list('STOWAGE_REFUSED_CONTENT_TYPES', DEFAULT_REFUSED_TYPES),
+  };
+  read.throwIfInvalid();
+  return deepFreeze(config);
+}
+
+/** Collects every problem in the environment so a misconfigured start names them all at once. */
+class EnvReader {
+  private readonly problems: string[] = [];
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  optional(name: string): string | null {
+    const value = this.env[name]?.trim();
+    return value ? value : null;
+  }
+
+  str(name: string, fallback: string): string {
+    return this.optional(name) ?? fallback;
+  }
+
+  number(name: string, fallback: number, min = -Infinity, max = Infinity): number {
+    const raw = this.optional(name);
+    if (raw === null) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min || value > max) {
+      this.problems.push(`${name} must be a number between ${min} and ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  }
+
+  int(name: string, fallback: number, min = -Infinity, max = Infinity): number {
+    const value = this.number(name, fallback, min, max);
+    if (!Number.isInteger(value)) {
+      this.problems.push(`${name} must be a whole number`);
+      return fallback;
+    }
+    return value;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.optional(name)?.toLowerCase();
+    if (raw === undefined || raw === null) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    this.problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.optional(name);
+    if (raw === null) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    return fallback;
+  }
+
+  url(name: string): string | null {
+    const raw = this.optional(name);
+    if (raw === null) return null;
+    try {
+      const url = new URL(raw);
+      return url.toString().replace(/\/+$/, '');
+    } catch {
+      this.problems.push(`${name} must be an absolute URL, got "${raw}"`);
+      return null;
+    }
+  }
+
+  list(name: string, fallback: readonly string[]): string[] {
+    const raw = this.env[name];
+    if (raw === undefined) return [...fallback];
+    return raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  }
+
+  throwIfInvalid(): void {
+    if (this.problems.length) throw new ConfigError(`invalid configuration:\n  ${this.problems.join('\n  ')}`);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,90 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** Row types of the tables in migrations/, as Kysely sees them. */
+export interface Database {
+  orgs: OrgTable;
+  api_keys: ApiKeyTable;
+  jobs: JobTable;
+  uploads: UploadTable;
+  idempotency_keys: IdempotencyKeyTable;
+}
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** bigint columns come back from pg as strings; we convert them where they leave the repo. */
+type BigIntColumn = ColumnType<string | null, number | bigint | string | null | undefined, number | bigint | string | null>;
+
+export interface OrgTable {
+  id: string;
+  name: string;
+  created_at: Generated<Date>;
+}
+
+export interface ApiKeyTable {
+  id: string;
+  org_id: string;
+  prefix: string;
+  secret_hash: Buffer;
+  scopes: string[];
+  label: string | null;
+  created_at: Generated<Date>;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface JobTable {
+  id: string;
+  org_id: string;
+  kind: string;
+  subject_id: string;
+  status: Generated<JobStatus>;
+  attempts: Generated<number>;
+  error: string | null;
+  created_at: Generated<Date>;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+}
+
+export type UploadStatus = 'pending' | 'confirmed' | 'failed' | 'cancelled';
+
+export interface UploadTable {
+  id: string;
+  org_id: string;
+  name: string;
+  content_type: string | null;
+  declared_size: BigIntColumn;
+  declared_sha256: string | null;
+  size_bytes: BigIntColumn;
+  sha256: string | null;
+  detected_content_type: string | null;
+  status: Generated<UploadStatus>;
+  failure_reason: string | null;
+  blob_key: string;
+  confirm_job_id: string | null;
+  created_by_key_id: string | null;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+  confirmed_at: NullableTimestamp;
+  expires_at: Timestamp;
+}
+
+export interface IdempotencyKeyTable {
+  org_id: string;
+  key: string;
+  method: string;
+  path: string;
+  body_hash: string;
+  state: 'in_flight' | 'done';
+  response_status: number | null;
+  response_body: string | null;
+  response_type: string | null;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+}
+
+export type UploadRow = Selectable<UploadTable>;
+export type NewUpload = Insertable<UploadTable>;
+export type JobRow = Selectable<JobTable>;
+export type ApiKeyRow = Selectable<ApiKeyTable>;

@@ -1,0 +1,43 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { grants, type Scope } from '../modules/keys/scopes.js';
+import type { KeysService, Principal } from '../modules/keys/service.js';
+import { insufficientScope, invalidApiKey } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** The scope a route needs; routes without one are public (health, docs, signed blob URLs). */
+    scope?: Scope;
+  }
+}
+
+/** Authenticates `X-API-Key` / `Authorization: Bearer` on every route that names a scope. */
+export function installAuth(app: FastifyInstance, keys: KeysService): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    const needed = request.routeOptions.config?.scope;
+    if (!needed) return;
+    const presented = presentedKey(request);
+    if (!presented) throw invalidApiKey('an API key is required: send X-API-Key or Authorization: Bearer');
+    const principal = await keys.authenticate(presented);
+    if (!principal) throw invalidApiKey();
+    request.principal = principal;
+    if (!grants(principal.scopes, needed)) throw insufficientScope(needed);
+  });
+}
+
+function presentedKey(request: FastifyRequest): string | null {
+  const header = request.headers['x-api-key'];
+  if (typeof header === 'string' && header.trim()) return header.trim();
+  const authorization = request.headers.authorization;
+  const match = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+  return match ? match[1] : null;
+}
+
+/** The authenticated caller of a scoped route; the auth hook guarantees it is set. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw invalidApiKey();
+  return request.principal;
+}

@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+import { rateLimited } from './errors.js';
+import { FixedWindowLimiter, type RateDecision } from './rate-limit.js';
+
+/** Per-key and per-org limits on authenticated routes; headers report the tighter of the two. */
+export function installRateLimits(app: FastifyInstance, config: Config['rateLimit']): void {
+  if (!config.enabled) return;
+  const limiter = new FixedWindowLimiter(config.windowSeconds);
+  app.addHook('onRequest', async (request, reply) => {
+    const principal = request.principal;
+    if (!principal) return;
+    const byKey = limiter.hit(`key:${principal.keyId}`, config.perKey);
+    const byOrg = limiter.hit(`org:${principal.orgId}`, config.perOrg);
+    const tighter = tightest(byKey, byOrg);
+    reply.headers({
+      'ratelimit-limit': String(tighter.limit),
+      'ratelimit-remaining': String(tighter.remaining),
+      'ratelimit-reset': String(tighter.resetSeconds),
+    });
+    if (!byKey.allowed) throw rateLimited(byKey.resetSeconds, 'key');
+    if (!byOrg.allowed) throw rateLimited(byOrg.resetSeconds, 'org');
+  });
+}
+
+function tightest(a: RateDecision, b: RateDecision): RateDecision {
+  if (a.allowed !== b.allowed) return a.allowed ? b : a;
+  return a.remaining <= b.remaining ? a : b;
+}

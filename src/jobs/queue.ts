@@ -1,0 +1,63 @@
+import PgBoss from 'pg-boss';
+import type { Config } from '../config.js';
+import { type Executor, executeRaw } from '../db/database.js';
+import { newId } from '../ids.js';
+import { jobsRepo } from './jobs-repo.js';
+
+export type JobKind = 'confirm';
+export const JOB_KINDS: readonly JobKind[] = ['confirm'];
+/** Jobs that exhausted their attempts land here, so their row can be closed even when a worker died. */
+export const DEAD_LETTER_QUEUE = 'dead-letter';
+
+export interface JobMessage {
+  jobId: string;
+}
+
+// pg-boss refuses leases of 24 h or more.
+const MAX_LEASE_SECONDS = 23 * 3600;
+
+/**
+ * Our `jobs` rows (what clients poll, scoped to an org) backed by pg-boss for delivery, retries with
+ * backoff and leases. Both are written in the caller's transaction: the job exists exactly when the
+ * rows it works on do.
+ */
+export class JobQueue {
+  private constructor(
+    readonly boss: PgBoss,
+    private readonly config: Config['jobs'],
+  ) {}
+
+  static async start(connectionString: string, config: Config['jobs'], onError: (e: Error) => void): Promise<JobQueue> {
+    const boss = new PgBoss({
+      connectionString,
+      max: 4,
+      application_name: 'stowage-queue',
+      maintenanceIntervalSeconds: config.maintenanceIntervalSeconds,
+      monitorStateIntervalSeconds: Math.max(config.maintenanceIntervalSeconds, 10),
+    });
+    boss.on('error', onError);
+    await boss.start();
+    await boss.createQueue(DEAD_LETTER_QUEUE);
+    for (const kind of JOB_KINDS) await boss.createQueue(kind);
+    return new JobQueue(boss, config);
+  }
+
+  /** Creates the job row and its delivery inside `tx`. `leaseSeconds` covers one attempt's worst case. */
+  async enqueue(tx: Executor, job: { orgId: string; kind: JobKind; subjectId: string; leaseSeconds?: number }) {
+    const row = await jobsRepo.insert(tx, { id: newId(), org_id: job.orgId, kind: job.kind, subject_id: job.subjectId });
+    const lease = Math.min(MAX_LEASE_SECONDS, Math.max(this.config.leaseSeconds, job.leaseSeconds ?? 0));
+    await this.boss.send(job.kind, { jobId: row.id } satisfies JobMessage, {
+      db: { executeSql: (text, values) => executeRaw(tx, text, values) },
+      retryLimit: this.config.retryLimit,
+      retryDelay: this.config.retryDelaySeconds,
+      retryBackoff: true,
+      expireInSeconds: lease,
+      deadLetter: DEAD_LETTER_QUEUE,
+    });
+    return row;
+  }
+
+  async stop(options: { graceful?: boolean } = {}): Promise<void> {
+    await this.boss.stop({ graceful: options.graceful ?? true, wait: true, timeout: 10_000 });
+  }
+}

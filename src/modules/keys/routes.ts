@@ -1,0 +1,54 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { principalOf } from '../../http/auth.js';
+import { NullableTimestamp, Timestamp, errorResponses, listOf } from '../../http/schemas.js';
+import { SCOPES } from './scopes.js';
+import type { KeysService } from './service.js';
+
+const ApiKey = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  org_id: Type.String({ format: 'uuid' }),
+  prefix: Type.String({ description: 'Visible start of the key, to recognise it in lists and logs.' }),
+  scopes: Type.Array(Type.String()),
+  label: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  last_used_at: NullableTimestamp,
+  revoked_at: NullableTimestamp,
+});
+const CreatedKey = Type.Composite([ApiKey, Type.Object({ key: Type.String({ description: 'The secret key: shown only in this answer.' }) })]);
+const CreateKeyRequest = Type.Object(
+  {
+    scopes: Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), { minItems: 1, uniqueItems: true }),
+    label: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export async function keysRoutes(app: FastifyInstance, opts: { keys: KeysService }) {
+  const { keys } = opts;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const admin = { scope: 'admin' } as const;
+  const tags = ['keys'];
+
+  r.post('/api/v1/keys', {
+    config: admin,
+    schema: { tags, summary: 'Create API key', body: CreateKeyRequest, response: { 201: CreatedKey, ...errorResponses(409, 422) } },
+  }, async (request, reply) => {
+    const created = await keys.create(principalOf(request).orgId, request.body.scopes, request.body.label ?? null);
+    return reply.code(201).send(created);
+  });
+
+  r.get('/api/v1/keys', {
+    config: admin,
+    schema: { tags, summary: "List the org's API keys", response: { 200: listOf(ApiKey), ...errorResponses() } },
+  }, async (request) => {
+    const data = await keys.list(principalOf(request).orgId);
+    return { count: data.length, data };
+  });
+
+  r.delete('/api/v1/keys/:id', {
+    config: admin,
+    schema: { tags, summary: 'Revoke API key', params: Type.Object({ id: Type.String() }), response: { 200: ApiKey, ...errorResponses(404, 409) } },
+  }, async (request) => keys.revoke(request.params.id, principalOf(request).orgId));
+}

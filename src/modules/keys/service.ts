@@ -1,0 +1,99 @@
+import type { Db } from '../../db/database.js';
+import type { ApiKeyRow } from '../../db/schema.js';
+import { AppError, notFound, validationError } from '../../http/errors.js';
+import { isUuid, newId } from '../../ids.js';
+import { generateKey, hashKey, prefixOf, sameHash } from './key-secret.js';
+import { keysRepo } from './repo.js';
+import { isScope, type Scope } from './scopes.js';
+
+export interface Principal {
+  keyId: string;
+  orgId: string;
+  scopes: string[];
+}
+
+export interface KeyView {
+  id: string;
+  org_id: string;
+  prefix: string;
+  scopes: string[];
+  label: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface CreatedKey extends KeyView {
+  /** The secret itself: shown once, never stored. */
+  key: string;
+}
+
+export function keyView(row: ApiKeyRow): KeyView {
+  return {
+    id: row.id,
+    org_id: row.org_id,
+    prefix: row.prefix,
+    scopes: row.scopes,
+    label: row.label,
+    created_at: row.created_at.toISOString(),
+    last_used_at: row.last_used_at?.toISOString() ?? null,
+    revoked_at: row.revoked_at?.toISOString() ?? null,
+  };
+}
+
+export class KeysService {
+  constructor(private readonly db: Db) {}
+
+  /** Resolves a presented key to its org and scopes, or null: unknown, malformed and revoked look the same. */
+  async authenticate(presented: string): Promise<Principal | null> {
+    const prefix = prefixOf(presented);
+    if (!prefix) return null;
+    const row = await keysRepo.findByPrefix(this.db, prefix);
+    if (!row || !sameHash(row.secret_hash, hashKey(presented)) || row.revoked_at) return null;
+    if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
+      keysRepo.touch(this.db, row.id).catch(() => {});
+    }
+    return { keyId: row.id, orgId: row.org_id, scopes: row.scopes };
+  }
+
+  async create(orgId: string, scopes: string[], label: string | null): Promise<CreatedKey> {
+    const unknown = scopes.filter((s) => !isScope(s));
+    if (unknown.length || scopes.length === 0) {
+      throw validationError([{ path: 'body.scopes', message: unknown.length ? `unknown scopes: ${unknown.join(', ')}` : 'at least one scope is required' }]);
+    }
+    const generated = generateKey();
+    const row = await keysRepo.insert(this.db, {
+      id: newId(),
+      org_id: orgId,
+      prefix: generated.prefix,
+      secret_hash: generated.hash,
+      scopes: [...new Set(scopes as Scope[])],
+      label,
+    });
+    return { ...keyView(row), key: generated.key };
+  }
+
+  /** Creates the org when it is new: used by the CLI, which names orgs rather than ids. */
+  async createForOrgName(orgName: string, scopes: string[], label: string | null): Promise<CreatedKey & { org_name: string }> {
+    const org = await keysRepo.ensureOrg(this.db, newId(), orgName);
+    return { ...(await this.create(org.id, scopes, label)), org_name: org.name };
+  }
+
+  async list(orgId: string | null) {
+    return (await keysRepo.list(this.db, orgId)).map((row) => ({ ...keyView(row), org_name: row.org_name }));
+  }
+
+  /** `orgId` null: any org (the CLI, run by whoever holds the data folder). */
+  async revoke(id: string, orgId: string | null): Promise<KeyView> {
+    if (!isUuid(id)) throw notFound('API key');
+    const row = await keysRepo.findInOrg(this.db, id, orgId);
+    if (!row) throw notFound('API key');
+    return keyView(await keysRepo.revoke(this.db, id));
+  }
+
+  async orgIdByName(name: string): Promise<string> {
+    const org = await keysRepo.findOrgByName(this.db, name);
+    if (!org) throw new AppError(404, 'not_found', `organisation "${name}" not found`);
+    return org.id;
+  }
+}

@@ -1,0 +1,55 @@
+import { sql } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import type { Updateable } from 'kysely';
+import type { NewUpload, UploadStatus, UploadTable } from '../../db/schema.js';
+
+export const uploadsRepo = {
+  insert(db: Executor, rows: NewUpload[]) {
+    return db.insertInto('uploads').values(rows).returningAll().execute();
+  },
+
+  find(db: Executor, orgId: string, id: string) {
+    return db.selectFrom('uploads').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
+  },
+
+  /** Locks the row for the rest of the transaction: state changes are decided on what this returns. */
+  findForUpdate(db: Executor, orgId: string | null, id: string) {
+    let query = db.selectFrom('uploads').selectAll().where('id', '=', id);
+    if (orgId) query = query.where('org_id', '=', orgId);
+    return query.forUpdate().executeTakeFirst();
+  },
+
+  async list(db: Executor, orgId: string, options: { includeCancelled: boolean; status?: UploadStatus; limit: number; offset: number }) {
+    let base = db.selectFrom('uploads').where('org_id', '=', orgId);
+    if (options.status) base = base.where('status', '=', options.status);
+    else if (!options.includeCancelled) base = base.where('status', '!=', 'cancelled');
+    const [rows, total] = await Promise.all([
+      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).offset(options.offset).execute(),
+      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { rows, count: total.n };
+  },
+
+  update(db: Executor, id: string, changes: Omit<Updateable<UploadTable>, 'id' | 'org_id' | 'created_at'>) {
+    return db
+      .updateTable('uploads')
+      .set({ ...changes, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  },
+
+  summary(db: Executor, orgId: string) {
+    return db
+      .selectFrom('uploads')
+      .where('org_id', '=', orgId)
+      .select([
+        'status',
+        sql<string>`coalesce(detected_content_type, content_type, 'unknown')`.as('content_type'),
+        sql<number>`count(*)::int`.as('n'),
+        sql<string>`coalesce(sum(size_bytes), 0)::text`.as('bytes'),
+      ])
+      .groupBy(['status', sql`2`])
+      .execute();
+  },
+};

@@ -1,0 +1,118 @@
+import { Type } from '@sinclair/typebox';
+import { NullableTimestamp, Pagination, Sha256Hex, Timestamp, Uuid, listOf } from '../../http/schemas.js';
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
+
+const UploadStatus = Type.Union(
+  [Type.Literal('pending'), Type.Literal('confirmed'), Type.Literal('failed'), Type.Literal('cancelled')],
+  { description: 'Upload lifecycle state: pending, confirmed, failed, or cancelled.' },
+);
+
+export const Upload = Type.Object(
+  {
+    id: Type.String({ format: 'uuid', description: 'Unique identifier of the uploaded data source.' }),
+    name: Type.String({ description: 'Original filename of the uploaded file.' }),
+    content_type: Nullable(Type.String({ description: "MIME type of the file (e.g. 'application/pdf'); null if unknown." })),
+    sha256: Nullable(Type.String({ description: 'Hex-encoded SHA-256 checksum of the file; null until confirmed.' })),
+    size_bytes: Type.Union([Type.Integer(), Type.Null()], { description: 'Size of the file in bytes; null until the upload is confirmed.' }),
+    status: UploadStatus,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    confirmed_at: NullableTimestamp,
+    failure_reason: Nullable(Type.String({ description: 'object_missing, size_mismatch, checksum_mismatch or type_refused.' })),
+    detected_content_type: Nullable(Type.String({ description: 'MIME type sniffed from the bytes at confirm.' })),
+  },
+  { $id: 'Upload', title: 'Upload' },
+);
+
+const MAX_NAME = 1024;
+
+export const PresignRequest = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: MAX_NAME, description: 'Original filename of the file to upload.' }),
+    content_type: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' }), Type.Null()], {
+      description: 'MIME type of the file (e.g. application/pdf).',
+    })),
+    size_bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Size of the file in bytes, if known.' })),
+    sha256: Type.Optional(Type.Union([Sha256Hex, Type.Null()], { description: 'SHA-256 the bytes must have; storage refuses others.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const PresignResponse = Type.Object({
+  data_source_id: Type.String({ description: 'Identifier of the data source record; pass it to /uploads/confirm.' }),
+  url: Type.String({ description: 'Presigned URL the client uploads the file bytes to.' }),
+  method: Type.String({ description: 'HTTP method to use against url (typically PUT or POST).' }),
+  headers: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
+    description: 'Headers that must be sent with the upload request; null if none.',
+  }),
+  fields: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
+    description: 'Form fields to include for a multipart POST upload; null if none.',
+  }),
+  expires_in: Type.Integer({ description: 'Seconds until the presigned URL expires.' }),
+});
+
+export const PresignBatchRequest = Type.Object(
+  { files: Type.Array(PresignRequest, { minItems: 1, maxItems: 100 }) },
+  { additionalProperties: false },
+);
+export const PresignBatchResponse = Type.Object({ files: Type.Array(PresignResponse) });
+
+export const ConfirmRequest = Type.Object(
+  { data_source_id: Type.String({ minLength: 1, maxLength: 64, description: 'UUID of the presigned upload to validate and ingest.' }) },
+  { additionalProperties: false },
+);
+export const ConfirmResponse = Type.Object({
+  job_id: Type.String({ description: 'Identifier of the background job validating and ingesting the file.' }),
+});
+
+export const BulkRequest = Type.Object(
+  {
+    ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+      minItems: 1,
+      maxItems: 100,
+      description: 'Upload (data source) IDs to cancel or retry in bulk.',
+    }),
+  },
+  { additionalProperties: false },
+);
+export const BulkResponse = Type.Object({
+  cancelled: Type.Array(Type.String(), { description: 'Upload IDs that were successfully cancelled.' }),
+  retried: Type.Array(Type.String(), { description: 'Upload IDs that were successfully re-queued for confirmation.' }),
+  skipped: Type.Array(Type.Object({ id: Type.String(), reason: Type.String() }), {
+    description: 'Uploads that were skipped, each as {id, reason}: not_found, is_confirmed, is_failed, is_cancelled, is_pending.',
+  }),
+});
+
+export const ListQuery = Type.Composite([
+  Type.Object({
+    include_cancelled: Type.Boolean({ default: false, description: 'Include cancelled uploads in the list (hidden by default; needs admin).' }),
+    status: Type.Optional(UploadStatus),
+  }),
+  Pagination,
+]);
+export const UploadList = listOf(Type.Ref('Upload'));
+
+export const IdParams = Type.Object({ data_source_id: Type.String({ description: 'Identifier of the data source.' }) });
+
+export const DownloadUrlResponse = Type.Object({
+  url: Type.String({ description: 'Short-lived presigned URL to download the confirmed file.' }),
+  expires_in: Type.Integer({ description: 'Seconds until the URL expires.' }),
+});
+
+export const SummaryResponse = Type.Object({
+  total_count: Type.Integer(),
+  total_bytes: Type.Integer({ description: 'Sum of confirmed sizes.' }),
+  by_status: Type.Record(Type.String(), Type.Integer()),
+  by_content_type: Type.Record(Type.String(), Type.Integer()),
+});
+
+export const Job = Type.Object({
+  id: Uuid,
+  kind: Type.String(),
+  status: Type.Union(['queued', 'running', 'succeeded', 'failed'].map((s) => Type.Literal(s))),
+  attempts: Type.Integer(),
+  error: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  finished_at: NullableTimestamp,
+});

@@ -1,0 +1,241 @@
+import type { BlobStore } from '../../blobs/blob-store.js';
+import type { Config } from '../../config.js';
+import type { Db, Executor } from '../../db/database.js';
+import type { UploadRow, UploadStatus } from '../../db/schema.js';
+import { conflict, type FieldProblem, notFound, validationError } from '../../http/errors.js';
+import { isUuid, newId } from '../../ids.js';
+import { jobsRepo, jobView } from '../../jobs/jobs-repo.js';
+import type { JobQueue } from '../../jobs/queue.js';
+import { uploadsRepo } from './repo.js';
+import { uploadView } from './view.js';
+
+export interface PresignInput {
+  name: string;
+  content_type?: string | null;
+  size_bytes?: number | null;
+  sha256?: string | null;
+}
+
+export interface Caller {
+  orgId: string;
+  keyId: string | null;
+}
+
+export interface BulkResult {
+  cancelled: string[];
+  retried: string[];
+  skipped: { id: string; reason: string }[];
+}
+
+// A confirm attempt reads the whole blob; its lease assumes storage gives at least this much.
+const SLOWEST_READ_BYTES_PER_SECOND = 20 * 1024 * 1024;
+
+export class UploadsService {
+  constructor(
+    private readonly db: Db,
+    private readonly blobs: BlobStore,
+    private readonly queue: JobQueue,
+    private readonly config: Config,
+  ) {}
+
+  async presign(caller: Caller, input: PresignInput, baseUrl: string) {
+    const [answer] = await this.presignMany(caller, [input], baseUrl, 'body');
+    return answer;
+  }
+
+  /** All or nothing: one invalid file rejects the batch, naming each problem by its index. */
+  async presignMany(caller: Caller, files: PresignInput[], baseUrl: string, path = 'body.files') {
+    const problems = files.flatMap((file, i) => this.presignProblems(file, files.length === 1 && path === 'body' ? path : `${path}[${i}]`));
+    if (problems.length) throw validationError(problems);
+    const expiresIn = this.config.limits.presignTtlSeconds;
+    const rows = await uploadsRepo.insert(
+      this.db,
+      files.map((file) => {
+        const id = newId();
+        return {
+          id,
+          org_id: caller.orgId,
+          name: file.name,
+          content_type: file.content_type ?? null,
+          declared_size: file.size_bytes ?? null,
+          declared_sha256: file.sha256?.toLowerCase() ?? null,
+          blob_key: `${caller.orgId}/${id}`,
+          created_by_key_id: caller.keyId,
+          updated_at: new Date(),
+          expires_at: new Date(Date.now() + this.config.limits.pendingTtlSeconds * 1000),
+        };
+      }),
+    );
+    return Promise.all(
+      rows.map(async (row) => {
+        const request = await this.blobs.presignPut(
+          row.blob_key,
+          { size: toNumber(row.declared_size), sha256: row.declared_sha256, contentType: row.content_type },
+          { expiresInSeconds: expiresIn, baseUrl },
+        );
+        return {
+          data_source_id: row.id,
+          url: request.url,
+          method: request.method,
+          headers: Object.keys(request.headers).length ? request.headers : null,
+          fields: null,
+          expires_in: expiresIn,
+        };
+      }),
+    );
+  }
+
+  async confirm(caller: Caller, id: string) {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await this.lockOwned(tx, caller, id);
+      if (row.status === 'cancelled') throw conflict('this upload was cancelled and cannot be confirmed', { status: row.status });
+      if (row.confirm_job_id) return { job_id: row.confirm_job_id };
+      const job = await this.enqueueConfirm(tx, row);
+      return { job_id: job.id };
+    });
+  }
+
+  async list(caller: Caller, options: { includeCancelled: boolean; status?: UploadStatus; limit: number; offset: number }) {
+    const { rows, count } = await uploadsRepo.list(this.db, caller.orgId, options);
+    return { count, data: rows.map(uploadView) };
+  }
+
+  async get(caller: Caller, id: string) {
+    return uploadView(await this.owned(caller, id));
+  }
+
+  async cancel(caller: Caller, id: string) {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await this.lockOwned(tx, caller, id);
+      return uploadView(await this.cancelLocked(tx, row));
+    });
+  }
+
+  async retry(caller: Caller, id: string) {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await this.lockOwned(tx, caller, id);
+      return uploadView(await this.retryLocked(tx, row));
+    });
+  }
+
+  bulkCancel(caller: Caller, ids: string[]): Promise<BulkResult> {
+    return this.bulk(caller, ids, 'cancelled', (tx, row) => this.cancelLocked(tx, row));
+  }
+
+  bulkRetry(caller: Caller, ids: string[]): Promise<BulkResult> {
+    return this.bulk(caller, ids, 'retried', (tx, row) => this.retryLocked(tx, row));
+  }
+
+  async downloadUrl(caller: Caller, id: string, baseUrl: string) {
+    const row = await this.owned(caller, id);
+    // Only confirmed bytes are served: anything else may be partial, wrong or refused.
+    if (row.status !== 'confirmed') throw notFound('confirmed upload');
+    const url = await this.blobs.presignGet(
+      row.blob_key,
+      { filename: row.name, contentType: row.detected_content_type ?? row.content_type },
+      { expiresInSeconds: this.config.limits.downloadTtlSeconds, baseUrl },
+    );
+    return { url, expires_in: this.config.limits.downloadTtlSeconds };
+  }
+
+  async summary(caller: Caller) {
+    const groups = await uploadsRepo.summary(this.db, caller.orgId);
+    const byStatus: Record<string, number> = { pending: 0, confirmed: 0, failed: 0, cancelled: 0 };
+    const byContentType: Record<string, number> = {};
+    let totalCount = 0;
+    let totalBytes = 0;
+    for (const group of groups) {
+      totalCount += group.n;
+      totalBytes += Number(group.bytes);
+      byStatus[group.status] = (byStatus[group.status] ?? 0) + group.n;
+      byContentType[group.content_type] = (byContentType[group.content_type] ?? 0) + group.n;
+    }
+    return { total_count: totalCount, total_bytes: totalBytes, by_status: byStatus, by_content_type: byContentType };
+  }
+
+  async job(caller: Caller, id: string) {
+    const row = isUuid(id) ? await jobsRepo.findInOrg(this.db, id, caller.orgId) : undefined;
+    if (!row) throw notFound('job');
+    return jobView(row);
+  }
+
+  private async cancelLocked(tx: Executor, row: UploadRow) {
+    if (row.status === 'cancelled') return row;
+    if (row.status !== 'pending') {
+      throw conflict(`a ${row.status} upload cannot be cancelled`, { status: row.status });
+    }
+    return uploadsRepo.update(tx, row.id, { status: 'cancelled' });
+  }
+
+  private async retryLocked(tx: Executor, row: UploadRow) {
+    if (row.status !== 'pending' && row.status !== 'failed') {
+      throw conflict(`a ${row.status} upload cannot be retried`, { status: row.status });
+    }
+    const job = await this.enqueueConfirm(tx, row);
+    return uploadsRepo.update(tx, row.id, { status: 'pending', failure_reason: null, confirm_job_id: job.id });
+  }
+
+  /** Each id in its own transaction: one row's conflict never undoes another's change. */
+  private async bulk(
+    caller: Caller,
+    ids: string[],
+    done: 'cancelled' | 'retried',
+    apply: (tx: Executor, row: UploadRow) => Promise<UploadRow>,
+  ): Promise<BulkResult> {
+    const result: BulkResult = { cancelled: [], retried: [], skipped: [] };
+    for (const id of [...new Set(ids)]) {
+      try {
+        await this.db.transaction().execute(async (tx) => apply(tx, await this.lockOwned(tx, caller, id)));
+        result[done].push(id);
+      } catch (error) {
+        const details = (error as { details?: { status?: string } }).details;
+        const code = (error as { code?: string }).code;
+        if (code === 'not_found') result.skipped.push({ id, reason: 'not_found' });
+        else if (code === 'conflict') result.skipped.push({ id, reason: `is_${details?.status ?? 'conflicting'}` });
+        else throw error;
+      }
+    }
+    return result;
+  }
+
+  private async enqueueConfirm(tx: Executor, row: UploadRow) {
+    const size = toNumber(row.declared_size) ?? this.config.limits.singleRequestBytes;
+    const job = await this.queue.enqueue(tx, {
+      orgId: row.org_id,
+      kind: 'confirm',
+      subjectId: row.id,
+      leaseSeconds: this.config.jobs.leaseSeconds + Math.ceil(size / SLOWEST_READ_BYTES_PER_SECOND),
+    });
+    await uploadsRepo.update(tx, row.id, { confirm_job_id: job.id });
+    return job;
+  }
+
+  private async owned(caller: Caller, id: string): Promise<UploadRow> {
+    const row = isUuid(id) ? await uploadsRepo.find(this.db, caller.orgId, id) : undefined;
+    if (!row) throw notFound('upload');
+    return row;
+  }
+
+  private async lockOwned(tx: Executor, caller: Caller, id: string): Promise<UploadRow> {
+    const row = isUuid(id) ? await uploadsRepo.findForUpdate(tx, caller.orgId, id) : undefined;
+    if (!row) throw notFound('upload');
+    return row;
+  }
+
+  private presignProblems(file: PresignInput, at: string): FieldProblem[] {
+    const problems: FieldProblem[] = [];
+    if (!file.name.trim() || /[\u0000-\u001f\u007f/\\]/.test(file.name)) {
+      problems.push({ path: `${at}.name`, message: 'must be a file name without slashes or control characters' });
+    }
+    const max = this.config.limits.singleRequestBytes;
+    if (file.size_bytes != null && file.size_bytes > max) {
+      problems.push({
+        path: `${at}.size_bytes`,
+        message: `${file.size_bytes} bytes is over the ${max}-byte single-request limit; use the multipart flow (POST /api/v1/uploads/multipart)`,
+      });
+    }
+    return problems;
+  }
+}
+
+const toNumber = (value: string | null): number | null => (value === null ? null : Number(value));
