@@ -9,15 +9,14 @@ import { KeysService } from './modules/keys/service.js';
 const BOOTSTRAP_LOCK = 7_240_518;
 
 /**
- * On the very first start (no org at all) creates org `default` and an admin key, writes the key to
+ * On the first start (no org `default` yet) creates it with an admin key, writes the key to
  * `<data>/admin.key` (0600) and returns it so it can be printed once. Later starts return null.
  */
 export async function bootstrapFirstStart(db: Db, dataDir: string): Promise<{ key: string; file: string } | null> {
   return db.connection().execute(async (conn) => {
     await sql`SELECT pg_advisory_lock(${BOOTSTRAP_LOCK})`.execute(conn);
     try {
-      const { n } = await keysRepo.countOrgs(conn);
-      if (n > 0) return null;
+      if (await keysRepo.findOrgByName(conn, 'default')) return null;
       const org = await keysRepo.ensureOrg(conn, newId(), 'default');
       const created = await new KeysService(conn as Db).create(org.id, ['admin'], 'bootstrap admin key');
       const file = path.join(dataDir, 'admin.key');

@@ -60,7 +60,9 @@ main(process.argv.slice(2)).then(
   () => process.exit(0),
   (error) => {
     if (error instanceof UsageError || error instanceof ConfigError || error instanceof AppError) {
-      process.stderr.write(`stowage: ${error.message}\n`);
+      const problems = error instanceof AppError && Array.isArray(error.details) ? error.details : [];
+      const lines = problems.map((p: { path: string; message: string }) => `\n  ${p.path}: ${p.message}`).join('');
+      process.stderr.write(`stowage: ${error.message}${lines}\n`);
       process.exit(2);
     }
     process.stderr.write(`stowage: ${error instanceof Error ? error.stack : String(error)}\n`);

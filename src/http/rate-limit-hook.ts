@@ -11,15 +11,16 @@ export function installRateLimits(app: FastifyInstance, config: Config['rateLimi
     const principal = request.principal;
     if (!principal) return;
     const byKey = limiter.hit(`key:${principal.keyId}`, config.perKey);
-    const byOrg = limiter.hit(`org:${principal.orgId}`, config.perOrg);
-    const tighter = tightest(byKey, byOrg);
+    // A request the key's own limit refuses does not count against its organisation.
+    const byOrg = byKey.allowed ? limiter.hit(`org:${principal.orgId}`, config.perOrg) : null;
+    const tighter = byOrg ? tightest(byKey, byOrg) : byKey;
     reply.headers({
       'ratelimit-limit': String(tighter.limit),
       'ratelimit-remaining': String(tighter.remaining),
       'ratelimit-reset': String(tighter.resetSeconds),
     });
     if (!byKey.allowed) throw rateLimited(byKey.resetSeconds, 'key');
-    if (!byOrg.allowed) throw rateLimited(byOrg.resetSeconds, 'org');
+    if (byOrg && !byOrg.allowed) throw rateLimited(byOrg.resetSeconds, 'org');
   });
 }
 

@@ -16,10 +16,6 @@ export const keysRepo = {
     return db.selectFrom('orgs').selectAll().where('name', '=', name).executeTakeFirstOrThrow();
   },
 
-  countOrgs(db: Executor) {
-    return db.selectFrom('orgs').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
-  },
-
   insert(db: Executor, row: Pick<ApiKeyRow, 'id' | 'org_id' | 'prefix' | 'secret_hash' | 'scopes' | 'label'>) {
     return db.insertInto('api_keys').values(row).returningAll().executeTakeFirstOrThrow();
   },

@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { BlobUrlSigner } from '../src/blobs/signed-url.js';
+import { type Harness, startStowage } from './helpers/harness.js';
+import { type Presigned, confirm, presign, putBytes, settle, sha256, uploadConfirmed } from './helpers/uploads.js';
+
+interface BlobAnswer {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+async function blob(url: string, init: RequestInit = {}): Promise<BlobAnswer> {
+  const response = await fetch(url, init);
+  return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
+}
+
+/** The SPEC error envelope, its request_id echoing the X-Request-Id header. */
+function assertError(answer: BlobAnswer, status: number, code: string, what = '') {
+  assert.equal(answer.status, status, `${what}: ${answer.body.toString()}`);
+  const { error } = JSON.parse(answer.body.toString());
+  assert.equal(error.code, code, what);
+  assert.equal(error.request_id, answer.headers.get('x-request-id'), what);
+  assert.equal(typeof error.message, 'string');
+  return error;
+}
+
+/** The token with one character of its payload (0) or signature (1) part replaced. */
+function tamper(url: string, part: 0 | 1): string {
+  const [base, token] = url.split('/blob/');
+  const parts = token.split('.');
+  const i = Math.floor(parts[part].length / 2);
+  const replacement = parts[part][i] === 'A' ? 'B' : 'A';
+  parts[part] = parts[part].slice(0, i) + replacement + parts[part].slice(i + 1);
+  return `${base}/blob/${parts.join('.')}`;
+}
+
+/** A PUT whose Content-Length header says what we choose, whatever the body holds. */
+function rawPut(url: string, contentLength: number, body: Buffer): Promise<BlobAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'PUT', headers: { 'content-length': String(contentLength) } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (c: Buffer) => chunks.push(c));
+      response.on('end', () => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers.set(k, v);
+        resolve({ status: response.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
+      });
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/** A body sent chunked, with no Content-Length: only the store itself can count its bytes. */
+const chunked = (bytes: Buffer) => ({
+  method: 'PUT',
+  body: new ReadableStream({ start(c) { c.enqueue(bytes); c.close(); } }),
+  duplex: 'half',
+}) as RequestInit;
+
+describe('signed blob URLs (local driver)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startStowage();
+  });
+  after(() => h.close());
+
+  const stored = (id: string) => h.runtime.blobs.stat(`${h.orgId}/${id}`);
+  async function assertNothingStored(id: string) {
+    assert.equal(await stored(id), null, 'no blob at the key');
+    assert.deepEqual(await readdir(path.join(h.dataDir, 'blobs', '.tmp')), [], 'no temporary file left behind');
+    const { upload } = await settle(h, id, await confirm(h, id));
+    assert.equal(upload.status, 'failed');
+    assert.equal(upload.failure_reason, 'object_missing');
+  }
+  const downloadUrl = async (id: string) => (await h.api('GET', `/api/v1/uploads/${id}/download-url`)).body.url as string;
+
+  it('a tampered, foreign-signed or malformed token is 403 signature_invalid and stores nothing', async () => {
+    const bytes = Buffer.from('tamper-proof');
+    const p = await presign(h, { name: 't.txt', size_bytes: bytes.length, sha256: sha256(bytes) });
+    const [base, token] = p.url.split('/blob/');
+    const forged = new BlobUrlSigner('not-the-secret').sign({ method: 'PUT', key: `${h.orgId}/${p.data_source_id}`, exp: 2 ** 31 });
+    for (const [what, url] of [
+      ['payload flipped', tamper(p.url, 0)],
+      ['signature flipped', tamper(p.url, 1)],
+      ['signed with another secret', `${base}/blob/${forged}`],
+      ['no signature', `${base}/blob/${token.split('.')[0]}`],
+      ['extra part', `${p.url}.x`],
+    ]) {
+      assertError(await blob(url, { method: 'PUT', body: bytes }), 403, 'signature_invalid', what);
+    }
+    await assertNothingStored(p.data_source_id);
+
+    const done = await uploadConfirmed(h, 'd.txt', 'download me');
+    const url = await downloadUrl(done.id);
+    assert.equal((await blob(url)).status, 200);
+    for (const part of [0, 1] as const) assertError(await blob(tamper(url, part)), 403, 'signature_invalid', `GET part ${part}`);
+  });
+
+  it('a token is good for its own method only', async () => {
+    const done = await uploadConfirmed(h, 'm.txt', 'original');
+    const get = await downloadUrl(done.id);
+    assertError(await blob(get, { method: 'PUT', body: 'replaced' }), 403, 'signature_invalid', 'download token used to PUT');
+    assert.equal((await blob(get)).body.toString(), 'original', 'the blob was not replaced');
+
+    const p = await presign(h, { name: 'u.txt' });
+    assertError(await blob(p.url), 403, 'signature_invalid', 'upload token used to GET');
+    assert.equal((await blob(p.url, { method: 'HEAD' })).status, 403, 'upload token used for HEAD');
+    assert.equal((await blob(p.url, { method: 'DELETE' })).status, 404, 'no other method exists on a blob URL');
+  });
+
+  it('a body of another size than declared is refused and nothing is stored', async () => {
+    const p = await presign(h, { name: 's.bin', size_bytes: 10 });
+    for (const body of ['123456789', '12345678901']) {
+      const error = assertError(await blob(p.url, { method: 'PUT', body }), 400, 'bad_request', `${body.length} bytes`);
+      assert.match(error.message, /Content-Length/);
+    }
+    const short = assertError(await blob(p.url, chunked(Buffer.from('123456789'))), 400, 'bad_request', 'chunked, short');
+    assert.deepEqual(short.details, { reason: 'size_mismatch' });
+    const long = await blob(p.url, chunked(Buffer.alloc(3 * 1024 * 1024, 'x')));
+    assertError(long, 413, 'payload_too_large', 'chunked, longer than declared');
+    await assertNothingStored(p.data_source_id);
+  });
+
+  it('a Content-Length header other than the declared size is refused before the body is read', async () => {
+    const p = await presign(h, { name: 'cl.bin', size_bytes: 10 });
+    const answer = await rawPut(p.url, 1_000_000, Buffer.from('0123456789'));
+    const error = assertError(answer, 400, 'bad_request');
+    assert.match(error.message, /Content-Length 1000000 differs from the 10 bytes/);
+    await assertNothingStored(p.data_source_id);
+  });
+
+  it('bytes that do not match the declared sha256 are refused and nothing is stored', async () => {
+    const p = await presign(h, { name: 'h.bin', size_bytes: 5, sha256: sha256('right') });
+    const error = assertError(await blob(p.url, { method: 'PUT', body: 'wrong' }), 400, 'bad_request', 'checksum');
+    assert.deepEqual(error.details, { reason: 'checksum_mismatch' });
+    await assertNothingStored(p.data_source_id);
+  });
+
+  it('a second PUT to a used URL is 409 conflict and the stored bytes stay as they were', async () => {
+    const p = await presign(h, { name: 'once.txt', size_bytes: 5 });
+    const first = await putBytes(p, 'first');
+    assert.equal(first.status, 200);
+    assert.deepEqual(await first.json(), { size_bytes: 5, sha256: sha256('first') });
+    assert.equal(first.headers.get('etag'), `"${sha256('first')}"`);
+    for (const body of ['other', 'first']) {
+      const again = await blob(p.url, { method: 'PUT', body });
+      assertError(again, 409, 'conflict', `second PUT of "${body}"`);
+    }
+    const { upload } = await settle(h, p.data_source_id, await confirm(h, p.data_source_id));
+    assert.equal(upload.status, 'confirmed');
+    assert.equal(upload.sha256, sha256('first'));
+    assert.equal((await blob(await downloadUrl(p.data_source_id))).body.toString(), 'first');
+  });
+
+  it('downloads honour Range and HEAD', async () => {
+    const done = await uploadConfirmed(h, 'digits.txt', '0123456789');
+    const url = await downloadUrl(done.id);
+    const ranged = async (range: string) => blob(url, { headers: { range } });
+    const cases: [string, string, string][] = [
+      ['bytes=2-5', 'bytes 2-5/10', '2345'],
+      ['bytes=-3', 'bytes 7-9/10', '789'],
+      ['bytes=7-', 'bytes 7-9/10', '789'],
+      ['bytes=8-100', 'bytes 8-9/10', '89'],
+    ];
+    for (const [range, contentRange, body] of cases) {
+      const answer = await ranged(range);
+      assert.equal(answer.status, 206, range);
+      assert.equal(answer.headers.get('content-range'), contentRange, range);
+      assert.equal(answer.headers.get('content-length'), String(body.length), range);
+      assert.equal(answer.body.toString(), body, range);
+    }
+    for (const range of ['bytes=10-', 'bytes=50-60', 'bytes=-0']) {
+      const answer = await ranged(range);
+      assertError(answer, 416, 'range_not_satisfiable', range);
+      assert.equal(answer.headers.get('content-range'), 'bytes */10', range);
+    }
+    const whole = await blob(url);
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+    assert.equal(whole.body.toString(), '0123456789');
+
+    const head = await blob(url, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), '10');
+    assert.equal(head.body.length, 0);
+  });
+
+  it('streams a 64 MiB PUT through to a confirmed upload with the declared sha256', async () => {
+    const big = Buffer.alloc(64 * 1024 * 1024, 'stowage streams bytes to disk; ');
+    const digest = sha256(big);
+    const p = await presign(h, { name: 'big.bin', size_bytes: big.length, sha256: digest });
+    const put = await putBytes(p, big);
+    assert.equal(put.status, 200);
+    assert.deepEqual(await put.json(), { size_bytes: big.length, sha256: digest });
+    const { upload } = await settle(h, p.data_source_id, await confirm(h, p.data_source_id));
+    assert.equal(upload.status, 'confirmed');
+    assert.equal(upload.sha256, digest);
+    assert.equal(upload.size_bytes, big.length);
+
+    const download = await fetch(await downloadUrl(p.data_source_id));
+    const hash = createHash('sha256');
+    for await (const chunk of download.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
+    assert.equal(hash.digest('hex'), digest, 'the download gives back the same bytes');
+  });
+});
+
+describe('signed blob URLs expire', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startStowage({ STOWAGE_PRESIGN_TTL_SECONDS: '1', STOWAGE_DOWNLOAD_TTL_SECONDS: '1' });
+  });
+  after(() => h.close());
+
+  it('an expired upload or download URL is 403 url_expired', async () => {
+    const p: Presigned = await presign(h, { name: 'late.txt', size_bytes: 4 });
+    assert.equal(p.expires_in, 1);
+    // A confirmed upload whose bytes went straight into storage: its presigned PUT would expire too fast.
+    const q = await presign(h, { name: 'dl.txt' });
+    await h.runtime.blobs.put(`${h.orgId}/${q.data_source_id}`, Readable.from([Buffer.from('data')]));
+    assert.equal((await settle(h, q.data_source_id, await confirm(h, q.data_source_id))).upload.status, 'confirmed');
+    const link = await h.api('GET', `/api/v1/uploads/${q.data_source_id}/download-url`);
+    assert.equal(link.body.expires_in, 1);
+
+    await new Promise((r) => setTimeout(r, 2100));
+    assertError(await blob(p.url, { method: 'PUT', body: 'late' }), 403, 'url_expired', 'PUT');
+    assertError(await blob(link.body.url), 403, 'url_expired', 'GET');
+    assert.equal((await blob(link.body.url, { method: 'HEAD' })).status, 403, 'HEAD');
+    assert.equal(await h.runtime.blobs.stat(`${h.orgId}/${p.data_source_id}`), null, 'nothing stored');
+    const { upload } = await settle(h, p.data_source_id, await confirm(h, p.data_source_id));
+    assert.equal(upload.failure_reason, 'object_missing');
+  });
+});
