@@ -274,6 +274,8 @@ interface CpuSplit {
   machineBusyCores: number;
   /** This process: the Stowage server during its run (plus the bench's own bookkeeping). */
   selfCores: number;
+  /** Of selfCores, the kernel's share (syscalls: on loopback a socket write also delivers to the reader). */
+  selfSystemCores: number;
   postgresCores: number | null;
   loadGeneratorCores: number | null;
   /** Everything else on the machine: pgbench's client, other programs. */
@@ -287,7 +289,8 @@ function cpuSplit(before: CpuSnapshot, after: CpuSnapshot, loadGeneratorSeconds:
   const postgresCores = before.postgres !== null && after.postgres !== null ? (after.postgres - before.postgres) / seconds : null;
   const loadGeneratorCores = loadGeneratorSeconds === null ? null : loadGeneratorSeconds / seconds;
   const otherCores = postgresCores === null ? null : machineBusyCores - selfCores - postgresCores - (loadGeneratorCores ?? 0);
-  return { seconds, machineBusyCores, selfCores, postgresCores, loadGeneratorCores, otherCores };
+  const selfSystemCores = (after.self.system - before.self.system) / 1e6 / seconds;
+  return { seconds, machineBusyCores, selfCores, selfSystemCores, postgresCores, loadGeneratorCores, otherCores };
 }
 
 const cores = (v: number | null) => (v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(2));
@@ -550,7 +553,7 @@ async function main(): Promise<number> {
   console.log(`  rows stored : ${stored.n} bench rows for ${answered} 2xx answers (warm-up + measured; up to ${uncounted} more were cut off in flight)`);
   console.log(`  PostgreSQL  : ${fmt(commitsPerRequest, 2)} committed transactions per request in the Stowage database`);
   console.log(`  CPU (cores) : machine ${cores(stowageCpu.machineBusyCores)} busy = Stowage server ${cores(stowageCpu.selfCores)} + PostgreSQL ${cores(stowageCpu.postgresCores)} + load generator ${cores(stowageCpu.loadGeneratorCores)} + other ${cores(stowageCpu.otherCores)}`);
-  console.log(`  CPU/request : Stowage server ${perRequestMs(stowageCpu.selfCores)} ms, PostgreSQL ${perRequestMs(stowageCpu.postgresCores)} ms, load generator ${perRequestMs(stowageCpu.loadGeneratorCores)} ms`);
+  console.log(`  CPU/request : Stowage server ${perRequestMs(stowageCpu.selfCores)} ms (kernel ${perRequestMs(stowageCpu.selfSystemCores)} ms of it), PostgreSQL ${perRequestMs(stowageCpu.postgresCores)} ms, load generator ${perRequestMs(stowageCpu.loadGeneratorCores)} ms`);
   console.log('');
 
   // --- pgbench on the same server
