@@ -150,6 +150,30 @@ describe('HTTP conventions', () => {
   });
 });
 
+describe('readiness', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startStowage();
+  });
+  after(() => h.close());
+
+  it('answers 503 unavailable while blob storage is unreachable, and ready again after', async () => {
+    const { rename } = await import('node:fs/promises');
+    const blobs = `${h.dataDir}/blobs`;
+    await rename(blobs, `${blobs}.away`);
+    try {
+      const down = await h.api('GET', '/readyz', { key: null });
+      assert.equal(down.status, 503);
+      assert.equal(down.body.error.code, 'unavailable');
+      assert.equal(down.body.error.retryable, true);
+      assert.equal((await h.api('GET', '/healthz', { key: null })).status, 200, 'liveness is unaffected');
+    } finally {
+      await rename(`${blobs}.away`, blobs);
+    }
+    assert.equal((await h.api('GET', '/readyz', { key: null })).status, 200);
+  });
+});
+
 describe('rate limits', () => {
   let h: Harness;
   before(async () => {

@@ -8,8 +8,15 @@ export const SNIFF_BYTES = 64 * 1024;
  * then file-type's signatures, then plain text. null when nothing is recognised.
  */
 export async function sniffContentType(head: Buffer, totalSize: number): Promise<string | null> {
-  return sniffCad(head, totalSize) ?? (await fileTypeFromBuffer(head))?.mime ?? sniffText(head);
+  const cad = sniffCad(head, totalSize);
+  if (cad) return cad;
+  const generic = (await fileTypeFromBuffer(head))?.mime;
+  // file-type calls anything starting with "solid" an STL; our check above is the stricter judge.
+  if (generic && !GENERIC_MISREADS.has(generic)) return generic;
+  return sniffText(head);
 }
+
+const GENERIC_MISREADS = new Set(['model/stl']);
 
 export function sniffCad(head: Buffer, totalSize: number): string | null {
   const text = head.subarray(0, 4096).toString('latin1');

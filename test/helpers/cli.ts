@@ -13,8 +13,8 @@ export function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** The `stowage` binary, run from source. */
-export function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnCli(args: string[], env: Record<string, string>, as?: { uid: number; gid: number }): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'], ...as });
 }
 
 export interface CliResult {
@@ -23,9 +23,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
-  const child = spawnCli(args, env);
-  return collect(child, timeoutMs);
+export function runCli(args: string[], env: Record<string, string>, as?: { uid: number; gid: number }): Promise<CliResult> {
+  return collect(spawnCli(args, env, as));
 }
 
 export function collect(child: ChildProcess, timeoutMs = 60_000): Promise<CliResult> {
