@@ -19,7 +19,7 @@ export async function presign(h: Harness, body: Record<string, unknown>, key = h
 }
 
 export async function putBytes(p: Presigned, bytes: Buffer | string): Promise<Response> {
-  return fetch(p.url, { method: p.method, headers: p.headers ?? {}, body: bytes });
+  return fetch(p.url, { method: p.method, headers: p.headers ?? {}, body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes) });
 }
 
 export async function confirm(h: Harness, id: string, key = h.keys.writer): Promise<string> {

@@ -39,13 +39,13 @@ export class UploadsService {
   ) {}
 
   async presign(caller: Caller, input: PresignInput, baseUrl: string) {
-    const [answer] = await this.presignMany(caller, [input], baseUrl, 'body');
+    const [answer] = await this.presignMany(caller, [input], baseUrl, () => 'body');
     return answer;
   }
 
   /** All or nothing: one invalid file rejects the batch, naming each problem by its index. */
-  async presignMany(caller: Caller, files: PresignInput[], baseUrl: string, path = 'body.files') {
-    const problems = files.flatMap((file, i) => this.presignProblems(file, files.length === 1 && path === 'body' ? path : `${path}[${i}]`));
+  async presignMany(caller: Caller, files: PresignInput[], baseUrl: string, pathOf = (i: number) => `body.files[${i}]`) {
+    const problems = files.flatMap((file, i) => this.presignProblems(file, pathOf(i)));
     if (problems.length) throw validationError(problems);
     const expiresIn = this.config.limits.presignTtlSeconds;
     const rows = await uploadsRepo.insert(
