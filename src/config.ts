@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { S3Settings } from './blobs/s3.js';
 
 /** Everything the process can be told through its environment, parsed once and frozen. */
 export interface Config {
@@ -12,7 +13,9 @@ export interface Config {
   /** null: generated on first start and kept in `<dataDir>/signing.secret`. */
   readonly signingSecret: string | null;
   readonly logLevel: string;
-  readonly storageDriver: 'local';
+  readonly storageDriver: 'local' | 's3';
+  /** Set when storageDriver is 's3'. */
+  readonly s3: S3Settings | null;
   readonly limits: {
     /** Largest declared size a single presigned PUT accepts; above it the multipart flow is required. */
     readonly singleRequestBytes: number;
@@ -50,10 +53,12 @@ const DEFAULT_REFUSED_TYPES = [
   'application/x-executable',
 ];
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const read = new EnvReader(env);
   const port = read.int('PORT', 8080, 0, 65535);
-  const config: Config = {
+  const config: Mutable<Config> = {
     port,
     host: read.str('HOST', '127.0.0.1'),
     dataDir: path.resolve(read.str('STOWAGE_DATA_DIR', './data')),
@@ -61,7 +66,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: read.url('PUBLIC_URL'),
     signingSecret: read.optional('STOWAGE_SIGNING_SECRET'),
     logLevel: read.str('LOG_LEVEL', 'info'),
-    storageDriver: read.oneOf('STORAGE_DRIVER', ['local'] as const, 'local'),
+    storageDriver: read.oneOf('STORAGE_DRIVER', ['local', 's3'] as const, 'local'),
+    s3: null,
     limits: {
       singleRequestBytes: read.int('STOWAGE_SINGLE_REQUEST_MAX_BYTES', 5 * 1024 ** 3, 1),
       presignTtlSeconds: read.int('STOWAGE_PRESIGN_TTL_SECONDS', 3600, 1),
@@ -85,6 +91,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     refusedContentTypes: read.list('STOWAGE_REFUSED_CONTENT_TYPES', DEFAULT_REFUSED_TYPES),
   };
+  if (config.storageDriver === 's3') {
+    config.s3 = {
+      endpoint: read.url('S3_ENDPOINT'),
+      region: read.str('S3_REGION', 'us-east-1'),
+      bucket: read.required('S3_BUCKET'),
+      accessKeyId: read.required('S3_ACCESS_KEY_ID'),
+      secretAccessKey: read.required('S3_SECRET_ACCESS_KEY'),
+      forcePathStyle: read.bool('S3_FORCE_PATH_STYLE', false),
+    };
+  }
   read.throwIfInvalid();
   return deepFreeze(config);
 }
@@ -97,6 +113,12 @@ class EnvReader {
   optional(name: string): string | null {
     const value = this.env[name]?.trim();
     return value ? value : null;
+  }
+
+  required(name: string): string {
+    const value = this.optional(name);
+    if (value === null) this.problems.push(`${name} is required`);
+    return value ?? '';
   }
 
   str(name: string, fallback: string): string {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { BlobStore } from './blobs/blob-store.js';
 import { LocalBlobStore } from './blobs/local.js';
+import { S3BlobStore } from './blobs/s3.js';
 import { BlobUrlSigner } from './blobs/signed-url.js';
 import type { Config } from './config.js';
 import { resolveDatabase } from './db/connect.js';
@@ -10,6 +11,12 @@ import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { JobQueue } from './jobs/queue.js';
 import { type Metrics, createMetrics } from './metrics.js';
+
+export async function openBlobStore(config: Config, signer: BlobUrlSigner): Promise<BlobStore> {
+  const store = config.s3 ? new S3BlobStore(config.s3) : new LocalBlobStore(path.join(config.dataDir, 'blobs'), signer);
+  await store.init();
+  return store;
+}
 
 /** Everything a Stowage process runs on, opened from the configuration and closed in reverse. */
 export interface Runtime {
@@ -39,8 +46,7 @@ export async function openRuntime(config: Config, options: { logger?: Logger; si
     if (applied.length) logger.info({ applied }, 'database migrated');
 
     const signer = new BlobUrlSigner(options.signingSecret);
-    const blobs = new LocalBlobStore(path.join(config.dataDir, 'blobs'), signer);
-    await blobs.init();
+    const blobs = await openBlobStore(config, signer);
 
     const queue = await JobQueue.start(target.url, config.jobs, (e) => logger.error({ err: e }, 'job queue error'));
     closers.push(() => queue.stop());

@@ -45,6 +45,8 @@ export interface BlobStore {
   /** Streams `body` into a new blob, checking what was declared; nothing is left behind on failure. */
   put(key: string, body: Readable, expect?: BlobExpectations): Promise<StoredBlob>;
   delete(key: string): Promise<void>;
+  /** Prepares storage (folders, bucket) before first use. */
+  init(): Promise<void>;
   /** Throws when storage cannot be reached (for /readyz). */
   ping(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { AppError, badRequest, conflict, notFound, payloadTooLarge, rangeNotSati
 import { errorResponses } from '../http/schemas.js';
 import { BlobError } from './blob-store.js';
 import { parseRange } from './byte-range.js';
+import { contentDisposition } from './content-disposition.js';
 import type { LocalBlobStore } from './local.js';
 import type { BlobUrlSigner } from './signed-url.js';
 
@@ -17,9 +18,11 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
-  const tokenParams = { type: 'object', properties: { token: { type: 'string' } }, required: ['token'] } as const;
+  // A wildcard, not a :param: tokens are long and parametric segments have a length cap.
+  const tokenParams = { type: 'object', properties: { '*': { type: 'string' } } } as const;
+  const tokenOf = (params: unknown) => (params as { '*': string })['*'];
 
-  app.put('/blob/:token', {
+  app.put('/blob/*', {
     bodyLimit: Number.MAX_SAFE_INTEGER,
     schema: {
       hide: false,
@@ -30,7 +33,7 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
       response: { 200: { type: 'object', properties: { size_bytes: { type: 'integer' }, sha256: { type: 'string' } } }, ...errorResponses(400, 409, 413) },
     },
   }, async (request, reply) => {
-    const grant = signer.verify((request.params as { token: string }).token, 'PUT');
+    const grant = signer.verify(tokenOf(request.params), 'PUT');
     const declaredLength = request.headers['content-length'];
     if (grant.size !== undefined && declaredLength !== undefined && Number(declaredLength) !== grant.size) {
       reply.header('connection', 'close');
@@ -45,10 +48,10 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
     }
   });
 
-  app.get('/blob/:token', {
+  app.get('/blob/*', {
     schema: { summary: 'Download from a signed URL (local driver)', tags: ['blobs'], params: tokenParams, response: errorResponses(404, 416) },
   }, async (request, reply) => {
-    const grant = signer.verify((request.params as { token: string }).token, request.method);
+    const grant = signer.verify(tokenOf(request.params), request.method);
     const info = await store.stat(grant.key);
     if (!info) throw notFound('object');
     const range = parseRange(request.headers.range, info.size);
@@ -82,10 +85,4 @@ function translate(error: unknown): unknown {
     default:
       return new AppError(500, 'internal_error', 'storage error');
   }
-}
-
-/** RFC 6266: an ASCII fallback plus the exact UTF-8 name. */
-export function contentDisposition(filename: string): string {
-  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }

@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { contentDisposition } from './content-disposition.js';
+import {
+  BlobError,
+  type BlobExpectations,
+  type BlobStore,
+  type ByteRange,
+  type PresignOptions,
+  type PresignedRequest,
+  type StoredBlob,
+} from './blob-store.js';
+
+export interface S3Settings {
+  endpoint: string | null;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+}
+
+// Multipart chunks of the server-side streamed put: big enough for few requests, small enough for RAM.
+const PUT_PART_BYTES = 8 * 1024 * 1024;
+
+/** Blobs in any S3-compatible store (AWS S3, MinIO, R2, Ceph RGW); clients talk to it through presigned URLs. */
+export class S3BlobStore implements BlobStore {
+  readonly driver = 's3' as const;
+  readonly client: S3Client;
+  readonly bucket: string;
+
+  constructor(settings: S3Settings) {
+    this.bucket = settings.bucket;
+    this.client = new S3Client({
+      endpoint: settings.endpoint ?? undefined,
+      region: settings.region,
+      forcePathStyle: settings.forcePathStyle,
+      credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey },
+      // Measured: the default puts an empty-body CRC32 into presigned PUT URLs, which S3 then rejects.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  /** Creates the bucket when it does not exist yet (a fresh MinIO or test engine). */
+  async init(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+    }
+  }
+
+  async presignPut(key: string, expect: BlobExpectations, options: PresignOptions): Promise<PresignedRequest> {
+    const checksum = expect.sha256 ? Buffer.from(expect.sha256, 'hex').toString('base64') : undefined;
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ContentType: expect.contentType ?? undefined,
+      ContentLength: expect.size ?? undefined,
+      ChecksumSHA256: checksum,
+    });
+    const url = await getSignedUrl(this.client, command, {
+      expiresIn: options.expiresInSeconds,
+      // Signed as headers (not query parameters), so storage refuses a request without these exact values.
+      signableHeaders: new Set(['content-type', 'content-length', 'x-amz-checksum-sha256']),
+      unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
+    });
+    const headers: Record<string, string> = {};
+    if (expect.contentType) headers['Content-Type'] = expect.contentType;
+    if (expect.size != null) headers['Content-Length'] = String(expect.size);
+    if (checksum) headers['x-amz-checksum-sha256'] = checksum;
+    return { url, method: 'PUT', headers };
+  }
+
+  async presignGet(key: string, download: { filename: string; contentType: string | null }, options: PresignOptions) {
+    const command = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ResponseContentDisposition: contentDisposition(download.filename),
+      ResponseContentType: download.contentType ?? undefined,
+    });
+    return getSignedUrl(this.client, command, { expiresIn: options.expiresInSeconds });
+  }
+
+  async stat(key: string): Promise<{ size: number } | null> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { size: head.ContentLength ?? 0 };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw unavailableOr(error);
+    }
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    try {
+      const answer = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+      );
+      return answer.Body as Readable;
+    } catch (error) {
+      if (isNotFound(error)) throw new BlobError('missing', `no blob at ${key}`);
+      throw unavailableOr(error);
+    }
+  }
+
+  async put(key: string, body: Readable, expect: BlobExpectations = {}): Promise<StoredBlob> {
+    // S3 has no create-only PUT that every engine honours; looking first keeps the no-overwrite rule for
+    // server-side writes, whose keys are fresh ids anyway.
+    if (await this.stat(key)) throw new BlobError('exists', `a blob already exists at ${key}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const limit = expect.size ?? Infinity;
+    const counted = new PassThrough({ highWaterMark: PUT_PART_BYTES });
+    body.on('error', (error) => counted.destroy(error));
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        body.destroy(new BlobError('too_large', `the body is larger than the declared ${limit} bytes`));
+        return;
+      }
+      hash.update(chunk);
+    });
+    body.pipe(counted);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: counted, ContentType: expect.contentType ?? undefined },
+      partSize: PUT_PART_BYTES,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (error) {
+      throw error instanceof BlobError ? error : (body.errored ?? unavailableOr(error));
+    }
+    const sha256 = hash.digest('hex');
+    const problem =
+      expect.size != null && size !== expect.size ? new BlobError('size_mismatch', `the body is ${size} bytes but ${expect.size} were declared`)
+      : expect.sha256 && sha256 !== expect.sha256.toLowerCase() ? new BlobError('checksum_mismatch', 'the body does not match the declared sha256')
+      : null;
+    if (problem) {
+      await this.delete(key);
+      throw problem;
+    }
+    return { size, sha256 };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
+  async ping(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  if (!(error instanceof S3ServiceException)) return false;
+  return error.$metadata?.httpStatusCode === 404 || ['NotFound', 'NoSuchKey', 'NoSuchBucket'].includes(error.name);
+}
+
+/** S3 faults that are not about the request itself (network, 5xx, throttling) say "storage unavailable". */
+function unavailableOr(error: unknown): unknown {
+  if (error instanceof S3ServiceException && (error.$metadata?.httpStatusCode ?? 500) < 500 && error.name !== 'SlowDown') return error;
+  return new BlobError('unavailable', `object storage is unavailable: ${(error as Error).message}`);
+}

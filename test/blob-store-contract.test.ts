@@ -1,0 +1,191 @@
+/**
+ * One contract, every BlobStore driver: the local folder and S3 over real HTTP (the engine of
+ * S3_TEST_ENDPOINT, else s3rver). Whatever a driver promises the service, it is checked here.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { BlobError, type BlobStore } from '../src/blobs/blob-store.js';
+import { LocalBlobStore } from '../src/blobs/local.js';
+import { S3BlobStore } from '../src/blobs/s3.js';
+import { BlobUrlSigner } from '../src/blobs/signed-url.js';
+import { Type } from '@sinclair/typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { localBlobRoutes } from '../src/blobs/local-routes.js';
+import { installErrorHandling } from '../src/http/error-handler.js';
+import { type S3Engine, freshBucketName, startS3Engine } from './helpers/s3.js';
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+const text = async (stream: Readable) => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+};
+let counter = 0;
+const freshKey = () => `contract/${Date.now()}-${++counter}`;
+
+interface DriverUnderTest {
+  store: BlobStore;
+  baseUrl: string;
+  lacks: { signatures: boolean; checksums: boolean; name: string };
+  close(): Promise<void>;
+}
+
+/** The local driver with the HTTP endpoints that answer its signed URLs. */
+async function localDriver(): Promise<DriverUnderTest> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'stowage-contract-'));
+  const signer = new BlobUrlSigner('contract-secret');
+  const store = new LocalBlobStore(dir, signer);
+  await store.init();
+  const app: FastifyInstance = Fastify();
+  installErrorHandling(app);
+  app.addSchema(Type.Object({}, { $id: 'ErrorEnvelope' }));
+  await app.register(localBlobRoutes, { store, signer });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
+  return {
+    store,
+    baseUrl: `http://127.0.0.1:${port}`,
+    lacks: { signatures: false, checksums: false, name: 'local' },
+    close: async () => {
+      await app.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function s3Driver(engine: S3Engine): Promise<DriverUnderTest> {
+  const store = new S3BlobStore(engine.settings(freshBucketName()));
+  await store.init();
+  return { store, baseUrl: '', lacks: { ...engine.lacks, name: engine.name }, close: async () => {} };
+}
+
+for (const driverName of ['local', 's3'] as const) {
+  describe(`BlobStore contract: ${driverName}`, () => {
+    let engine: S3Engine | null = null;
+    let d: DriverUnderTest;
+    before(async () => {
+      if (driverName === 's3') engine = await startS3Engine();
+      d = driverName === 'local' ? await localDriver() : await s3Driver(engine!);
+    });
+    after(async () => {
+      await d.close();
+      await engine?.close();
+    });
+
+    const presignOptions = (seconds = 60) => ({ expiresInSeconds: seconds, baseUrl: d.baseUrl });
+
+    it('put streams bytes in and reports their size and sha256; stat and read give them back', async () => {
+      const key = freshKey();
+      const bytes = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+      const stored = await d.store.put(key, Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]));
+      assert.deepEqual(stored, { size: bytes.length, sha256: sha256(bytes) });
+      assert.deepEqual(await d.store.stat(key), { size: bytes.length });
+      assert.ok((await text(await d.store.read(key))).equals(bytes));
+    });
+
+    it('read takes an inclusive byte range', async () => {
+      const key = freshKey();
+      await d.store.put(key, Readable.from([Buffer.from('0123456789')]));
+      assert.equal((await text(await d.store.read(key, { start: 2, end: 5 }))).toString(), '2345');
+      assert.equal((await text(await d.store.read(key, { start: 9, end: 9 }))).toString(), '9');
+    });
+
+    it('a missing blob: stat is null, read throws missing, delete is quiet', async () => {
+      const key = freshKey();
+      assert.equal(await d.store.stat(key), null);
+      await assert.rejects(d.store.read(key), (e: unknown) => e instanceof BlobError && e.kind === 'missing');
+      await d.store.delete(key);
+    });
+
+    it('delete removes a blob', async () => {
+      const key = freshKey();
+      await d.store.put(key, Readable.from([Buffer.from('bye')]));
+      await d.store.delete(key);
+      assert.equal(await d.store.stat(key), null);
+    });
+
+    it('put refuses bytes that contradict what was declared and leaves nothing behind', async () => {
+      const cases: [Buffer, { size?: number; sha256?: string }, string][] = [
+        [Buffer.from('four'), { size: 3 }, 'too_large'],
+        [Buffer.from('two'), { size: 5 }, 'size_mismatch'],
+        [Buffer.from('abc'), { sha256: sha256('xyz') }, 'checksum_mismatch'],
+      ];
+      for (const [bytes, expect, kind] of cases) {
+        const key = freshKey();
+        await assert.rejects(d.store.put(key, Readable.from([bytes]), expect), (e: unknown) => e instanceof BlobError && e.kind === kind, kind);
+        assert.equal(await d.store.stat(key), null, `${kind} left nothing`);
+      }
+    });
+
+    it('put never overwrites an existing blob', async () => {
+      const key = freshKey();
+      await d.store.put(key, Readable.from([Buffer.from('first')]));
+      await assert.rejects(d.store.put(key, Readable.from([Buffer.from('second')])), (e: unknown) => e instanceof BlobError && e.kind === 'exists');
+      assert.equal((await text(await d.store.read(key))).toString(), 'first');
+    });
+
+    it('a presigned PUT with the returned headers stores the bytes; a presigned GET serves them as a named download', async () => {
+      const key = freshKey();
+      const bytes = Buffer.from('presigned bytes');
+      const put = await d.store.presignPut(key, { size: bytes.length, sha256: sha256(bytes), contentType: 'text/plain' }, presignOptions());
+      assert.equal(put.method, 'PUT');
+      assert.doesNotMatch(put.url, /[?&]x-amz-checksum-sha256=/i, 'the checksum travels as a signed header, not in the query');
+      const answer = await fetch(put.url, { method: 'PUT', headers: withoutLength(put.headers), body: bytes });
+      assert.equal(answer.status, 200, await answer.text());
+      assert.deepEqual(await d.store.stat(key), { size: bytes.length });
+
+      const url = await d.store.presignGet(key, { filename: 'résumé final.txt', contentType: 'text/plain' }, presignOptions());
+      const download = await fetch(url);
+      assert.equal(download.status, 200);
+      assert.equal(await download.text(), 'presigned bytes');
+      assert.match(download.headers.get('content-disposition') ?? '', /filename\*=UTF-8''r%C3%A9sum%C3%A9%20final\.txt/);
+      const ranged = await fetch(url, { headers: { range: 'bytes=0-8' } });
+      assert.equal(ranged.status, 206);
+      assert.equal(await ranged.text(), 'presigned');
+    });
+
+    it('a presigned PUT refuses a body of another size than declared', async (t) => {
+      const key = freshKey();
+      const put = await d.store.presignPut(key, { size: 5 }, presignOptions());
+      if (d.lacks.signatures) return t.skip(`${d.lacks.name} does not check signed headers: size binding not shown`);
+      const answer = await fetch(put.url, { method: 'PUT', headers: withoutLength(put.headers), body: 'longer than five' });
+      assert.ok(answer.status === 400 || answer.status === 403 || answer.status === 413, `status ${answer.status}`);
+      assert.equal(await d.store.stat(key), null);
+    });
+
+    it('a presigned PUT refuses bytes that do not match the declared sha256', async (t) => {
+      if (d.lacks.checksums) return t.skip(`${d.lacks.name} ignores x-amz-checksum-sha256: storage-side checksum binding not shown (the confirm job still checks)`);
+      const key = freshKey();
+      const put = await d.store.presignPut(key, { size: 5, sha256: sha256('right') }, presignOptions());
+      const answer = await fetch(put.url, { method: 'PUT', headers: withoutLength(put.headers), body: 'wrong' });
+      assert.equal(answer.status, 400);
+      assert.equal(await d.store.stat(key), null);
+    });
+
+    it('tampered and expired presigned URLs are refused with 403', async (t) => {
+      if (d.lacks.signatures) return t.skip(`${d.lacks.name} accepts bad signatures: tampering and expiry not shown`);
+      const key = freshKey();
+      const put = await d.store.presignPut(key, {}, presignOptions());
+      const tampered = put.url.replace(/(.)$/, (c) => (c === 'A' ? 'B' : 'A'));
+      assert.equal((await fetch(tampered, { method: 'PUT', body: 'x' })).status, 403);
+      const short = await d.store.presignPut(key, {}, presignOptions(1));
+      await new Promise((r) => setTimeout(r, 2100));
+      assert.equal((await fetch(short.url, { method: 'PUT', body: 'x' })).status, 403);
+      assert.equal(await d.store.stat(key), null);
+    });
+
+    it('ping answers while storage is reachable', async () => {
+      await d.store.ping();
+    });
+  });
+}
+
+/** fetch sets Content-Length itself from the body; sending it twice is not allowed. */
+function withoutLength(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'content-length'));
+}
