@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { AppError, badRequest, conflict, notFound, payloadTooLarge, rangeNotSatisfiable } from '../http/errors.js';
 import { errorResponses } from '../http/schemas.js';
 import { BlobError } from './blob-store.js';
@@ -67,7 +67,8 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
     } else {
       reply.header('content-length', info.size);
     }
-    if (request.method === 'HEAD') return reply.send();
+    // An empty stream, not an empty body: Fastify's HEAD handling keeps our Content-Length for streams only.
+    if (request.method === 'HEAD') return reply.send(Readable.from([]));
     return reply.send(await store.read(grant.key, range ?? undefined));
   });
 }

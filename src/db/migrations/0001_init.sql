@@ -46,9 +46,11 @@ CREATE TABLE uploads (
   status                 text NOT NULL DEFAULT 'pending'
                            CHECK (status IN ('pending', 'confirmed', 'failed', 'cancelled')),
   failure_reason         text,
-  blob_key               text NOT NULL UNIQUE,
+  -- not unique: deduplicated uploads share one blob
+  blob_key               text NOT NULL,
   confirm_job_id         uuid REFERENCES jobs(id),
-  created_by_key_id      uuid REFERENCES api_keys(id) ON DELETE SET NULL,
+  -- no foreign key: it would lock the key's row on every insert, and it is only provenance
+  created_by_key_id      uuid,
   created_at             timestamptz NOT NULL DEFAULT now(),
   updated_at             timestamptz NOT NULL DEFAULT now(),
   confirmed_at           timestamptz,
@@ -56,7 +58,7 @@ CREATE TABLE uploads (
   expires_at             timestamptz NOT NULL
 );
 CREATE INDEX uploads_org_created_idx ON uploads (org_id, created_at DESC, id DESC);
-CREATE INDEX uploads_org_status_idx ON uploads (org_id, status);
+CREATE INDEX uploads_blob_key_idx ON uploads (blob_key);
 
 CREATE TABLE idempotency_keys (
   org_id           uuid NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,

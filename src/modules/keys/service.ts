@@ -41,19 +41,44 @@ export function keyView(row: ApiKeyRow): KeyView {
   };
 }
 
+/**
+ * How long a verified key is trusted without asking the database again. Revocation through this
+ * process takes effect at once; through another process (the CLI, another server) within this time.
+ */
+export const AUTH_CACHE_MS = 5_000;
+const AUTH_CACHE_MAX = 10_000;
+
+interface CachedPrincipal {
+  principal: Principal;
+  hash: Buffer;
+  until: number;
+}
+
 export class KeysService {
+  private readonly cache = new Map<string, CachedPrincipal>();
+
   constructor(private readonly db: Db) {}
 
   /** Resolves a presented key to its org and scopes, or null: unknown, malformed and revoked look the same. */
   async authenticate(presented: string): Promise<Principal | null> {
     const prefix = prefixOf(presented);
     if (!prefix) return null;
+    const hash = hashKey(presented);
+    const cached = this.cache.get(prefix);
+    if (cached && cached.until > Date.now() && sameHash(cached.hash, hash)) return cached.principal;
+
     const row = await keysRepo.findByPrefix(this.db, prefix);
-    if (!row || !sameHash(row.secret_hash, hashKey(presented)) || row.revoked_at) return null;
+    if (!row || !sameHash(row.secret_hash, hash) || row.revoked_at) {
+      this.cache.delete(prefix);
+      return null;
+    }
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
       keysRepo.touch(this.db, row.id).catch(() => {});
     }
-    return { keyId: row.id, orgId: row.org_id, scopes: row.scopes };
+    const principal = { keyId: row.id, orgId: row.org_id, scopes: row.scopes };
+    if (this.cache.size >= AUTH_CACHE_MAX) this.cache.clear();
+    this.cache.set(prefix, { principal, hash, until: Date.now() + AUTH_CACHE_MS });
+    return principal;
   }
 
   async create(orgId: string, scopes: string[], label: string | null): Promise<CreatedKey> {
@@ -88,6 +113,7 @@ export class KeysService {
     if (!isUuid(id)) throw notFound('API key');
     const row = await keysRepo.findInOrg(this.db, id, orgId);
     if (!row) throw notFound('API key');
+    this.cache.delete(row.prefix);
     return keyView(await keysRepo.revoke(this.db, id));
   }
 

@@ -4,8 +4,9 @@ import type { Updateable } from 'kysely';
 import type { NewUpload, UploadStatus, UploadTable } from '../../db/schema.js';
 
 export const uploadsRepo = {
-  insert(db: Executor, rows: NewUpload[]) {
-    return db.insertInto('uploads').values(rows).returningAll().execute();
+  /** Inserts without reading the rows back: the caller already holds every value it wrote. */
+  async insert(db: Executor, rows: NewUpload[]): Promise<void> {
+    await db.insertInto('uploads').values(rows).execute();
   },
 
   find(db: Executor, orgId: string, id: string) {

@@ -1,7 +1,8 @@
 import type { BlobStore } from '../../blobs/blob-store.js';
 import type { Config } from '../../config.js';
 import type { Db, Executor } from '../../db/database.js';
-import type { UploadRow, UploadStatus } from '../../db/schema.js';
+import { InsertBatcher } from '../../db/insert-batcher.js';
+import type { NewUpload, UploadRow, UploadStatus } from '../../db/schema.js';
 import { conflict, type FieldProblem, notFound, validationError } from '../../http/errors.js';
 import { isUuid, newId } from '../../ids.js';
 import { jobsRepo, jobView } from '../../jobs/jobs-repo.js';
@@ -31,12 +32,16 @@ export interface BulkResult {
 const SLOWEST_READ_BYTES_PER_SECOND = 20 * 1024 * 1024;
 
 export class UploadsService {
+  private readonly newRows: InsertBatcher<NewUpload>;
+
   constructor(
     private readonly db: Db,
     private readonly blobs: BlobStore,
     private readonly queue: JobQueue,
     private readonly config: Config,
-  ) {}
+  ) {
+    this.newRows = new InsertBatcher((rows) => uploadsRepo.insert(db, rows));
+  }
 
   async presign(caller: Caller, input: PresignInput, baseUrl: string) {
     const [answer] = await this.presignMany(caller, [input], baseUrl, () => 'body');
@@ -48,29 +53,28 @@ export class UploadsService {
     const problems = files.flatMap((file, i) => this.presignProblems(file, pathOf(i)));
     if (problems.length) throw validationError(problems);
     const expiresIn = this.config.limits.presignTtlSeconds;
-    const rows = await uploadsRepo.insert(
-      this.db,
-      files.map((file) => {
-        const id = newId();
-        return {
-          id,
-          org_id: caller.orgId,
-          name: file.name,
-          content_type: file.content_type ?? null,
-          declared_size: file.size_bytes ?? null,
-          declared_sha256: file.sha256?.toLowerCase() ?? null,
-          blob_key: `${caller.orgId}/${id}`,
-          created_by_key_id: caller.keyId,
-          updated_at: new Date(),
-          expires_at: new Date(Date.now() + this.config.limits.pendingTtlSeconds * 1000),
-        };
-      }),
-    );
+    const now = Date.now();
+    const rows = files.map((file) => {
+      const id = newId();
+      return {
+        id,
+        org_id: caller.orgId,
+        name: file.name,
+        content_type: file.content_type ?? null,
+        declared_size: file.size_bytes ?? null,
+        declared_sha256: file.sha256?.toLowerCase() ?? null,
+        blob_key: `${caller.orgId}/${id}`,
+        created_by_key_id: caller.keyId,
+        updated_at: new Date(now),
+        expires_at: new Date(now + this.config.limits.pendingTtlSeconds * 1000),
+      };
+    });
+    await this.newRows.add(rows);
     return Promise.all(
       rows.map(async (row) => {
         const request = await this.blobs.presignPut(
           row.blob_key,
-          { size: toNumber(row.declared_size), sha256: row.declared_sha256, contentType: row.content_type },
+          { size: row.declared_size, sha256: row.declared_sha256, contentType: row.content_type },
           { expiresInSeconds: expiresIn, baseUrl },
         );
         return {
