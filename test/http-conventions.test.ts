@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { rename } from 'node:fs/promises';
+import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
+import { S3BlobStore } from '../src/blobs/s3.js';
 import { after, before, describe, it } from 'node:test';
 import { type Harness, startStowage } from './helpers/harness.js';
 
@@ -158,9 +161,7 @@ describe('readiness', () => {
   after(() => h.close());
 
   it('answers 503 unavailable while blob storage is unreachable, and ready again after', async () => {
-    const { rename } = await import('node:fs/promises');
-    const blobs = `${h.dataDir}/blobs`;
-    await rename(blobs, `${blobs}.away`);
+    const outage = await storageOutage(h);
     try {
       const down = await h.api('GET', '/readyz', { key: null });
       assert.equal(down.status, 503);
@@ -168,11 +169,23 @@ describe('readiness', () => {
       assert.equal(down.body.error.retryable, true);
       assert.equal((await h.api('GET', '/healthz', { key: null })).status, 200, 'liveness is unaffected');
     } finally {
-      await rename(`${blobs}.away`, blobs);
+      await outage.end();
     }
     assert.equal((await h.api('GET', '/readyz', { key: null })).status, 200);
   });
 });
+
+/** Takes the harness's storage away for real: the blob folder moved aside, or the bucket deleted. */
+async function storageOutage(h: Harness): Promise<{ end(): Promise<void> }> {
+  if (h.runtime.blobs instanceof S3BlobStore) {
+    const { client, bucket } = h.runtime.blobs;
+    await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+    return { end: async () => void (await client.send(new CreateBucketCommand({ Bucket: bucket }))) };
+  }
+  const blobs = `${h.dataDir}/blobs`;
+  await rename(blobs, `${blobs}.away`);
+  return { end: () => rename(`${blobs}.away`, blobs) };
+}
 
 describe('rate limits', () => {
   let h: Harness;

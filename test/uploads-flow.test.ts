@@ -15,7 +15,7 @@ describe('the presigned upload flow', () => {
     const p = await presign(h, { name: 'drawing.pdf', content_type: 'application/pdf', size_bytes: bytes.length, sha256: sha256(bytes) });
     assert.match(p.data_source_id, /^[0-9a-f-]{36}$/);
     assert.equal(p.method, 'PUT');
-    assert.deepEqual(p.headers, { 'Content-Type': 'application/pdf' });
+    assert.equal(p.headers?.['Content-Type'], 'application/pdf', 'the declared type is part of the signed request');
     assert.equal(p.expires_in, 3600);
 
     const pending = await h.api('GET', `/api/v1/uploads/${p.data_source_id}`);
@@ -56,7 +56,6 @@ describe('the presigned upload flow', () => {
 
   it('presign without size or sha256 still confirms, measuring both', async () => {
     const p = await presign(h, { name: 'notes.txt' });
-    assert.equal(p.headers, null);
     assert.equal((await putBytes(p, 'hello world\n')).status, 200);
     const { upload } = await settle(h, p.data_source_id, await confirm(h, p.data_source_id));
     assert.equal(upload.status, 'confirmed');

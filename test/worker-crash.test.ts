@@ -22,6 +22,7 @@ describe('a worker killed mid-job', () => {
 
   const workerEnv = () => ({
     ...JOB_ENV,
+    ...h.storageEnv,
     DATABASE_URL: h.databaseUrl,
     STOWAGE_DATA_DIR: h.dataDir,
     STOWAGE_SIGNING_SECRET: SIGNING_SECRET,

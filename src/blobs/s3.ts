@@ -66,10 +66,12 @@ export class S3BlobStore implements BlobStore {
 
   async presignPut(key: string, expect: BlobExpectations, options: PresignOptions): Promise<PresignedRequest> {
     const checksum = expect.sha256 ? Buffer.from(expect.sha256, 'hex').toString('base64') : undefined;
+    // The SDK always signs a Content-Type; naming it ourselves lets us tell the client which one.
+    const contentType = expect.contentType ?? 'application/octet-stream';
     const command = new PutObjectCommand({
       Bucket: this.bucket,
       Key: key,
-      ContentType: expect.contentType ?? undefined,
+      ContentType: contentType,
       ContentLength: expect.size ?? undefined,
       ChecksumSHA256: checksum,
     });
@@ -79,8 +81,7 @@ export class S3BlobStore implements BlobStore {
       signableHeaders: new Set(['content-type', 'content-length', 'x-amz-checksum-sha256']),
       unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
     });
-    const headers: Record<string, string> = {};
-    if (expect.contentType) headers['Content-Type'] = expect.contentType;
+    const headers: Record<string, string> = { 'Content-Type': contentType };
     if (expect.size != null) headers['Content-Length'] = String(expect.size);
     if (checksum) headers['x-amz-checksum-sha256'] = checksum;
     return { url, method: 'PUT', headers };

@@ -13,6 +13,7 @@ import { KeysService } from '../../src/modules/keys/service.js';
 import { keysRepo } from '../../src/modules/keys/repo.js';
 import { newId } from '../../src/ids.js';
 import { type Runtime, openRuntime } from '../../src/runtime.js';
+import { freshBucketName, s3EnvOf, startS3Engine, usingRealS3 } from './s3.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
 
@@ -30,6 +31,8 @@ export interface CallOptions {
 
 export interface Harness {
   url: string;
+  /** The storage settings of this harness, for child processes that must share its blobs. */
+  storageEnv: Record<string, string>;
   config: Config;
   runtime: Runtime;
   app: FastifyInstance;
@@ -67,10 +70,17 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
 }
 
 /** The whole service on real PostgreSQL, real disk and a real HTTP port, plus keys for two orgs. */
-export async function startStowage(env: Record<string, string> = {}, options: { worker?: boolean } = {}): Promise<Harness> {
+export async function startStowage(
+  env: Record<string, string> = {},
+  options: { worker?: boolean; storage?: 'local' | 'suite' } = {},
+): Promise<Harness> {
   const database = await freshDatabase();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'stowage-test-data-'));
+  // With S3_TEST_ENDPOINT the whole suite runs on the s3 driver, each harness in a bucket of its own.
+  const engine = options.storage !== 'local' && usingRealS3() ? await startS3Engine() : null;
+  const storageEnv = engine ? s3EnvOf(engine.settings(freshBucketName())) : {};
   const config = loadConfig({
+    ...storageEnv,
     DATABASE_URL: database.url,
     STOWAGE_DATA_DIR: dataDir,
     PORT: '0',
@@ -103,6 +113,7 @@ export async function startStowage(env: Record<string, string> = {}, options: { 
   let stopWorker: (() => Promise<void>) | null = null;
   const harness: Harness = {
     url,
+    storageEnv,
     config,
     runtime,
     app,

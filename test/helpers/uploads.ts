@@ -18,8 +18,10 @@ export async function presign(h: Harness, body: Record<string, unknown>, key = h
   return answer.body;
 }
 
+/** PUTs to a presigned URL with the headers presign returned (fetch sets Content-Length itself). */
 export async function putBytes(p: Presigned, bytes: Buffer | string): Promise<Response> {
-  return fetch(p.url, { method: p.method, headers: p.headers ?? {}, body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes) });
+  const headers = Object.fromEntries(Object.entries(p.headers ?? {}).filter(([name]) => name.toLowerCase() !== 'content-length'));
+  return fetch(p.url, { method: p.method, headers, body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes) });
 }
 
 export async function confirm(h: Harness, id: string, key = h.keys.writer): Promise<string> {
