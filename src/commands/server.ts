@@ -1,4 +1,5 @@
 import { buildApp } from '../app.js';
+import { closeGracefully } from '../http/shutdown.js';
 import { bootstrapFirstStart } from '../bootstrap.js';
 import type { Config } from '../config.js';
 import { startWorker } from '../jobs/worker.js';
@@ -18,7 +19,7 @@ export async function runServer(config: Config, role: Role): Promise<void> {
     const first = await bootstrapFirstStart(runtime.database.db, config.dataDir);
     const app = await buildApp({ ...runtime, db: runtime.database.db });
     await app.listen({ port: config.port, host: config.host });
-    stops.push(() => app.close());
+    stops.push(() => closeGracefully(app, 10_000));
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = config.publicUrl ?? `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { ensureDatabase } from '../../src/db/connect.js';
+import { closeGracefully } from '../../src/http/shutdown.js';
 import { startWorker } from '../../src/jobs/worker.js';
 import { KeysService } from '../../src/modules/keys/service.js';
 import { keysRepo } from '../../src/modules/keys/repo.js';
@@ -151,7 +152,7 @@ export async function startStowage(
     },
     async close() {
       await harness.stopWorker();
-      await app.close();
+      await closeGracefully(app, 200);
       await runtime.close();
       await database.drop();
       await rm(dataDir, { recursive: true, force: true });

@@ -56,6 +56,8 @@ interface CachedPrincipal {
 
 export class KeysService {
   private readonly cache = new Map<string, CachedPrincipal>();
+  /** Prefixes revoked here lately: a lookup that raced the revocation must not cache the key again. */
+  private readonly revokedLately = new Map<string, number>();
 
   constructor(private readonly db: Db) {}
 
@@ -76,8 +78,10 @@ export class KeysService {
       keysRepo.touch(this.db, row.id).catch(() => {});
     }
     const principal = { keyId: row.id, orgId: row.org_id, scopes: row.scopes };
-    if (this.cache.size >= AUTH_CACHE_MAX) this.cache.clear();
-    this.cache.set(prefix, { principal, hash, until: Date.now() + AUTH_CACHE_MS });
+    if ((this.revokedLately.get(prefix) ?? 0) < Date.now()) {
+      if (this.cache.size >= AUTH_CACHE_MAX) this.cache.clear();
+      this.cache.set(prefix, { principal, hash, until: Date.now() + AUTH_CACHE_MS });
+    }
     return principal;
   }
 
@@ -113,8 +117,11 @@ export class KeysService {
     if (!isUuid(id)) throw notFound('API key');
     const row = await keysRepo.findInOrg(this.db, id, orgId);
     if (!row) throw notFound('API key');
+    this.revokedLately.set(row.prefix, Date.now() + AUTH_CACHE_MS);
+    const revoked = await keysRepo.revoke(this.db, id);
     this.cache.delete(row.prefix);
-    return keyView(await keysRepo.revoke(this.db, id));
+    for (const [prefix, until] of this.revokedLately) if (until < Date.now()) this.revokedLately.delete(prefix);
+    return keyView(revoked);
   }
 
   async orgIdByName(name: string): Promise<string> {
