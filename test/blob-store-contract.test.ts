@@ -171,7 +171,7 @@ for (const driverName of ['local', 's3'] as const) {
       if (d.lacks.signatures) return t.skip(`${d.lacks.name} accepts bad signatures: tampering and expiry not shown`);
       const key = freshKey();
       const put = await d.store.presignPut(key, {}, presignOptions());
-      const tampered = put.url.replace(/(.)$/, (c) => (c === 'A' ? 'B' : 'A'));
+      const tampered = tamperSignature(put.url);
       assert.equal((await fetch(tampered, { method: 'PUT', body: 'x' })).status, 403);
       const short = await d.store.presignPut(key, {}, presignOptions(1));
       await new Promise((r) => setTimeout(r, 2100));
@@ -183,6 +183,16 @@ for (const driverName of ['local', 's3'] as const) {
       await d.store.ping();
     });
   });
+}
+
+/**
+ * Changes the first character of the URL's signature. (Not the last: the last base64url character
+ * carries padding bits, and some changes there decode to the very same signature.)
+ */
+function tamperSignature(url: string): string {
+  const marker = url.includes('X-Amz-Signature=') ? url.indexOf('X-Amz-Signature=') + 'X-Amz-Signature='.length : url.lastIndexOf('.') + 1;
+  const flipped = url[marker] === '0' ? '1' : '0';
+  return url.slice(0, marker) + flipped + url.slice(marker + 1);
 }
 
 /** fetch sets Content-Length itself from the body; sending it twice is not allowed. */

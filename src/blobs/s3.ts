@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { type Readable, pipeline } from 'node:stream';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -13,6 +12,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { contentDisposition } from './content-disposition.js';
+import { MeteredStream } from './metered-stream.js';
 import {
   BlobError,
   type BlobExpectations,
@@ -123,23 +123,12 @@ export class S3BlobStore implements BlobStore {
     // S3 has no create-only PUT that every engine honours; looking first keeps the no-overwrite rule for
     // server-side writes, whose keys are fresh ids anyway.
     if (await this.stat(key)) throw new BlobError('exists', `a blob already exists at ${key}`);
-    const hash = createHash('sha256');
-    let size = 0;
-    const limit = expect.size ?? Infinity;
-    const counted = new PassThrough({ highWaterMark: PUT_PART_BYTES });
-    body.on('error', (error) => counted.destroy(error));
-    body.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        body.destroy(new BlobError('too_large', `the body is larger than the declared ${limit} bytes`));
-        return;
-      }
-      hash.update(chunk);
-    });
-    body.pipe(counted);
+    const meter = new MeteredStream(expect, PUT_PART_BYTES);
+    // pipeline, not pipe: a failure on either side tears both down (the upload sees it through meter).
+    pipeline(body, meter, () => {});
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: counted, ContentType: expect.contentType ?? undefined },
+      params: { Bucket: this.bucket, Key: key, Body: meter, ContentType: expect.contentType ?? undefined },
       partSize: PUT_PART_BYTES,
       queueSize: 2,
       leavePartsOnError: false,
@@ -147,18 +136,14 @@ export class S3BlobStore implements BlobStore {
     try {
       await upload.done();
     } catch (error) {
-      throw error instanceof BlobError ? error : (body.errored ?? unavailableOr(error));
+      throw meter.errored ?? body.errored ?? unavailableOr(error);
     }
-    const sha256 = hash.digest('hex');
-    const problem =
-      expect.size != null && size !== expect.size ? new BlobError('size_mismatch', `the body is ${size} bytes but ${expect.size} were declared`)
-      : expect.sha256 && sha256 !== expect.sha256.toLowerCase() ? new BlobError('checksum_mismatch', 'the body does not match the declared sha256')
-      : null;
-    if (problem) {
+    try {
+      return meter.result();
+    } catch (problem) {
       await this.delete(key);
       throw problem;
     }
-    return { size, sha256 };
   }
 
   async delete(key: string): Promise<void> {
