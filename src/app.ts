@@ -22,6 +22,8 @@ import { KeysService } from './modules/keys/service.js';
 import { uploadsRoutes } from './modules/uploads/routes.js';
 import { Upload } from './modules/uploads/schema.js';
 import { UploadsService } from './modules/uploads/service.js';
+import { StreamedUploads } from './modules/uploads/streamed.js';
+import { streamedUploadRoutes } from './modules/uploads/streamed-routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -89,6 +91,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(uploadsRoutes, {
     uploads: new UploadsService(db, blobs, queue, config),
     publicUrl: config.publicUrl,
+  });
+  await app.register(streamedUploadRoutes, {
+    streamed: new StreamedUploads(db, blobs, config),
+    maxBytes: config.limits.simpleUploadBytes,
   });
   if (blobs instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobs, signer: deps.signer });
   return app;

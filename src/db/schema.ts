@@ -68,6 +68,7 @@ export interface UploadTable {
   updated_at: Timestamp;
   confirmed_at: NullableTimestamp;
   expires_at: Timestamp;
+  deduplicated: Generated<boolean>;
 }
 
 export interface IdempotencyKeyTable {

@@ -34,16 +34,16 @@ function toAppError(error: FastifyError): AppError {
   if (isDatabaseUnavailable(error)) return unavailable('the database');
   const status = error.statusCode ?? 500;
   if (status >= 500) return internalError();
-  const code = FRAMEWORK_CODES[status] ?? 'bad_request';
+  const code = FRAMEWORK_CODES[status];
   // Framework messages about the request itself (bad JSON, missing content type) are safe to show.
-  return new AppError(status === 415 ? 400 : status, code, frameworkMessage(error));
+  return code ? new AppError(status, code, frameworkMessage(error)) : new AppError(400, 'bad_request', frameworkMessage(error));
 }
 
+// Anything else the framework or a plugin refuses (415, 406 for a non-multipart body, …) is about
+// the request itself: 400 bad_request, as the SPEC's table says.
 const FRAMEWORK_CODES: Record<number, ErrorCode> = {
-  400: 'bad_request',
   404: 'not_found',
   413: 'payload_too_large',
-  415: 'bad_request',
 };
 
 function frameworkMessage(error: FastifyError): string {

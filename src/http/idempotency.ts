@@ -128,7 +128,8 @@ function fingerprintOf(request: FastifyRequest): string {
     .update('\0')
     .update(request.url)
     .update('\0')
-    .update(canonicalJson(request.body ?? null))
+    // A streamed body is not read yet: its type (with the multipart boundary) and length stand for it.
+    .update(request.body === undefined ? `${request.headers['content-type'] ?? ''}\0${request.headers['content-length'] ?? ''}` : canonicalJson(request.body))
     .digest('hex');
 }
 

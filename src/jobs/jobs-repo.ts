@@ -7,6 +7,15 @@ export const jobsRepo = {
     return db.insertInto('jobs').values(row).returningAll().executeTakeFirstOrThrow();
   },
 
+  /** Jobs whose work was done in the request itself (deduplication, streamed uploads): born succeeded. */
+  async insertSucceeded(db: Executor, rows: { id: string; org_id: string; kind: string; subject_id: string }[]): Promise<void> {
+    if (!rows.length) return;
+    await db
+      .insertInto('jobs')
+      .values(rows.map((row) => ({ ...row, status: 'succeeded' as const, attempts: 1, started_at: sql`now()`, finished_at: sql`now()` })))
+      .execute();
+  },
+
   find(db: Executor, id: string) {
     return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
   },

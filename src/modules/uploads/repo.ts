@@ -9,6 +9,17 @@ export const uploadsRepo = {
     await db.insertInto('uploads').values(rows).execute();
   },
 
+  /** Confirmed uploads of the org holding any of these sha256s: what a new upload may share instead of storing again. */
+  findConfirmedByContent(db: Executor, orgId: string, sha256s: string[]) {
+    return db
+      .selectFrom('uploads')
+      .select(['sha256', 'blob_key', 'size_bytes', 'detected_content_type'])
+      .where('org_id', '=', orgId)
+      .where('status', '=', 'confirmed')
+      .where('sha256', 'in', sha256s)
+      .execute();
+  },
+
   find(db: Executor, orgId: string, id: string) {
     return db.selectFrom('uploads').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
   },

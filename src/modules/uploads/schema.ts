@@ -21,6 +21,7 @@ export const Upload = Type.Object(
     confirmed_at: NullableTimestamp,
     failure_reason: Nullable(Type.String({ description: 'object_missing, size_mismatch, checksum_mismatch or type_refused.' })),
     detected_content_type: Nullable(Type.String({ description: 'MIME type sniffed from the bytes at confirm.' })),
+    deduplicated: Type.Boolean({ description: 'True when the bytes were already stored for this org and are shared, not uploaded again.' }),
   },
   { $id: 'Upload', title: 'Upload' },
 );
@@ -41,8 +42,8 @@ export const PresignRequest = Type.Object(
 
 export const PresignResponse = Type.Object({
   data_source_id: Type.String({ description: 'Identifier of the data source record; pass it to /uploads/confirm.' }),
-  url: Type.String({ description: 'Presigned URL the client uploads the file bytes to.' }),
-  method: Type.String({ description: 'HTTP method to use against url (typically PUT or POST).' }),
+  url: Type.Union([Type.String(), Type.Null()], { description: 'Presigned URL the client uploads the file bytes to; null when deduplicated.' }),
+  method: Type.Union([Type.String(), Type.Null()], { description: 'HTTP method to use against url (typically PUT or POST); null when deduplicated.' }),
   headers: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
     description: 'Headers that must be sent with the upload request; null if none.',
   }),
@@ -50,6 +51,9 @@ export const PresignResponse = Type.Object({
     description: 'Form fields to include for a multipart POST upload; null if none.',
   }),
   expires_in: Type.Integer({ description: 'Seconds until the presigned URL expires.' }),
+  deduplicated: Type.Boolean({
+    description: 'True when these bytes (declared sha256) are already stored for the org: the upload is confirmed at once and nothing is to be sent.',
+  }),
 });
 
 export const PresignBatchRequest = Type.Object(

@@ -48,33 +48,56 @@ export class UploadsService {
     return answer;
   }
 
-  /** All or nothing: one invalid file rejects the batch, naming each problem by its index. */
+  /**
+   * All or nothing: one invalid file rejects the batch, naming each problem by its index. A file
+   * whose declared sha256 (and size) matches a confirmed upload of the org is answered at once: a
+   * confirmed, deduplicated upload sharing that blob, with no URL because no bytes need to move.
+   */
   async presignMany(caller: Caller, files: PresignInput[], baseUrl: string, pathOf = (i: number) => `body.files[${i}]`) {
     const problems = files.flatMap((file, i) => this.presignProblems(file, pathOf(i)));
     if (problems.length) throw validationError(problems);
     const expiresIn = this.config.limits.presignTtlSeconds;
+    const known = await this.confirmedContent(caller.orgId, files);
     const now = Date.now();
-    const rows = files.map((file) => {
+    const rows: NewUpload[] = files.map((file) => {
       const id = newId();
-      return {
+      const sha256 = file.sha256?.toLowerCase() ?? null;
+      const base = {
         id,
         org_id: caller.orgId,
         name: file.name,
         content_type: file.content_type ?? null,
         declared_size: file.size_bytes ?? null,
-        declared_sha256: file.sha256?.toLowerCase() ?? null,
-        blob_key: `${caller.orgId}/${id}`,
+        declared_sha256: sha256,
         created_by_key_id: caller.keyId,
         updated_at: new Date(now),
         expires_at: new Date(now + this.config.limits.pendingTtlSeconds * 1000),
       };
+      const same = sha256 ? known.get(sha256) : undefined;
+      if (!same || (file.size_bytes != null && Number(same.size_bytes) !== file.size_bytes)) {
+        return { ...base, blob_key: `${caller.orgId}/${id}` };
+      }
+      return {
+        ...base,
+        blob_key: same.blob_key,
+        status: 'confirmed',
+        deduplicated: true,
+        size_bytes: same.size_bytes,
+        sha256,
+        detected_content_type: same.detected_content_type,
+        confirmed_at: new Date(now),
+        confirm_job_id: newId(),
+      };
     });
-    await this.newRows.add(rows);
+    await this.storeNew(rows);
     return Promise.all(
       rows.map(async (row) => {
+        if (row.deduplicated) {
+          return { data_source_id: row.id, url: null, method: null, headers: null, fields: null, expires_in: 0, deduplicated: true };
+        }
         const request = await this.blobs.presignPut(
           row.blob_key,
-          { size: row.declared_size, sha256: row.declared_sha256, contentType: row.content_type },
+          { size: toNumber(row.declared_size), sha256: row.declared_sha256 ?? null, contentType: row.content_type ?? null },
           { expiresInSeconds: expiresIn, baseUrl },
         );
         return {
@@ -84,9 +107,30 @@ export class UploadsService {
           headers: Object.keys(request.headers).length ? request.headers : null,
           fields: null,
           expires_in: expiresIn,
+          deduplicated: false,
         };
       }),
     );
+  }
+
+  private async confirmedContent(orgId: string, files: PresignInput[]) {
+    const declared = [...new Set(files.flatMap((f) => (f.sha256 ? [f.sha256.toLowerCase()] : [])))];
+    if (!declared.length) return new Map();
+    const rows = await uploadsRepo.findConfirmedByContent(this.db, orgId, declared);
+    return new Map(rows.map((row) => [row.sha256 as string, row]));
+  }
+
+  /** Pending rows go through the insert batcher; deduplicated ones come with their finished job. */
+  private async storeNew(rows: NewUpload[]): Promise<void> {
+    const deduplicated = rows.filter((row) => row.deduplicated);
+    const pending = rows.filter((row) => !row.deduplicated);
+    if (deduplicated.length) {
+      await this.db.transaction().execute(async (tx) => {
+        await jobsRepo.insertSucceeded(tx, deduplicated.map((row) => ({ id: row.confirm_job_id as string, org_id: row.org_id, kind: 'confirm', subject_id: row.id })));
+        await uploadsRepo.insert(tx, deduplicated);
+      });
+    }
+    if (pending.length) await this.newRows.add(pending);
   }
 
   async confirm(caller: Caller, id: string) {
@@ -242,4 +286,4 @@ export class UploadsService {
   }
 }
 
-const toNumber = (value: string | null): number | null => (value === null ? null : Number(value));
+const toNumber = (value: string | number | bigint | null | undefined): number | null => (value == null ? null : Number(value));

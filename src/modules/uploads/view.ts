@@ -14,6 +14,7 @@ export function uploadView(row: UploadRow) {
     confirmed_at: row.confirmed_at?.toISOString() ?? null,
     failure_reason: row.failure_reason,
     detected_content_type: row.detected_content_type,
+    deduplicated: row.deduplicated,
   };
 }
 

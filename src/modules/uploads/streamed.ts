@@ -1,0 +1,82 @@
+import type { Readable } from 'node:stream';
+import type { BlobStore } from '../../blobs/blob-store.js';
+import type { Config } from '../../config.js';
+import { SNIFF_BYTES, matchesType, sniffContentType } from '../../content/sniff.js';
+import type { Db } from '../../db/database.js';
+import { unsupportedMediaType, validationError } from '../../http/errors.js';
+import { newId } from '../../ids.js';
+import { jobsRepo } from '../../jobs/jobs-repo.js';
+import { uploadsRepo } from './repo.js';
+import type { Caller } from './service.js';
+import { uploadView } from './view.js';
+
+export interface StreamedFile {
+  name: string;
+  contentType: string | null;
+  stream: Readable;
+}
+
+/**
+ * The simple upload: bytes streamed through the server into storage, hashed on the way, and
+ * confirmed in the request itself. The blob is written first and the row committed after, so a
+ * failure at any point leaves no row; a blob without a row is removed here or, after a crash, by
+ * the sweeper.
+ */
+export class StreamedUploads {
+  constructor(
+    private readonly db: Db,
+    private readonly blobs: BlobStore,
+    private readonly config: Config,
+  ) {}
+
+  async upload(caller: Caller, file: StreamedFile) {
+    const name = file.name.split(/[\\/]/).pop()?.trim() ?? '';
+    if (!name || /[\u0000-\u001f\u007f]/.test(name)) {
+      file.stream.resume();
+      throw validationError([{ path: 'body.file', message: 'the file part needs a filename' }]);
+    }
+    const id = newId();
+    const key = `${caller.orgId}/${id}`;
+    const stored = await this.blobs.put(key, file.stream, { contentType: file.contentType });
+    try {
+      const detected = await sniffContentType(await this.head(key, stored.size), stored.size);
+      if (detected && matchesType(detected, this.config.refusedContentTypes)) {
+        throw unsupportedMediaType(`${detected} files are refused by this server's policy`);
+      }
+      const jobId = newId();
+      const row = await this.db.transaction().execute(async (tx) => {
+        await jobsRepo.insertSucceeded(tx, [{ id: jobId, org_id: caller.orgId, kind: 'confirm', subject_id: id }]);
+        const now = new Date();
+        await uploadsRepo.insert(tx, [{
+          id,
+          org_id: caller.orgId,
+          name,
+          content_type: file.contentType,
+          declared_size: stored.size,
+          size_bytes: stored.size,
+          sha256: stored.sha256,
+          detected_content_type: detected,
+          status: 'confirmed',
+          blob_key: key,
+          confirm_job_id: jobId,
+          created_by_key_id: caller.keyId,
+          updated_at: now,
+          confirmed_at: now,
+          expires_at: now,
+        }]);
+        return uploadsRepo.find(tx, caller.orgId, id);
+      });
+      return uploadView(row!);
+    } catch (error) {
+      await this.blobs.delete(key).catch(() => {});
+      throw error;
+    }
+  }
+
+  private async head(key: string, size: number): Promise<Buffer> {
+    if (size === 0) return Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.blobs.read(key, { start: 0, end: Math.min(size, SNIFF_BYTES) - 1 })) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+}

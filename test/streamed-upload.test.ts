@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Harness, startStowage } from './helpers/harness.js';
+import { sha256 } from './helpers/uploads.js';
+
+const LIMIT = 1024 * 1024;
+
+/** POSTs one file part as multipart/form-data, chunked (no Content-Length) unless told otherwise. */
+function postFile(h: Harness, options: { field?: string; filename: string; type?: string; bytes: Buffer; key?: string; contentLength?: boolean }) {
+  const boundary = `----stowage${Date.now()}`;
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="${options.field ?? 'file'}"; filename="${options.filename}"\r\n` +
+      `Content-Type: ${options.type ?? 'application/octet-stream'}\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const headers: Record<string, string | number> = {
+    'x-api-key': options.key ?? h.keys.writer,
+    'content-type': `multipart/form-data; boundary=${boundary}`,
+  };
+  if (options.contentLength) headers['content-length'] = head.length + options.bytes.length + tail.length;
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const request = http.request(`${h.url}/api/v1/uploads`, { method: 'POST', headers }, (response) => {
+      let text = '';
+      response.on('data', (d) => (text += d));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    // The server may answer and close before it has read everything we send: that is the point.
+    request.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
+    request.write(head);
+    for (let i = 0; i < options.bytes.length; i += 64 * 1024) request.write(options.bytes.subarray(i, i + 64 * 1024));
+    request.end(tail);
+  });
+}
+
+describe('the simple streamed upload (POST /api/v1/uploads)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startStowage({ STOWAGE_SIMPLE_UPLOAD_MAX_BYTES: String(LIMIT) });
+  });
+  after(() => h.close());
+
+  async function blobFiles(): Promise<number> {
+    if (h.config.storageDriver !== 'local') return 0;
+    const walk = async (dir: string): Promise<number> => {
+      let n = 0;
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        n += entry.isDirectory() ? await walk(path.join(dir, entry.name)) : 1;
+      }
+      return n;
+    };
+    return walk(path.join(h.dataDir, 'blobs'));
+  }
+
+  it('answers 201 with the confirmed upload, hashed on the way, and the bytes download again', async () => {
+    const bytes = Buffer.from('%PDF-1.4\n' + 'drawing '.repeat(10_000));
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(bytes)], { type: 'application/pdf' }), 'A-100 drawing.pdf');
+    const response = await fetch(`${h.url}/api/v1/uploads`, { method: 'POST', headers: { 'x-api-key': h.keys.writer }, body: form });
+    assert.equal(response.status, 201);
+    const upload = await response.json();
+    assert.equal(upload.status, 'confirmed');
+    assert.equal(upload.name, 'A-100 drawing.pdf');
+    assert.equal(upload.size_bytes, bytes.length);
+    assert.equal(upload.sha256, sha256(bytes));
+    assert.equal(upload.content_type, 'application/pdf');
+    assert.equal(upload.detected_content_type, 'application/pdf');
+
+    const link = await h.api('GET', `/api/v1/uploads/${upload.id}/download-url`);
+    assert.ok(Buffer.from(await (await fetch(link.body.url)).arrayBuffer()).equals(bytes));
+    const job = await h.api('POST', '/api/v1/uploads/confirm', { body: { data_source_id: upload.id } });
+    assert.equal((await h.api('GET', `/api/v1/jobs/${job.body.job_id}`)).body.status, 'succeeded');
+  });
+
+  it('takes a file exactly at the limit, chunked', async () => {
+    const bytes = Buffer.alloc(LIMIT, 3);
+    const answer = await postFile(h, { filename: 'exact.bin', bytes });
+    assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    assert.equal(answer.body.sha256, sha256(bytes));
+  });
+
+  it('answers 413 as soon as a chunked body crosses the limit, leaving no row and no blob', async () => {
+    const before = (await h.api('GET', '/api/v1/uploads/summary')).body.total_count;
+    const filesBefore = await blobFiles();
+    const answer = await postFile(h, { filename: 'huge.bin', bytes: Buffer.alloc(LIMIT + 1, 1) });
+    assert.equal(answer.status, 413);
+    assert.equal(answer.body.error.code, 'payload_too_large');
+    assert.equal((await h.api('GET', '/api/v1/uploads/summary')).body.total_count, before);
+    assert.equal(await blobFiles(), filesBefore, 'no blob and no temp file left behind');
+  });
+
+  it('answers 413 up front when Content-Length already says too much', async () => {
+    const answer = await postFile(h, { filename: 'huge.bin', bytes: Buffer.alloc(LIMIT * 2, 1), contentLength: true });
+    assert.equal(answer.status, 413);
+    assert.match(answer.body.error.message, /multipart flow/);
+  });
+
+  it('refuses a policy-refused type with 415 and keeps nothing', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const elf = (await readFile(process.execPath)).subarray(0, 200 * 1024);
+    const before = (await h.api('GET', '/api/v1/uploads/summary')).body.total_count;
+    const filesBefore = await blobFiles();
+    const answer = await postFile(h, { filename: 'tool', bytes: elf });
+    assert.equal(answer.status, 415);
+    assert.equal(answer.body.error.code, 'unsupported_media_type');
+    assert.equal((await h.api('GET', '/api/v1/uploads/summary')).body.total_count, before);
+    assert.equal(await blobFiles(), filesBefore);
+  });
+
+  it('needs the form field "file", a multipart body and the uploads:write scope', async () => {
+    const wrongField = await postFile(h, { field: 'document', filename: 'a.txt', bytes: Buffer.from('a') });
+    assert.equal(wrongField.status, 422);
+    assert.equal(wrongField.body.error.details[0].path, 'body.file');
+    const json = await h.api('POST', '/api/v1/uploads', { body: { name: 'a.txt' } });
+    assert.equal(json.status, 400);
+    assert.equal(json.body.error.code, 'bad_request');
+    const reader = await postFile(h, { filename: 'a.txt', bytes: Buffer.from('a'), key: h.keys.reader });
+    assert.equal(reader.status, 403);
+  });
+});
