@@ -42,6 +42,14 @@ export interface Config {
     readonly maintenanceIntervalSeconds: number;
     readonly pollingIntervalSeconds: number;
   };
+  readonly sweeper: {
+    /** Cron (pg-boss, minute resolution) of the sweep job. */
+    readonly cron: string;
+    /** How long blobs of cancelled/failed uploads, orphans and leftovers are kept before removal. */
+    readonly graceSeconds: number;
+    /** Most items of each kind one run handles: a large backlog drains over several runs. */
+    readonly batch: number;
+  };
   /** MIME types (exact or `type/*`) the confirm job refuses with `type_refused`. */
   readonly refusedContentTypes: readonly string[];
 }
@@ -91,6 +99,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       leaseSeconds: read.int('STOWAGE_JOB_LEASE_SECONDS', 300, 1),
       maintenanceIntervalSeconds: read.int('STOWAGE_JOB_MAINTENANCE_SECONDS', 30, 1),
       pollingIntervalSeconds: read.number('STOWAGE_JOB_POLL_SECONDS', 1, 0.5),
+    },
+    sweeper: {
+      cron: read.str('STOWAGE_SWEEP_CRON', '*/5 * * * *'),
+      graceSeconds: read.int('STOWAGE_SWEEP_GRACE_SECONDS', 3 * 24 * 3600, 0),
+      batch: read.int('STOWAGE_SWEEP_BATCH', 500, 1),
     },
     refusedContentTypes: read.list('STOWAGE_REFUSED_CONTENT_TYPES', DEFAULT_REFUSED_TYPES),
   };

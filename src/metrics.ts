@@ -25,6 +25,12 @@ export function createMetrics(options: { defaults?: boolean } = {}) {
       labelNames: ['result'],
       registers: [registry],
     }),
+    sweptTotal: new Counter({
+      name: 'stowage_sweeper_removed_total',
+      help: 'What the sweeper removed or expired, by kind.',
+      labelNames: ['what'],
+      registers: [registry],
+    }),
   };
 }
 

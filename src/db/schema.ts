@@ -69,6 +69,7 @@ export interface UploadTable {
   confirmed_at: NullableTimestamp;
   expires_at: Timestamp;
   deduplicated: Generated<boolean>;
+  blob_purged_at: NullableTimestamp;
 }
 
 export interface IdempotencyKeyTable {

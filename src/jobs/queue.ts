@@ -8,6 +8,8 @@ export type JobKind = 'confirm';
 export const JOB_KINDS: readonly JobKind[] = ['confirm'];
 /** Jobs that exhausted their attempts land here, so their row can be closed even when a worker died. */
 export const DEAD_LETTER_QUEUE = 'dead-letter';
+/** The periodic sweep: one run at a time across all workers. */
+export const SWEEP_QUEUE = 'sweep';
 
 export interface JobMessage {
   jobId: string;
@@ -38,6 +40,7 @@ export class JobQueue {
     boss.on('error', onError);
     await boss.start();
     await boss.createQueue(DEAD_LETTER_QUEUE);
+    await boss.createQueue(SWEEP_QUEUE, { name: SWEEP_QUEUE, policy: 'singleton', retryLimit: 0, expireInSeconds: 3600 });
     for (const kind of JOB_KINDS) await boss.createQueue(kind);
     return new JobQueue(boss, config);
   }

@@ -7,7 +7,8 @@ import type { JobRow } from '../db/schema.js';
 import type { Metrics } from '../metrics.js';
 import { runConfirm } from './confirm.js';
 import { jobsRepo } from './jobs-repo.js';
-import { DEAD_LETTER_QUEUE, type JobKind, type JobMessage, type JobQueue } from './queue.js';
+import { DEAD_LETTER_QUEUE, type JobKind, type JobMessage, type JobQueue, SWEEP_QUEUE } from './queue.js';
+import { runSweep } from './sweep.js';
 
 export interface WorkerDeps {
   db: Db;
@@ -35,6 +36,8 @@ export async function startWorker(deps: WorkerDeps): Promise<() => Promise<void>
     }
   }
   workerIds.push(await boss.work<JobMessage>(DEAD_LETTER_QUEUE, options, ([message]) => closeDeadJob(deps, message)));
+  await boss.schedule(SWEEP_QUEUE, deps.config.sweeper.cron);
+  workerIds.push(await boss.work(SWEEP_QUEUE, options, async () => void (await runSweep(deps))));
   return async () => {
     for (const id of workerIds) await boss.offWork({ id });
   };

@@ -8,6 +8,7 @@ export interface Presigned {
   data_source_id: string;
   url: string;
   method: string;
+  deduplicated: boolean;
   headers: Record<string, string> | null;
   expires_in: number;
 }

@@ -219,6 +219,9 @@ export class UploadsService {
     if (row.status !== 'pending' && row.status !== 'failed') {
       throw conflict(`a ${row.status} upload cannot be retried`, { status: row.status });
     }
+    if (row.blob_purged_at) {
+      throw conflict('the sweeper has removed the bytes of this upload; upload the file again', { status: 'purged' });
+    }
     const job = await this.enqueueConfirm(tx, row);
     return uploadsRepo.update(tx, row.id, { status: 'pending', failure_reason: null, confirm_job_id: job.id });
   }

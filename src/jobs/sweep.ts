@@ -1,0 +1,94 @@
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/database.js';
+import type { Metrics } from '../metrics.js';
+
+export interface SweepDeps {
+  db: Db;
+  blobs: BlobStore;
+  config: Config;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export interface SweepReport {
+  expired_uploads: number;
+  purged_blobs: number;
+  expired_idempotency_keys: number;
+}
+
+/**
+ * Keeps rows and blobs consistent: fails uploads left pending past their expiry, removes blobs of
+ * cancelled and failed uploads after the grace period (never one another row still uses), and
+ * drops expired idempotency records. Each kind is bounded per run; running it twice does no harm.
+ */
+export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
+  const { batch, graceSeconds } = deps.config.sweeper;
+  const report: SweepReport = {
+    expired_uploads: await expirePending(deps.db, batch),
+    purged_blobs: await purgeDeadBlobs(deps, batch, graceSeconds),
+    expired_idempotency_keys: await dropExpiredIdempotency(deps.db, batch),
+  };
+  for (const [what, count] of Object.entries(report)) if (count) deps.metrics.sweptTotal.inc({ what }, count);
+  deps.log.info({ sweep: report }, 'sweep finished');
+  return report;
+}
+
+async function expirePending(db: Db, batch: number): Promise<number> {
+  const rows = await db
+    .updateTable('uploads')
+    .set({ status: 'failed', failure_reason: 'expired', updated_at: sql`now()` })
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('uploads').select('id').where('status', '=', 'pending').where('expires_at', '<', sql<Date>`now()`)
+        .orderBy('expires_at').limit(batch).forUpdate().skipLocked(),
+    )
+    .returning('id')
+    .execute();
+  return rows.length;
+}
+
+async function purgeDeadBlobs(deps: SweepDeps, batch: number, graceSeconds: number): Promise<number> {
+  const dead = await deps.db
+    .selectFrom('uploads as u')
+    .select(['u.id', 'u.blob_key'])
+    .where('u.status', 'in', ['cancelled', 'failed'])
+    .where('u.blob_purged_at', 'is', null)
+    .where('u.updated_at', '<', sql<Date>`now() - make_interval(secs => ${graceSeconds})`)
+    // A blob another live upload points at (deduplication shares blobs) is never removed.
+    .where((eb) =>
+      eb.not(eb.exists(
+        eb.selectFrom('uploads as other').select('other.id')
+          .whereRef('other.blob_key', '=', 'u.blob_key')
+          .whereRef('other.id', '!=', 'u.id')
+          .where('other.status', 'in', ['pending', 'confirmed']),
+      )),
+    )
+    .orderBy('u.updated_at')
+    .limit(batch)
+    .execute();
+  let purged = 0;
+  for (const row of dead) {
+    try {
+      await deps.blobs.delete(row.blob_key);
+      await deps.db.updateTable('uploads').set({ blob_purged_at: sql`now()` }).where('id', '=', row.id).execute();
+      purged++;
+    } catch (error) {
+      // Left for the next run: deleting is idempotent.
+      deps.log.warn({ err: error, upload_id: row.id }, 'sweeper could not remove a blob');
+    }
+  }
+  return purged;
+}
+
+async function dropExpiredIdempotency(db: Db, batch: number): Promise<number> {
+  const result = await db
+    .deleteFrom('idempotency_keys')
+    .where(({ eb, refTuple, selectFrom }) =>
+      eb(refTuple('org_id', 'key'), 'in',
+        selectFrom('idempotency_keys').select(['org_id', 'key']).where('expires_at', '<', sql<Date>`now()`).limit(batch) as never),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
