@@ -25,6 +25,19 @@ export interface StoredBlob {
   sha256: string;
 }
 
+/** A part as storage holds it; `etag` is quoted like S3's (the hex MD5 of the part's bytes). */
+export interface StoredPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+/** A part as the uploader names it when completing. */
+export interface PartReceipt {
+  partNumber: number;
+  etag: string;
+}
+
 export interface PresignOptions {
   expiresInSeconds: number;
   /** Absolute base URL of this server, for drivers whose URLs the server answers itself. */
@@ -45,13 +58,35 @@ export interface BlobStore {
   /** Streams `body` into a new blob, checking what was declared; nothing is left behind on failure. */
   put(key: string, body: Readable, expect?: BlobExpectations): Promise<StoredBlob>;
   delete(key: string): Promise<void>;
+  /** Starts a multipart upload whose parts the client sends straight to storage. */
+  createMultipart(key: string, options: { contentType: string | null }): Promise<{ uploadId: string }>;
+  /** A URL for one part (1–10,000); a declared `size` is bound into the request. */
+  presignPart(key: string, uploadId: string, partNumber: number, options: PresignOptions & { size?: number | null }): Promise<PresignedRequest>;
+  /** Parts stored so far, by part number; BlobError 'missing' once the upload is unknown, aborted or completed. */
+  listParts(key: string, uploadId: string): Promise<StoredPart[]>;
+  /**
+   * Joins the listed parts (ascending, each but the last at least 5 MiB) into the blob at `key` and
+   * forgets the upload. BlobError 'missing' (unknown upload), 'invalid_part' (a part not stored, another
+   * etag, a bad list), 'part_too_small', 'exists' (a blob is already at `key`).
+   */
+  completeMultipart(key: string, uploadId: string, parts: PartReceipt[]): Promise<{ size: number }>;
+  /** Drops the upload and its stored parts; quiet when it is already gone. */
+  abortMultipart(key: string, uploadId: string): Promise<void>;
   /** Prepares storage (folders, bucket) before first use. */
   init(): Promise<void>;
   /** Throws when storage cannot be reached (for /readyz). */
   ping(): Promise<void>;
 }
 
-export type BlobErrorKind = 'missing' | 'exists' | 'too_large' | 'size_mismatch' | 'checksum_mismatch' | 'unavailable';
+export type BlobErrorKind =
+  | 'missing'
+  | 'exists'
+  | 'too_large'
+  | 'size_mismatch'
+  | 'checksum_mismatch'
+  | 'invalid_part'
+  | 'part_too_small'
+  | 'unavailable';
 
 export class BlobError extends Error {
   constructor(

@@ -27,10 +27,15 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
     schema: {
       hide: false,
       summary: 'Upload bytes to a signed URL (local driver)',
-      description: 'The URL comes from presign; the signature binds the key, expiry and declared size/sha256.',
+      description:
+        'The URL comes from presign; the signature binds the key, expiry and declared size/sha256. ' +
+        'A part URL of a multipart upload stores that part instead and answers its ETag (the MD5 of its bytes, as S3 does).',
       tags: ['blobs'],
       params: tokenParams,
-      response: { 200: { type: 'object', properties: { size_bytes: { type: 'integer' }, sha256: { type: 'string' } } }, ...errorResponses(400, 409, 413) },
+      response: {
+        200: { type: 'object', properties: { size_bytes: { type: 'integer' }, sha256: { type: 'string' }, etag: { type: 'string' } } },
+        ...errorResponses(400, 404, 409, 413),
+      },
     },
   }, async (request, reply) => {
     const grant = signer.verify(tokenOf(request.params), 'PUT');
@@ -39,8 +44,13 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
       reply.header('connection', 'close');
       throw badRequest(`Content-Length ${declaredLength} differs from the ${grant.size} bytes this URL was signed for`);
     }
+    const body = request.body as Readable;
     try {
-      const stored = await store.put(grant.key, request.body as Readable, { size: grant.size, sha256: grant.sha256 });
+      if (grant.uploadId !== undefined && grant.partNumber !== undefined) {
+        const part = await store.putPart(grant.key, grant.uploadId, grant.partNumber, body, grant.size);
+        return reply.header('etag', part.etag).send({ size_bytes: part.size, etag: part.etag });
+      }
+      const stored = await store.put(grant.key, body, { size: grant.size, sha256: grant.sha256 });
       return reply.header('etag', `"${stored.sha256}"`).send({ size_bytes: stored.size, sha256: stored.sha256 });
     } catch (error) {
       reply.header('connection', 'close');
@@ -83,6 +93,11 @@ function translate(error: unknown): unknown {
       return badRequest(error.message, { reason: error.kind });
     case 'exists':
       return conflict('this upload URL was already used; blobs are immutable');
+    case 'missing':
+      // A part for an upload that was completed, aborted, or never started for this key.
+      return notFound('multipart upload');
+    case 'invalid_part':
+      return badRequest(error.message, { reason: error.kind });
     default:
       return new AppError(500, 'internal_error', 'storage error');
   }

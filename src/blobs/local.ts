@@ -9,11 +9,15 @@ import {
   type BlobExpectations,
   type BlobStore,
   type ByteRange,
+  type PartReceipt,
   type PresignOptions,
   type PresignedRequest,
   type StoredBlob,
+  type StoredPart,
 } from './blob-store.js';
+import { LocalMultipart } from './local-multipart.js';
 import { MeteredStream } from './metered-stream.js';
+import { MIN_PART_BYTES, checkPartNumber } from './multipart.js';
 import type { BlobUrlSigner } from './signed-url.js';
 
 // Measured: hashing with 1 MiB reads runs ~1.6× faster than with Node's default 64 KiB.
@@ -24,16 +28,29 @@ const KEY_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/
 export class LocalBlobStore implements BlobStore {
   readonly driver = 'local' as const;
   private readonly tmpDir: string;
+  private readonly multipartDir: string;
+  private readonly multipart: LocalMultipart;
 
   constructor(
     private readonly root: string,
     private readonly signer: BlobUrlSigner,
+    /** minPartBytes: what every multipart part but the last must hold (S3's 5 MiB unless a test lowers it). */
+    options: { minPartBytes?: number } = {},
   ) {
+    // Dot folders: blob keys cannot start with a dot, so these never collide with a key.
     this.tmpDir = path.join(root, '.tmp');
+    this.multipartDir = path.join(root, '.multipart');
+    this.multipart = new LocalMultipart({
+      folder: this.multipartDir,
+      tmpDir: this.tmpDir,
+      minPartBytes: options.minPartBytes ?? MIN_PART_BYTES,
+      chunkBytes: READ_CHUNK_BYTES,
+    });
   }
 
   async init(): Promise<void> {
     await mkdir(this.tmpDir, { recursive: true });
+    await mkdir(this.multipartDir, { recursive: true });
   }
 
   async presignPut(key: string, expect: BlobExpectations, options: PresignOptions): Promise<PresignedRequest> {
@@ -83,22 +100,60 @@ export class LocalBlobStore implements BlobStore {
 
   async put(key: string, body: Readable, expect: BlobExpectations = {}): Promise<StoredBlob> {
     const target = this.pathOf(key);
-    const temp = path.join(this.tmpDir, randomUUID());
+    const temp = this.tempPath();
     const meter = new MeteredStream(expect, READ_CHUNK_BYTES);
     try {
       await pipeline(body, meter, createWriteStream(temp, { highWaterMark: READ_CHUNK_BYTES }));
       const stored = meter.result();
-      await fsync(temp);
-      await mkdir(path.dirname(target), { recursive: true });
-      // link, not rename: it fails when the key exists, so a blob is never overwritten.
-      await link(temp, target).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'EEXIST') throw new BlobError('exists', `a blob already exists at ${key}`);
-        throw error;
-      });
+      await publish(temp, target, key);
       return stored;
     } finally {
       await unlink(temp).catch(() => {});
     }
+  }
+
+  async createMultipart(key: string, options: { contentType: string | null }): Promise<{ uploadId: string }> {
+    return { uploadId: await this.multipart.create(this.checked(key), options.contentType) };
+  }
+
+  async presignPart(key: string, uploadId: string, partNumber: number, options: PresignOptions & { size?: number | null }): Promise<PresignedRequest> {
+    const token = this.signer.sign({
+      method: 'PUT',
+      key: this.checked(key),
+      exp: expiry(options.expiresInSeconds),
+      uploadId,
+      partNumber: checkPartNumber(partNumber),
+      ...(options.size != null && { size: options.size }),
+    });
+    return { url: `${options.baseUrl}/blob/${token}`, method: 'PUT', headers: {} };
+  }
+
+  /** The bytes of a part PUT to a signed part URL (see local-routes). */
+  async putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<StoredPart> {
+    return this.multipart.putPart(this.checked(key), uploadId, partNumber, body, size);
+  }
+
+  async listParts(key: string, uploadId: string): Promise<StoredPart[]> {
+    return this.multipart.listParts(this.checked(key), uploadId);
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: PartReceipt[]): Promise<{ size: number }> {
+    const target = this.pathOf(key);
+    // Before assembling, not only at link time: no point copying gigabytes that cannot be kept.
+    if (await this.stat(key)) throw new BlobError('exists', `a blob already exists at ${key}`);
+    const temp = this.tempPath();
+    try {
+      const size = await this.multipart.assemble(key, uploadId, parts, temp);
+      await publish(temp, target, key);
+      await this.multipart.discard(uploadId);
+      return { size };
+    } finally {
+      await unlink(temp).catch(() => {});
+    }
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    await this.multipart.abort(this.checked(key), uploadId);
   }
 
   async delete(key: string): Promise<void> {
@@ -107,6 +162,10 @@ export class LocalBlobStore implements BlobStore {
 
   async ping(): Promise<void> {
     await access(this.tmpDir, constants.W_OK);
+  }
+
+  private tempPath(): string {
+    return path.join(this.tmpDir, randomUUID());
   }
 
   private pathOf(key: string): string {
@@ -122,6 +181,17 @@ export class LocalBlobStore implements BlobStore {
 }
 
 const expiry = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
+
+/** Makes a finished temp file the blob at `target`, durably, never replacing one already there. */
+async function publish(temp: string, target: string, key: string): Promise<void> {
+  await fsync(temp);
+  await mkdir(path.dirname(target), { recursive: true });
+  // link, not rename: it fails when the key exists, so a blob is never overwritten.
+  await link(temp, target).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EEXIST') throw new BlobError('exists', `a blob already exists at ${key}`);
+    throw error;
+  });
+}
 
 async function fsync(file: string): Promise<void> {
   const handle = await open(file, 'r+');

@@ -1,18 +1,26 @@
-import { createHash } from 'node:crypto';
+import { type Hash, createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { BlobError, type BlobExpectations, type StoredBlob } from './blob-store.js';
 
 /**
- * Measures bytes on their way into storage: size and sha256, with the declared size enforced as
- * they pass (so an oversized body stops early) and both declarations checked at the end.
+ * Measures bytes on their way into storage: size and digest (sha256 for blobs, md5 for multipart
+ * parts, whose ETag is their MD5), with the declared size enforced as they pass (so an oversized body
+ * stops early) and both declarations checked at the end.
  */
 export class MeteredStream extends Transform {
-  private readonly hash = createHash('sha256');
+  private readonly hash: Hash;
   private size = 0;
   private readonly limit: number;
+  private digest: string | null = null;
 
-  constructor(private readonly expect: BlobExpectations, highWaterMark?: number) {
+  constructor(
+    private readonly expect: BlobExpectations,
+    highWaterMark?: number,
+    private readonly algorithm: 'sha256' | 'md5' = 'sha256',
+  ) {
     super({ highWaterMark });
+    if (algorithm !== 'sha256' && expect.sha256) throw new Error('a declared sha256 needs the sha256 algorithm');
+    this.hash = createHash(algorithm);
     this.limit = expect.size ?? Infinity;
   }
 
@@ -26,15 +34,22 @@ export class MeteredStream extends Transform {
     done(null, chunk);
   }
 
-  /** What went through, or the declaration it broke. Call once the stream has ended. */
-  result(): StoredBlob {
-    const sha256 = this.hash.digest('hex');
+  /** Size and hex digest of what went through, or the declared size it broke. Call once the stream has ended. */
+  measured(): { size: number; digest: string } {
+    this.digest ??= this.hash.digest('hex');
     if (this.expect.size != null && this.size !== this.expect.size) {
       throw new BlobError('size_mismatch', `the body is ${this.size} bytes but ${this.expect.size} were declared`);
     }
+    return { size: this.size, digest: this.digest };
+  }
+
+  /** What went through, or the declaration it broke. Call once the stream has ended. */
+  result(): StoredBlob {
+    if (this.algorithm !== 'sha256') throw new Error(`result() reports a sha256; this stream hashes ${this.algorithm}`);
+    const { size, digest: sha256 } = this.measured();
     if (this.expect.sha256 && sha256 !== this.expect.sha256.toLowerCase()) {
       throw new BlobError('checksum_mismatch', 'the body does not match the declared sha256');
     }
-    return { size: this.size, sha256 };
+    return { size, sha256 };
   }
 }

@@ -7,7 +7,6 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -18,10 +17,14 @@ import {
   type BlobExpectations,
   type BlobStore,
   type ByteRange,
+  type PartReceipt,
   type PresignOptions,
   type PresignedRequest,
   type StoredBlob,
+  type StoredPart,
 } from './blob-store.js';
+import { isNotFound, unavailableOr } from './s3-errors.js';
+import { S3Multipart } from './s3-multipart.js';
 
 export interface S3Settings {
   endpoint: string | null;
@@ -40,6 +43,7 @@ export class S3BlobStore implements BlobStore {
   readonly driver = 's3' as const;
   readonly client: S3Client;
   readonly bucket: string;
+  private readonly multipart: S3Multipart;
 
   constructor(settings: S3Settings) {
     this.bucket = settings.bucket;
@@ -52,6 +56,7 @@ export class S3BlobStore implements BlobStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+    this.multipart = new S3Multipart(this.client, this.bucket);
   }
 
   /** Creates the bucket when it does not exist yet (a fresh MinIO or test engine). */
@@ -146,6 +151,32 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  async createMultipart(key: string, options: { contentType: string | null }): Promise<{ uploadId: string }> {
+    return { uploadId: await this.multipart.create(key, options.contentType) };
+  }
+
+  presignPart(key: string, uploadId: string, partNumber: number, options: PresignOptions & { size?: number | null }): Promise<PresignedRequest> {
+    return this.multipart.presignPart(key, uploadId, partNumber, options);
+  }
+
+  listParts(key: string, uploadId: string): Promise<StoredPart[]> {
+    return this.multipart.listParts(key, uploadId);
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: PartReceipt[]): Promise<{ size: number }> {
+    // As in put(): a completion would replace a blob already at the key, so look first.
+    if (await this.stat(key)) throw new BlobError('exists', `a blob already exists at ${key}`);
+    await this.multipart.complete(key, uploadId, parts);
+    // The completion answers no size (and Ceph RGW not even an ETag), so storage is asked.
+    const stored = await this.stat(key);
+    if (!stored) throw new BlobError('unavailable', `object storage completed ${key} but does not show it`);
+    return stored;
+  }
+
+  abortMultipart(key: string, uploadId: string): Promise<void> {
+    return this.multipart.abort(key, uploadId);
+  }
+
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
@@ -153,15 +184,4 @@ export class S3BlobStore implements BlobStore {
   async ping(): Promise<void> {
     await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
   }
-}
-
-function isNotFound(error: unknown): boolean {
-  if (!(error instanceof S3ServiceException)) return false;
-  return error.$metadata?.httpStatusCode === 404 || ['NotFound', 'NoSuchKey', 'NoSuchBucket'].includes(error.name);
-}
-
-/** S3 faults that are not about the request itself (network, 5xx, throttling) say "storage unavailable". */
-function unavailableOr(error: unknown): unknown {
-  if (error instanceof S3ServiceException && (error.$metadata?.httpStatusCode ?? 500) < 500 && error.name !== 'SlowDown') return error;
-  return new BlobError('unavailable', `object storage is unavailable: ${(error as Error).message}`);
 }

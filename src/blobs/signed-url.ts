@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { signatureInvalid, urlExpired } from '../http/errors.js';
 
-/** What a signed blob URL allows: one method on one key until `exp`, with the declared size, sha256 and type. */
+/** What a signed blob URL allows: one method on one key (or one part of it) until `exp`, with the declared size, sha256 and type. */
 export interface BlobGrant {
   method: 'PUT' | 'GET';
   key: string;
@@ -11,6 +11,9 @@ export interface BlobGrant {
   sha256?: string;
   contentType?: string;
   filename?: string;
+  /** With `partNumber`: a PUT of one part of this multipart upload, not of the blob itself. */
+  uploadId?: string;
+  partNumber?: number;
 }
 
 const CONTEXT = 'stowage-blob-v1';

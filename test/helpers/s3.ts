@@ -11,8 +11,12 @@ import { freeLoopbackPort } from '../../src/db/embedded.js';
  */
 export interface S3Engine {
   name: 'external' | 's3rver';
-  /** What this engine cannot show; tests that need it say so by name instead of passing. */
-  lacks: { signatures: boolean; checksums: boolean };
+  /**
+   * What this engine cannot show; tests that need it say so by name instead of passing.
+   * multipartListing: ListParts and AbortMultipartUpload. multipartChecks: refusing a completion whose
+   * parts are missing, of another etag or too small, and a part sent for another key.
+   */
+  lacks: { signatures: boolean; checksums: boolean; multipartListing: boolean; multipartChecks: boolean };
   settings(bucket: string): S3Settings;
   close(): Promise<void>;
 }
@@ -29,7 +33,7 @@ export async function startS3Engine(): Promise<S3Engine> {
     return {
       name: 'external',
       // Ceph RGW 16 ignores x-amz-checksum-sha256 (see shared/s3/README.md).
-      lacks: { signatures: false, checksums: process.env.S3_TEST_ENFORCES_CHECKSUMS !== 'true' },
+      lacks: { signatures: false, checksums: process.env.S3_TEST_ENFORCES_CHECKSUMS !== 'true', multipartListing: false, multipartChecks: false },
       settings: (bucket) => ({ endpoint, region: 'us-east-1', bucket, forcePathStyle: true, ...credentials }),
       close: async () => {},
     };
@@ -41,7 +45,9 @@ export async function startS3Engine(): Promise<S3Engine> {
   await server.run();
   return {
     name: 's3rver',
-    lacks: { signatures: true, checksums: true },
+    // Measured on s3rver 3.7.1: ListParts and Abort answer 405; CompleteMultipartUpload ignores etags and
+    // part sizes, and a listed part it does not hold crashes it (an unhandled stream error in this process).
+    lacks: { signatures: true, checksums: true, multipartListing: true, multipartChecks: true },
     settings: (bucket) => ({
       endpoint: `http://127.0.0.1:${port}`,
       region: 'us-east-1',
