@@ -22,6 +22,8 @@ import { KeysService } from './modules/keys/service.js';
 import { uploadsRoutes } from './modules/uploads/routes.js';
 import { Upload } from './modules/uploads/schema.js';
 import { UploadsService } from './modules/uploads/service.js';
+import { MultipartUploads } from './modules/uploads/multipart.js';
+import { multipartRoutes } from './modules/uploads/multipart-routes.js';
 import { StreamedUploads } from './modules/uploads/streamed.js';
 import { streamedUploadRoutes } from './modules/uploads/streamed-routes.js';
 
@@ -88,10 +90,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { db, blobs, registry: metrics.registry });
   await app.register(keysRoutes, { keys });
-  await app.register(uploadsRoutes, {
-    uploads: new UploadsService(db, blobs, queue, config),
-    publicUrl: config.publicUrl,
-  });
+  const uploads = new UploadsService(db, blobs, queue, config);
+  await app.register(uploadsRoutes, { uploads, publicUrl: config.publicUrl });
+  await app.register(multipartRoutes, { multipart: new MultipartUploads(db, blobs, uploads, config), publicUrl: config.publicUrl });
   await app.register(streamedUploadRoutes, {
     streamed: new StreamedUploads(db, blobs, config),
     maxBytes: config.limits.simpleUploadBytes,

@@ -19,6 +19,8 @@ export interface Config {
   readonly limits: {
     /** Largest declared size a single presigned PUT accepts; above it the multipart flow is required. */
     readonly singleRequestBytes: number;
+    /** Largest declared size of a direct multipart upload. */
+    readonly multipartBytes: number;
     /** Largest file the streamed simple upload (POST /api/v1/uploads) takes. */
     readonly simpleUploadBytes: number;
     readonly presignTtlSeconds: number;
@@ -80,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     s3: null,
     limits: {
       singleRequestBytes: read.int('STOWAGE_SINGLE_REQUEST_MAX_BYTES', 5 * 1024 ** 3, 1),
+      multipartBytes: read.int('STOWAGE_MULTIPART_MAX_BYTES', 250 * 1024 ** 3, 1),
       simpleUploadBytes: read.int('STOWAGE_SIMPLE_UPLOAD_MAX_BYTES', 512 * 1024 ** 2, 1),
       presignTtlSeconds: read.int('STOWAGE_PRESIGN_TTL_SECONDS', 3600, 1),
       downloadTtlSeconds: read.int('STOWAGE_DOWNLOAD_TTL_SECONDS', 300, 1),

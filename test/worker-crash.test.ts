@@ -51,7 +51,7 @@ describe('a worker killed mid-job', () => {
           "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%from \"uploads\"%for update%'",
         );
         return rowCount ? true : undefined;
-      }, 'the worker to wait on the row lock');
+      }, 'the worker to wait on the row lock', 60_000);
       first.kill('SIGKILL');
       await new Promise((resolve) => first.once('exit', resolve));
     } finally {

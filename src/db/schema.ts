@@ -70,6 +70,9 @@ export interface UploadTable {
   expires_at: Timestamp;
   deduplicated: Generated<boolean>;
   blob_purged_at: NullableTimestamp;
+  multipart_upload_id: string | null;
+  part_size: BigIntColumn;
+  part_count: number | null;
 }
 
 export interface IdempotencyKeyTable {

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BlobError } from '../blobs/blob-store.js';
 import { isDatabaseUnavailable } from '../db/pg-errors.js';
 import { AppError, type ErrorCode, type FieldProblem, internalError, notFound, unavailable } from './errors.js';
 
@@ -32,6 +33,7 @@ function toAppError(error: FastifyError): AppError {
   if (error instanceof AppError) return error;
   if (error.validation) return fromValidation(error);
   if (isDatabaseUnavailable(error)) return unavailable('the database');
+  if (error instanceof BlobError && error.kind === 'unavailable') return unavailable('blob storage');
   const status = error.statusCode ?? 500;
   if (status >= 500) return internalError();
   const code = FRAMEWORK_CODES[status];

@@ -27,7 +27,7 @@ export interface SweepReport {
 export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
   const { batch, graceSeconds } = deps.config.sweeper;
   const report: SweepReport = {
-    expired_uploads: await expirePending(deps.db, batch),
+    expired_uploads: await expirePending(deps, batch),
     purged_blobs: await purgeDeadBlobs(deps, batch, graceSeconds),
     expired_idempotency_keys: await dropExpiredIdempotency(deps.db, batch),
   };
@@ -36,16 +36,23 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
   return report;
 }
 
-async function expirePending(db: Db, batch: number): Promise<number> {
-  const rows = await db
+/** Abandoned uploads fail as 'expired'; the parts of abandoned multipart uploads are freed. */
+async function expirePending(deps: SweepDeps, batch: number): Promise<number> {
+  const rows = await deps.db
     .updateTable('uploads')
     .set({ status: 'failed', failure_reason: 'expired', updated_at: sql`now()` })
     .where('id', 'in', (eb) =>
       eb.selectFrom('uploads').select('id').where('status', '=', 'pending').where('expires_at', '<', sql<Date>`now()`)
         .orderBy('expires_at').limit(batch).forUpdate().skipLocked(),
     )
-    .returning('id')
+    .returning(['id', 'blob_key', 'multipart_upload_id'])
     .execute();
+  for (const row of rows) {
+    if (!row.multipart_upload_id) continue;
+    await deps.blobs.abortMultipart(row.blob_key, row.multipart_upload_id).catch((error) =>
+      deps.log.warn({ err: error, upload_id: row.id }, 'sweeper could not abort a multipart upload'),
+    );
+  }
   return rows.length;
 }
 

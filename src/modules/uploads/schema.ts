@@ -120,3 +120,49 @@ export const Job = Type.Object({
   created_at: Timestamp,
   finished_at: NullableTimestamp,
 });
+
+export const MultipartStartRequest = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: MAX_NAME, description: 'Original filename.' }),
+    size_bytes: Type.Integer({ minimum: 1, description: 'Exact size of the whole file.' }),
+    content_type: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' }), Type.Null()])),
+    part_size: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      description: 'Bytes per part (5 MiB–5 GiB, at most 10,000 parts); default 16 MiB or what 10,000 parts need.',
+    })),
+    sha256: Type.Optional(Type.Union([Sha256Hex, Type.Null()], { description: 'SHA-256 of the whole file, checked by the confirm job.' })),
+  },
+  { additionalProperties: false },
+);
+export const MultipartStartResponse = Type.Object({
+  data_source_id: Type.String(),
+  part_size: Type.Integer({ description: 'Every part is this size except the last, which holds the rest.' }),
+  part_count: Type.Integer({ description: 'Parts to upload (0 when deduplicated).' }),
+  expires_in: Type.Integer({ description: 'Seconds the upload waits for its parts before the sweeper aborts it.' }),
+  deduplicated: Type.Boolean(),
+});
+export const PartNumbersRequest = Type.Object(
+  { part_numbers: Type.Array(Type.Integer({ minimum: 1, maximum: 10000 }), { minItems: 1, maxItems: 1000 }) },
+  { additionalProperties: false },
+);
+export const PartUrlsResponse = Type.Object({
+  parts: Type.Array(Type.Object({
+    part_number: Type.Integer(),
+    url: Type.String(),
+    method: Type.String(),
+    headers: Type.Record(Type.String(), Type.String(), { description: 'Headers to send with the part (Content-Length is signed).' }),
+  })),
+  expires_in: Type.Integer(),
+});
+export const StoredPartsResponse = Type.Object({
+  parts: Type.Array(Type.Object({ part_number: Type.Integer(), etag: Type.String(), size_bytes: Type.Integer() })),
+  part_count: Type.Integer(),
+});
+export const CompleteRequest = Type.Object(
+  {
+    parts: Type.Array(Type.Object({ part_number: Type.Integer({ minimum: 1, maximum: 10000 }), etag: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }), {
+      minItems: 1,
+      maxItems: 10000,
+    }),
+  },
+  { additionalProperties: false },
+);

@@ -22,6 +22,12 @@ export interface Caller {
   keyId: string | null;
 }
 
+interface ReusableContent {
+  blob_key: string;
+  size_bytes: string | null;
+  detected_content_type: string | null;
+}
+
 export interface BulkResult {
   cancelled: string[];
   retried: string[];
@@ -59,36 +65,7 @@ export class UploadsService {
     const expiresIn = this.config.limits.presignTtlSeconds;
     const known = await this.confirmedContent(caller.orgId, files);
     const now = Date.now();
-    const rows: NewUpload[] = files.map((file) => {
-      const id = newId();
-      const sha256 = file.sha256?.toLowerCase() ?? null;
-      const base = {
-        id,
-        org_id: caller.orgId,
-        name: file.name,
-        content_type: file.content_type ?? null,
-        declared_size: file.size_bytes ?? null,
-        declared_sha256: sha256,
-        created_by_key_id: caller.keyId,
-        updated_at: new Date(now),
-        expires_at: new Date(now + this.config.limits.pendingTtlSeconds * 1000),
-      };
-      const same = sha256 ? known.get(sha256) : undefined;
-      if (!same || (file.size_bytes != null && Number(same.size_bytes) !== file.size_bytes)) {
-        return { ...base, blob_key: `${caller.orgId}/${id}` };
-      }
-      return {
-        ...base,
-        blob_key: same.blob_key,
-        status: 'confirmed',
-        deduplicated: true,
-        size_bytes: same.size_bytes,
-        sha256,
-        detected_content_type: same.detected_content_type,
-        confirmed_at: new Date(now),
-        confirm_job_id: newId(),
-      };
-    });
+    const rows = files.map((file) => this.rowFor(caller, file, known, now));
     await this.storeNew(rows);
     return Promise.all(
       rows.map(async (row) => {
@@ -113,7 +90,42 @@ export class UploadsService {
     );
   }
 
-  private async confirmedContent(orgId: string, files: PresignInput[]) {
+  /**
+   * The row for a new upload: pending with a blob key of its own, or, when its declared sha256 (and
+   * size) names confirmed bytes of the org, confirmed at once and sharing them.
+   */
+  rowFor(caller: Caller, file: PresignInput, known: Map<string, ReusableContent>, now: number): NewUpload {
+    const id = newId();
+    const sha256 = file.sha256?.toLowerCase() ?? null;
+    const base = {
+      id,
+      org_id: caller.orgId,
+      name: file.name,
+      content_type: file.content_type ?? null,
+      declared_size: file.size_bytes ?? null,
+      declared_sha256: sha256,
+      created_by_key_id: caller.keyId,
+      updated_at: new Date(now),
+      expires_at: new Date(now + this.config.limits.pendingTtlSeconds * 1000),
+    };
+    const same = sha256 ? known.get(sha256) : undefined;
+    if (!same || (file.size_bytes != null && Number(same.size_bytes) !== file.size_bytes)) {
+      return { ...base, blob_key: `${caller.orgId}/${id}` };
+    }
+    return {
+      ...base,
+      blob_key: same.blob_key,
+      status: 'confirmed',
+      deduplicated: true,
+      size_bytes: same.size_bytes,
+      sha256,
+      detected_content_type: same.detected_content_type,
+      confirmed_at: new Date(now),
+      confirm_job_id: newId(),
+    };
+  }
+
+  async confirmedContent(orgId: string, files: PresignInput[]): Promise<Map<string, ReusableContent>> {
     const declared = [...new Set(files.flatMap((f) => (f.sha256 ? [f.sha256.toLowerCase()] : [])))];
     if (!declared.length) return new Map();
     const rows = await uploadsRepo.findConfirmedByContent(this.db, orgId, declared);
@@ -121,7 +133,7 @@ export class UploadsService {
   }
 
   /** Pending rows go through the insert batcher; deduplicated ones come with their finished job. */
-  private async storeNew(rows: NewUpload[]): Promise<void> {
+  async storeNew(rows: NewUpload[]): Promise<void> {
     const deduplicated = rows.filter((row) => row.deduplicated);
     const pending = rows.filter((row) => !row.deduplicated);
     if (deduplicated.length) {
@@ -138,6 +150,7 @@ export class UploadsService {
       const row = await this.lockOwned(tx, caller, id);
       if (row.status === 'cancelled') throw conflict('this upload was cancelled and cannot be confirmed', { status: row.status });
       if (row.confirm_job_id) return { job_id: row.confirm_job_id };
+      refuseOpenMultipart(row);
       const job = await this.enqueueConfirm(tx, row);
       return { job_id: job.id };
     });
@@ -212,13 +225,17 @@ export class UploadsService {
     if (row.status !== 'pending') {
       throw conflict(`a ${row.status} upload cannot be cancelled`, { status: row.status });
     }
-    return uploadsRepo.update(tx, row.id, { status: 'cancelled' });
+    const cancelled = await uploadsRepo.update(tx, row.id, { status: 'cancelled' });
+    // Frees the parts at once; if this fails the sweeper finds nothing to keep them for either.
+    if (row.multipart_upload_id) await this.blobs.abortMultipart(row.blob_key, row.multipart_upload_id).catch(() => {});
+    return cancelled;
   }
 
   private async retryLocked(tx: Executor, row: UploadRow) {
     if (row.status !== 'pending' && row.status !== 'failed') {
       throw conflict(`a ${row.status} upload cannot be retried`, { status: row.status });
     }
+    refuseOpenMultipart(row);
     if (row.blob_purged_at) {
       throw conflict('the sweeper has removed the bytes of this upload; upload the file again', { status: 'purged' });
     }
@@ -249,7 +266,7 @@ export class UploadsService {
     return result;
   }
 
-  private async enqueueConfirm(tx: Executor, row: UploadRow) {
+  async enqueueConfirm(tx: Executor, row: UploadRow) {
     const size = toNumber(row.declared_size) ?? this.config.limits.singleRequestBytes;
     const job = await this.queue.enqueue(tx, {
       orgId: row.org_id,
@@ -267,7 +284,7 @@ export class UploadsService {
     return row;
   }
 
-  private async lockOwned(tx: Executor, caller: Caller, id: string): Promise<UploadRow> {
+  async lockOwned(tx: Executor, caller: Caller, id: string): Promise<UploadRow> {
     const row = isUuid(id) ? await uploadsRepo.findForUpdate(tx, caller.orgId, id) : undefined;
     if (!row) throw notFound('upload');
     return row;
@@ -286,6 +303,13 @@ export class UploadsService {
       });
     }
     return problems;
+  }
+}
+
+/** A multipart upload is confirmed by completing it, which assembles the parts first. */
+function refuseOpenMultipart(row: UploadRow): void {
+  if (row.multipart_upload_id) {
+    throw conflict('this multipart upload is not assembled yet: POST /api/v1/uploads/{id}/complete with its parts', { status: 'uploading_parts' });
   }
 }
 

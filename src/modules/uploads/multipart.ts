@@ -1,0 +1,173 @@
+import { BlobError, type BlobStore } from '../../blobs/blob-store.js';
+import { MAX_PART_NUMBER, MIN_PART_BYTES, sameEtag } from '../../blobs/multipart.js';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/database.js';
+import type { UploadRow } from '../../db/schema.js';
+import { conflict, type FieldProblem, notFound, validationError } from '../../http/errors.js';
+import { isUuid } from '../../ids.js';
+import { uploadsRepo } from './repo.js';
+import type { Caller, UploadsService } from './service.js';
+
+const MIB = 1024 * 1024;
+const MAX_PART_BYTES = 5 * 1024 ** 3;
+const DEFAULT_PART_BYTES = 16 * MIB;
+
+export interface MultipartStart {
+  name: string;
+  size_bytes: number;
+  content_type?: string | null;
+  part_size?: number | null;
+  sha256?: string | null;
+}
+
+/**
+ * The direct multipart flow for very large files: the client PUTs parts straight to storage (in
+ * any order, in parallel, resumable from GET …/parts), then completes; storage assembles them and
+ * the confirm job hashes the whole file (S3 only knows per-part checksums).
+ */
+export class MultipartUploads {
+  constructor(
+    private readonly db: Db,
+    private readonly blobs: BlobStore,
+    private readonly uploads: UploadsService,
+    private readonly config: Config,
+  ) {}
+
+  async start(caller: Caller, input: MultipartStart) {
+    const partSize = this.partSizeFor(input);
+    const partCount = Math.max(1, Math.ceil(input.size_bytes / partSize));
+    const known = await this.uploads.confirmedContent(caller.orgId, [input]);
+    const row = this.uploads.rowFor(caller, input, known, Date.now());
+    const expiresIn = this.config.limits.pendingTtlSeconds;
+    if (row.deduplicated) {
+      await this.uploads.storeNew([row]);
+      return { data_source_id: row.id, part_size: partSize, part_count: 0, expires_in: 0, deduplicated: true };
+    }
+    // Storage first: a multipart upload without a row is harmless, a row without one is not.
+    const { uploadId } = await this.blobs.createMultipart(row.blob_key, { contentType: row.content_type ?? null });
+    await uploadsRepo.insert(this.db, [{ ...row, multipart_upload_id: uploadId, part_size: partSize, part_count: partCount }]);
+    return { data_source_id: row.id, part_size: partSize, part_count: partCount, expires_in: expiresIn, deduplicated: false };
+  }
+
+  async presignParts(caller: Caller, id: string, partNumbers: number[], baseUrl: string) {
+    const row = await this.openUpload(caller, id);
+    const count = row.part_count ?? 0;
+    const problems = partNumbers.flatMap((n, i) =>
+      n > count ? [{ path: `body.part_numbers[${i}]`, message: `this upload has ${count} parts` }] : [],
+    );
+    if (problems.length) throw validationError(problems);
+    const expiresInSeconds = this.config.limits.presignTtlSeconds;
+    const parts = await Promise.all(
+      [...new Set(partNumbers)].map(async (partNumber) => {
+        const request = await this.blobs.presignPart(row.blob_key, row.multipart_upload_id!, partNumber, {
+          size: expectedPartSize(row, partNumber),
+          expiresInSeconds,
+          baseUrl,
+        });
+        return { part_number: partNumber, url: request.url, method: request.method, headers: request.headers };
+      }),
+    );
+    return { parts, expires_in: expiresInSeconds };
+  }
+
+  async listParts(caller: Caller, id: string) {
+    const row = await this.openUpload(caller, id);
+    const parts = await this.storedParts(row);
+    return { parts: parts.map((p) => ({ part_number: p.partNumber, etag: p.etag, size_bytes: p.size })), part_count: row.part_count ?? 0 };
+  }
+
+  /** Checks the client's list against storage and the promised layout, assembles, and enqueues confirm. */
+  async complete(caller: Caller, id: string, listed: { part_number: number; etag: string }[]) {
+    const row = await this.ownedMultipart(caller, id);
+    if (!row.multipart_upload_id) {
+      // Already assembled: completing again answers the same job.
+      if (row.confirm_job_id) return { job_id: row.confirm_job_id };
+      throw conflict('this upload is not waiting for parts', { status: row.status });
+    }
+    if (row.status !== 'pending') throw conflict(`a ${row.status} upload cannot be completed`, { status: row.status });
+    const stored = new Map((await this.storedParts(row)).map((p) => [p.partNumber, p]));
+    const problems: FieldProblem[] = [];
+    const count = row.part_count ?? 0;
+    if (listed.length !== count) problems.push({ path: 'body.parts', message: `this upload has ${count} parts; ${listed.length} were listed` });
+    listed.forEach((part, i) => {
+      const held = stored.get(part.part_number);
+      const at = `body.parts[${i}]`;
+      if (part.part_number !== i + 1) problems.push({ path: `${at}.part_number`, message: `expected part ${i + 1} here` });
+      else if (!held) problems.push({ path: `${at}.part_number`, message: `part ${part.part_number} has not been uploaded` });
+      else if (!sameEtag(held.etag, part.etag)) problems.push({ path: `${at}.etag`, message: `storage holds part ${part.part_number} with etag ${held.etag}` });
+      else if (held.size !== expectedPartSize(row, part.part_number)) {
+        problems.push({ path: `${at}`, message: `part ${part.part_number} is ${held.size} bytes; ${expectedPartSize(row, part.part_number)} were expected` });
+      }
+    });
+    if (problems.length) throw validationError(problems, 'the parts do not make up the declared file');
+    try {
+      await this.blobs.completeMultipart(row.blob_key, row.multipart_upload_id, listed.map((p) => ({ partNumber: p.part_number, etag: p.etag })));
+    } catch (error) {
+      // A completion that succeeded in storage but not here (crash, lost answer) is finished now.
+      const assembled = error instanceof BlobError && (error.kind === 'missing' || error.kind === 'exists') && (await this.blobs.stat(row.blob_key));
+      if (!assembled) throw translate(error);
+    }
+    return this.db.transaction().execute(async (tx) => {
+      const locked = await this.uploads.lockOwned(tx, caller, id);
+      if (locked.confirm_job_id && !locked.multipart_upload_id) return { job_id: locked.confirm_job_id };
+      if (locked.status !== 'pending') throw conflict(`a ${locked.status} upload cannot be completed`, { status: locked.status });
+      const assembled = await uploadsRepo.update(tx, locked.id, { multipart_upload_id: null });
+      const job = await this.uploads.enqueueConfirm(tx, assembled);
+      return { job_id: job.id };
+    });
+  }
+
+  private async storedParts(row: UploadRow) {
+    try {
+      return await this.blobs.listParts(row.blob_key, row.multipart_upload_id!);
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
+  private async ownedMultipart(caller: Caller, id: string): Promise<UploadRow> {
+    const row = isUuid(id) ? await uploadsRepo.find(this.db, caller.orgId, id) : undefined;
+    if (!row) throw notFound('upload');
+    if (row.part_count === null) throw conflict('this is not a multipart upload', { status: row.status });
+    return row;
+  }
+
+  /** A multipart upload still taking parts. */
+  private async openUpload(caller: Caller, id: string): Promise<UploadRow> {
+    const row = await this.ownedMultipart(caller, id);
+    if (row.status !== 'pending' || !row.multipart_upload_id) {
+      throw conflict(`this upload is ${row.multipart_upload_id ? row.status : 'already assembled'} and takes no parts`, { status: row.status });
+    }
+    return row;
+  }
+
+  private partSizeFor(input: MultipartStart): number {
+    const problems: FieldProblem[] = [];
+    const max = this.config.limits.multipartBytes;
+    if (input.size_bytes > max) problems.push({ path: 'body.size_bytes', message: `at most ${max} bytes` });
+    const smallest = Math.max(MIN_PART_BYTES, Math.ceil(input.size_bytes / MAX_PART_NUMBER / MIB) * MIB);
+    const partSize = input.part_size ?? Math.max(DEFAULT_PART_BYTES, smallest);
+    if (partSize < MIN_PART_BYTES || partSize > MAX_PART_BYTES) {
+      problems.push({ path: 'body.part_size', message: `parts are ${MIN_PART_BYTES} to ${MAX_PART_BYTES} bytes` });
+    } else if (Math.ceil(input.size_bytes / partSize) > MAX_PART_NUMBER) {
+      problems.push({ path: 'body.part_size', message: `${input.size_bytes} bytes in parts of ${partSize} is over ${MAX_PART_NUMBER} parts; use at least ${smallest}` });
+    }
+    if (input.name.includes('/') || input.name.includes('\\')) problems.push({ path: 'body.name', message: 'must be a file name without slashes' });
+    if (problems.length) throw validationError(problems);
+    return partSize;
+  }
+}
+
+/** Every part is part_size bytes but the last, which holds the rest. */
+function expectedPartSize(row: UploadRow, partNumber: number): number {
+  const size = Number(row.declared_size);
+  const partSize = Number(row.part_size);
+  return partNumber < (row.part_count ?? 1) ? partSize : size - partSize * ((row.part_count ?? 1) - 1);
+}
+
+function translate(error: unknown): unknown {
+  if (!(error instanceof BlobError)) return error;
+  if (error.kind === 'missing') return notFound('multipart upload in storage (aborted or expired)');
+  if (error.kind === 'invalid_part' || error.kind === 'part_too_small') return validationError([{ path: 'body.parts', message: error.message }]);
+  return error;
+}
