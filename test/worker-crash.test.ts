@@ -39,19 +39,26 @@ describe('a worker killed mid-job', () => {
     await blocker.connect();
     await blocker.query('BEGIN');
     await blocker.query('SELECT id FROM uploads WHERE id = $1 FOR UPDATE', [p.data_source_id]);
-    const first = spawnCli(['worker'], workerEnv());
+    const first = spawnCli(['worker'], { ...workerEnv(), LOG_LEVEL: 'warn' });
+    let firstOutput = '';
+    first.stdout?.on('data', (d) => (firstOutput += d));
+    first.stderr?.on('data', (d) => (firstOutput += d));
     try {
-      await eventually(async () => {
-        const job = (await h.api('GET', `/api/v1/jobs/${jobId}`)).body;
-        return job.status === 'running' ? job : undefined;
+      const job = await eventually(async () => {
+        const answer = (await h.api('GET', `/api/v1/jobs/${jobId}`)).body;
+        return answer.status === 'running' ? answer : undefined;
       }, 'the first worker to start the job', 60_000);
       // Let it reach the lock wait, then kill it without any chance to clean up.
       await eventually(async () => {
         const { rowCount } = await blocker.query(
-          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%from \"uploads\"%for update%'",
+          // Whoever waits on our row lock is the worker at its verdict (query texts can lag behind).
+          'SELECT 1 FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))',
         );
         return rowCount ? true : undefined;
-      }, 'the worker to wait on the row lock', 60_000);
+      }, 'the worker to wait on the row lock', 60_000).catch(async (error: Error) => {
+        const activity = await blocker.query("SELECT a.pid, a.application_name, a.state, a.wait_event_type, a.wait_event, left(a.query, 90) AS query, pg_blocking_pids(a.pid) AS blockers, (SELECT string_agg(l.locktype || ':' || l.mode || ':' || coalesce(l.relation::regclass::text, ''), ',') FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) AS waiting FROM pg_stat_activity a WHERE a.datname = current_database() AND a.application_name <> 'stowage-queue'");
+        throw new Error(`${error.message}; job ${JSON.stringify(job)}; sessions ${JSON.stringify(activity.rows)}; worker said: ${firstOutput.slice(-2000)}`);
+      });
       first.kill('SIGKILL');
       await new Promise((resolve) => first.once('exit', resolve));
     } finally {
