@@ -6,6 +6,9 @@ import { openDatabase } from './db/database.js';
 import { UsageError, parseArgs } from './commands/args.js';
 import { runKeys } from './commands/keys.js';
 import { runServer } from './commands/server.js';
+import { runDownload } from './commands/download.js';
+import { runUpload } from './commands/upload.js';
+import { ApiError } from './client/api-client.js';
 import { AppError } from './http/errors.js';
 
 const HELP = `stowage — self-hosted file ingestion
@@ -18,6 +21,11 @@ usage:
   stowage keys create --org NAME --scopes a,b [--label L]
   stowage keys list [--org NAME]
   stowage keys revoke ID
+  stowage upload FILE… [--url URL] [--key KEY] [--parallel N] [--part-size SIZE]
+  stowage download ID [-o FILE] [--url URL] [--key KEY]
+
+upload/download talk to a server: --url or STOWAGE_URL (default http://127.0.0.1:8080),
+--key or STOWAGE_API_KEY.
 
 Configuration comes from the environment; see the README.
 `;
@@ -29,6 +37,9 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  // Client commands talk to a server over HTTP and need none of its configuration.
+  if (command === 'upload') return runUpload({ ...args, positional: rest });
+  if (command === 'download') return runDownload({ ...args, positional: rest });
   const config = loadConfig();
   switch (command) {
     case 'start':
@@ -57,8 +68,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (error) => {
+    if (error instanceof ApiError) {
+      process.stderr.write(`stowage: ${error.message}\n`);
+      process.exit(1);
+    }
     if (error instanceof UsageError || error instanceof ConfigError || error instanceof AppError) {
       const problems = error instanceof AppError && Array.isArray(error.details) ? error.details : [];
       const lines = problems.map((p: { path: string; message: string }) => `\n  ${p.path}: ${p.message}`).join('');

@@ -12,6 +12,11 @@ export function parseArgs(argv: string[]): ParsedArgs {
   const options = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
+    // Short options take a value: `-o FILE`.
+    if (/^-[a-z]$/i.test(arg) && i + 1 < argv.length) {
+      options.set(arg.slice(1), argv[++i]);
+      continue;
+    }
     if (!arg.startsWith('--')) {
       positional.push(arg);
       continue;

@@ -73,7 +73,7 @@ export class MultipartUploads {
   async listParts(caller: Caller, id: string) {
     const row = await this.openUpload(caller, id);
     const parts = await this.storedParts(row);
-    return { parts: parts.map((p) => ({ part_number: p.partNumber, etag: p.etag, size_bytes: p.size })), part_count: row.part_count ?? 0 };
+    return { parts: parts.map((p) => ({ part_number: p.partNumber, etag: p.etag, size_bytes: p.size })), part_size: Number(row.part_size), part_count: row.part_count ?? 0 };
   }
 
   /** Checks the client's list against storage and the promised layout, assembles, and enqueues confirm. */

@@ -155,6 +155,7 @@ export const PartUrlsResponse = Type.Object({
 });
 export const StoredPartsResponse = Type.Object({
   parts: Type.Array(Type.Object({ part_number: Type.Integer(), etag: Type.String(), size_bytes: Type.Integer() })),
+  part_size: Type.Integer({ description: 'Bytes of every part but the last.' }),
   part_count: Type.Integer(),
 });
 export const CompleteRequest = Type.Object(
