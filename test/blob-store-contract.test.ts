@@ -187,6 +187,26 @@ for (const driverName of ['local', 's3'] as const) {
       assert.equal(await d.store.stat(key), null);
     });
 
+    it('list walks blobs in key order from a cursor, without the driver\'s working files', async () => {
+      const prefix = `listing-${Date.now()}`;
+      const keys = [`${prefix}/a/1`, `${prefix}/a/2`, `${prefix}/b`, `${prefix}/c/9`];
+      for (const key of keys) await d.store.put(key, Readable.from([Buffer.from(key)]));
+      const seen: string[] = [];
+      let after = `${prefix}/`;
+      for (;;) {
+        const page = await d.store.list({ after, limit: 2 });
+        const ours = page.filter((b) => b.key.startsWith(`${prefix}/`));
+        seen.push(...ours.map((b) => b.key));
+        if (page.length < 2 || ours.length < page.length) break;
+        after = page[page.length - 1].key;
+      }
+      assert.deepEqual(seen, keys);
+      for (const blob of await d.store.list({ after: '', limit: 1000 })) {
+        assert.doesNotMatch(blob.key, /(^|\/)\./, 'no working files');
+        assert.ok(blob.modifiedAt instanceof Date);
+      }
+    });
+
     it('ping answers while storage is reachable', async () => {
       await d.store.ping();
     });

@@ -20,6 +20,11 @@ export interface ByteRange {
   end: number;
 }
 
+export interface ListedBlob {
+  key: string;
+  modifiedAt: Date;
+}
+
 export interface StoredBlob {
   size: number;
   sha256: string;
@@ -72,6 +77,13 @@ export interface BlobStore {
   completeMultipart(key: string, uploadId: string, parts: PartReceipt[]): Promise<{ size: number }>;
   /** Drops the upload and its stored parts; quiet when it is already gone. */
   abortMultipart(key: string, uploadId: string): Promise<void>;
+  /**
+   * Up to `limit` blobs with keys after `after`, in key order: the sweeper walks storage with it to
+   * find blobs no row knows. Working files of the driver itself are not listed.
+   */
+  list(options: { after: string; limit: number }): Promise<ListedBlob[]>;
+  /** Removes the driver's own leftovers older than `olderThan` (a crash mid-write); answers how many. */
+  removeLeftovers(olderThan: Date): Promise<number>;
   /** Prepares storage (folders, bucket) before first use. */
   init(): Promise<void>;
   /** Throws when storage cannot be reached (for /readyz). */

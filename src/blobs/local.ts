@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, constants, link, mkdir, open, rm, stat, unlink } from 'node:fs/promises';
+import { access, constants, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,6 +9,7 @@ import {
   type BlobExpectations,
   type BlobStore,
   type ByteRange,
+  type ListedBlob,
   type PartReceipt,
   type PresignOptions,
   type PresignedRequest,
@@ -158,6 +159,42 @@ export class LocalBlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
+  }
+
+  async list(options: { after: string; limit: number }): Promise<ListedBlob[]> {
+    const found: ListedBlob[] = [];
+    // Depth-first in name order is key order, so the walk can stop once it has `limit` keys.
+    const walk = async (dir: string, prefix: string): Promise<void> => {
+      const entries = (await readdir(dir, { withFileTypes: true }).catch(() => [])).sort((a, b) => (a.name < b.name ? -1 : 1));
+      for (const entry of entries) {
+        if (found.length >= options.limit) return;
+        if (entry.name.startsWith('.')) continue;
+        const key = prefix ? `${prefix}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) {
+          // Every key below this folder sorts before `${key}/\uffff`: skip folders wholly behind the cursor.
+          if (options.after > `${key}/\uffff`) continue;
+          await walk(path.join(dir, entry.name), key);
+        } else if (key > options.after) {
+          const info = await stat(path.join(dir, entry.name)).catch(() => null);
+          if (info) found.push({ key, modifiedAt: info.mtime });
+        }
+      }
+    };
+    await walk(this.root, '');
+    return found;
+  }
+
+  async removeLeftovers(olderThan: Date): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
+      const file = path.join(this.tmpDir, name);
+      const info = await stat(file).catch(() => null);
+      if (info && info.mtime < olderThan) {
+        await rm(file, { recursive: true, force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   async ping(): Promise<void> {

@@ -5,7 +5,10 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsCommand,
   PutObjectCommand,
+  S3ServiceException,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -17,6 +20,7 @@ import {
   type BlobExpectations,
   type BlobStore,
   type ByteRange,
+  type ListedBlob,
   type PartReceipt,
   type PresignOptions,
   type PresignedRequest,
@@ -179,6 +183,32 @@ export class S3BlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
+  async list(options: { after: string; limit: number }): Promise<ListedBlob[]> {
+    // ListObjects (v1) with Marker: the same walk as v2's StartAfter, and more engines answer it.
+    const answer = await this.client.send(
+      new ListObjectsCommand({ Bucket: this.bucket, Marker: options.after || undefined, MaxKeys: options.limit }),
+    );
+    return (answer.Contents ?? []).map((o) => ({ key: o.Key!, modifiedAt: o.LastModified ?? new Date() }));
+  }
+
+  /** Multipart uploads started long ago and never finished: the store keeps their parts until aborted. */
+  async removeLeftovers(olderThan: Date): Promise<number> {
+    let answer;
+    try {
+      answer = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, MaxUploads: 1000 }));
+    } catch (error) {
+      if (error instanceof S3ServiceException && (error.$metadata?.httpStatusCode ?? 0) < 500) return 0; // engines without ListMultipartUploads
+      throw error;
+    }
+    let removed = 0;
+    for (const upload of answer.Uploads ?? []) {
+      if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated >= olderThan) continue;
+      await this.abortMultipart(upload.Key, upload.UploadId);
+      removed++;
+    }
+    return removed;
   }
 
   async ping(): Promise<void> {

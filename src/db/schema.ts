@@ -7,6 +7,13 @@ export interface Database {
   jobs: JobTable;
   uploads: UploadTable;
   idempotency_keys: IdempotencyKeyTable;
+  sweeper_cursors: SweeperCursorTable;
+}
+
+export interface SweeperCursorTable {
+  name: string;
+  position: string;
+  updated_at: Generated<Date>;
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;

@@ -16,6 +16,8 @@ export interface SweepDeps {
 export interface SweepReport {
   expired_uploads: number;
   purged_blobs: number;
+  orphan_blobs: number;
+  leftovers: number;
   expired_idempotency_keys: number;
 }
 
@@ -29,6 +31,8 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
   const report: SweepReport = {
     expired_uploads: await expirePending(deps, batch),
     purged_blobs: await purgeDeadBlobs(deps, batch, graceSeconds),
+    orphan_blobs: await removeOrphans(deps, batch, graceSeconds),
+    leftovers: await deps.blobs.removeLeftovers(new Date(Date.now() - graceSeconds * 1000)),
     expired_idempotency_keys: await dropExpiredIdempotency(deps.db, batch),
   };
   for (const [what, count] of Object.entries(report)) if (count) deps.metrics.sweptTotal.inc({ what }, count);
@@ -87,6 +91,35 @@ async function purgeDeadBlobs(deps: SweepDeps, batch: number, graceSeconds: numb
     }
   }
   return purged;
+}
+
+/**
+ * Blobs no row knows (a crash between writing a blob and committing its row), older than the grace
+ * period so a write in progress is never taken. Walks storage `batch` keys a run, resuming where the
+ * last run stopped.
+ */
+async function removeOrphans(deps: SweepDeps, batch: number, graceSeconds: number): Promise<number> {
+  const cursor = await deps.db.selectFrom('sweeper_cursors').select('position').where('name', '=', 'orphans').executeTakeFirst();
+  const listed = await deps.blobs.list({ after: cursor?.position ?? '', limit: batch });
+  const cutoff = Date.now() - graceSeconds * 1000;
+  const old = listed.filter((blob) => blob.modifiedAt.getTime() < cutoff);
+  const known = old.length
+    ? new Set((await deps.db.selectFrom('uploads').select('blob_key').where('blob_key', 'in', old.map((b) => b.key)).execute()).map((r) => r.blob_key))
+    : new Set<string>();
+  let removed = 0;
+  for (const blob of old) {
+    if (known.has(blob.key)) continue;
+    await deps.blobs.delete(blob.key);
+    removed++;
+  }
+  // A short page means the walk reached the end: the next run starts over.
+  const position = listed.length < batch ? '' : listed[listed.length - 1].key;
+  await deps.db
+    .insertInto('sweeper_cursors')
+    .values({ name: 'orphans', position })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ position, updated_at: sql`now()` }))
+    .execute();
+  return removed;
 }
 
 async function dropExpiredIdempotency(db: Db, batch: number): Promise<number> {
