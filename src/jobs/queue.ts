@@ -60,6 +60,18 @@ export class JobQueue {
     return row;
   }
 
+  /** Workers of this process, so a job enqueued here can be picked up at once rather than at the next poll. */
+  private readonly localWorkers = new Map<string, string[]>();
+
+  registerLocalWorker(kind: string, workerId: string): void {
+    this.localWorkers.set(kind, [...(this.localWorkers.get(kind) ?? []), workerId]);
+  }
+
+  /** Call after the enqueuing transaction committed; before, a woken worker would find nothing. */
+  wake(kind: JobKind): void {
+    for (const id of this.localWorkers.get(kind) ?? []) this.boss.notifyWorker(id);
+  }
+
   async stop(options: { graceful?: boolean } = {}): Promise<void> {
     await this.boss.stop({ graceful: options.graceful ?? true, wait: true, timeout: 10_000 });
   }

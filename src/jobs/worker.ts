@@ -32,7 +32,9 @@ export async function startWorker(deps: WorkerDeps): Promise<() => Promise<void>
   const workerIds: string[] = [];
   for (const kind of Object.keys(HANDLERS) as JobKind[]) {
     for (let i = 0; i < deps.config.jobs.concurrency; i++) {
-      workerIds.push(await boss.work<JobMessage>(kind, options, ([message]) => runAttempt(deps, kind, message)));
+      const id = await boss.work<JobMessage>(kind, options, ([message]) => runAttempt(deps, kind, message));
+      deps.queue.registerLocalWorker(kind, id);
+      workerIds.push(id);
     }
   }
   workerIds.push(await boss.work<JobMessage>(DEAD_LETTER_QUEUE, options, ([message]) => closeDeadJob(deps, message)));

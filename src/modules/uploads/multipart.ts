@@ -107,14 +107,14 @@ export class MultipartUploads {
       const assembled = error instanceof BlobError && (error.kind === 'missing' || error.kind === 'exists') && (await this.blobs.stat(row.blob_key));
       if (!assembled) throw translate(error);
     }
-    return this.db.transaction().execute(async (tx) => {
+    return this.uploads.afterCommitWake(() => this.db.transaction().execute(async (tx) => {
       const locked = await this.uploads.lockOwned(tx, caller, id);
       if (locked.confirm_job_id && !locked.multipart_upload_id) return { job_id: locked.confirm_job_id };
       if (locked.status !== 'pending') throw conflict(`a ${locked.status} upload cannot be completed`, { status: locked.status });
       const assembled = await uploadsRepo.update(tx, locked.id, { multipart_upload_id: null });
       const job = await this.uploads.enqueueConfirm(tx, assembled);
       return { job_id: job.id };
-    });
+    }));
   }
 
   private async storedParts(row: UploadRow) {

@@ -146,14 +146,21 @@ export class UploadsService {
   }
 
   async confirm(caller: Caller, id: string) {
-    return this.db.transaction().execute(async (tx) => {
+    return this.afterCommitWake(() => this.db.transaction().execute(async (tx) => {
       const row = await this.lockOwned(tx, caller, id);
       if (row.status === 'cancelled') throw conflict('this upload was cancelled and cannot be confirmed', { status: row.status });
       if (row.confirm_job_id) return { job_id: row.confirm_job_id };
       refuseOpenMultipart(row);
       const job = await this.enqueueConfirm(tx, row);
       return { job_id: job.id };
-    });
+    }));
+  }
+
+  /** Runs a unit of work that may enqueue confirm jobs, then wakes this process's workers for them. */
+  async afterCommitWake<T>(work: () => Promise<T>): Promise<T> {
+    const result = await work();
+    this.queue.wake('confirm');
+    return result;
   }
 
   async list(caller: Caller, options: { includeCancelled: boolean; status?: UploadStatus; limit: number; offset: number }) {
@@ -173,10 +180,10 @@ export class UploadsService {
   }
 
   async retry(caller: Caller, id: string) {
-    return this.db.transaction().execute(async (tx) => {
+    return this.afterCommitWake(() => this.db.transaction().execute(async (tx) => {
       const row = await this.lockOwned(tx, caller, id);
       return uploadView(await this.retryLocked(tx, row));
-    });
+    }));
   }
 
   bulkCancel(caller: Caller, ids: string[]): Promise<BulkResult> {
@@ -184,7 +191,7 @@ export class UploadsService {
   }
 
   bulkRetry(caller: Caller, ids: string[]): Promise<BulkResult> {
-    return this.bulk(caller, ids, 'retried', (tx, row) => this.retryLocked(tx, row));
+    return this.afterCommitWake(() => this.bulk(caller, ids, 'retried', (tx, row) => this.retryLocked(tx, row)));
   }
 
   async downloadUrl(caller: Caller, id: string, baseUrl: string) {
