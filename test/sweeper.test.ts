@@ -56,7 +56,7 @@ describe('the sweeper', () => {
     const dead = await presign(h, { name: 'dead-twin.bin' });
     await h.runtime.database.db.updateTable('uploads').set({ blob_key: sharedKey, status: 'cancelled' }).where('id', '=', dead.data_source_id).execute();
     await sweep();
-    assert.deepEqual(await h.runtime.blobs.stat(sharedKey), { size: 12 });
+    assert.equal((await h.runtime.blobs.stat(sharedKey))?.size, 12);
     const download = await h.api('GET', `/api/v1/uploads/${kept.id}/download-url`);
     assert.equal(await (await fetch(download.body.url)).text(), 'shared bytes');
   });
@@ -81,7 +81,7 @@ describe('the sweeper', () => {
     }
     assert.equal(removed, orphanKeys.length);
     for (const key of orphanKeys) assert.equal(await h.runtime.blobs.stat(key), null, key);
-    assert.deepEqual(await h.runtime.blobs.stat(keptKey), { size: 10 }, 'a blob with a row is kept');
+    assert.equal((await h.runtime.blobs.stat(keptKey))?.size, 10, 'a blob with a row is kept');
     if (h.config.storageDriver === 'local') assert.equal(leftovers, 1);
   });
 

@@ -25,12 +25,21 @@ export interface ListedBlob {
   modifiedAt: Date;
 }
 
+export interface BlobInfo {
+  size: number;
+  /**
+   * The sha256 of the whole blob when storage itself computed or verified it as the bytes were
+   * written (the local driver; S3 for a PUT bound to x-amz-checksum-sha256); absent when unknown.
+   */
+  sha256?: string;
+}
+
 export interface StoredBlob {
   size: number;
   sha256: string;
 }
 
-/** A part as storage holds it; `etag` is quoted like S3's (the hex MD5 of the part's bytes). */
+/** A part as storage holds it; `etag` is quoted like S3's and names one write of the part (S3: its MD5; local: opaque). */
 export interface StoredPart {
   partNumber: number;
   etag: string;
@@ -57,14 +66,18 @@ export interface BlobStore {
   readonly driver: 'local' | 's3';
   presignPut(key: string, expect: BlobExpectations, options: PresignOptions): Promise<PresignedRequest>;
   presignGet(key: string, download: { filename: string; contentType: string | null }, options: PresignOptions): Promise<string>;
-  /** Size of the blob, or null when there is none. */
-  stat(key: string): Promise<{ size: number } | null>;
+  /** Size (and a digest storage vouches for, when it has one) of the blob, or null when there is none. */
+  stat(key: string): Promise<BlobInfo | null>;
   read(key: string, range?: ByteRange): Promise<Readable>;
   /** Streams `body` into a new blob, checking what was declared; nothing is left behind on failure. */
   put(key: string, body: Readable, expect?: BlobExpectations): Promise<StoredBlob>;
   delete(key: string): Promise<void>;
-  /** Starts a multipart upload whose parts the client sends straight to storage. */
-  createMultipart(key: string, options: { contentType: string | null }): Promise<{ uploadId: string }>;
+  /**
+   * Starts a multipart upload whose parts the client sends straight to storage. `partSize` is the size
+   * of every part but the last (the layout the API promised the client); the local driver writes each
+   * part in place at (n − 1) × partSize, so completing copies nothing, and refuses other layouts.
+   */
+  createMultipart(key: string, options: { contentType: string | null; partSize: number }): Promise<{ uploadId: string }>;
   /** A URL for one part (1–10,000); a declared `size` is bound into the request. */
   presignPart(key: string, uploadId: string, partNumber: number, options: PresignOptions & { size?: number | null }): Promise<PresignedRequest>;
   /** Parts stored so far, by part number; BlobError 'missing' once the upload is unknown, aborted or completed. */

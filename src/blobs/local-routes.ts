@@ -29,7 +29,7 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
       summary: 'Upload bytes to a signed URL (local driver)',
       description:
         'The URL comes from presign; the signature binds the key, expiry and declared size/sha256. ' +
-        'A part URL of a multipart upload stores that part instead and answers its ETag (the MD5 of its bytes, as S3 does).',
+        'A part URL of a multipart upload stores that part instead and answers its ETag (opaque, fresh for every write; list it when completing).',
       tags: ['blobs'],
       params: tokenParams,
       response: {

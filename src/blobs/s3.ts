@@ -18,6 +18,7 @@ import { MeteredStream } from './metered-stream.js';
 import {
   BlobError,
   type BlobExpectations,
+  type BlobInfo,
   type BlobStore,
   type ByteRange,
   type ListedBlob,
@@ -106,10 +107,11 @@ export class S3BlobStore implements BlobStore {
     return getSignedUrl(this.client, command, { expiresIn: options.expiresInSeconds });
   }
 
-  async stat(key: string): Promise<{ size: number } | null> {
+  async stat(key: string): Promise<BlobInfo | null> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { size: head.ContentLength ?? 0 };
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }));
+      const sha256 = fullObjectSha256(head.ChecksumSHA256, head.ChecksumType);
+      return sha256 ? { size: head.ContentLength ?? 0, sha256 } : { size: head.ContentLength ?? 0 };
     } catch (error) {
       if (isNotFound(error)) return null;
       throw unavailableOr(error);
@@ -155,7 +157,8 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async createMultipart(key: string, options: { contentType: string | null }): Promise<{ uploadId: string }> {
+  /** S3 takes parts of any size, so the promised part size is not needed here. */
+  async createMultipart(key: string, options: { contentType: string | null; partSize: number }): Promise<{ uploadId: string }> {
     return { uploadId: await this.multipart.create(key, options.contentType) };
   }
 
@@ -214,4 +217,14 @@ export class S3BlobStore implements BlobStore {
   async ping(): Promise<void> {
     await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
   }
+}
+
+/**
+ * A checksum S3 verified against the bytes of a PUT bound to x-amz-checksum-sha256, as hex. Composite
+ * checksums of multipart objects ("…-N", type COMPOSITE) are hashes of part hashes, not of the file.
+ */
+function fullObjectSha256(checksum: string | undefined, type: string | undefined): string | null {
+  if (!checksum || checksum.includes('-') || (type && type !== 'FULL_OBJECT')) return null;
+  const bytes = Buffer.from(checksum, 'base64');
+  return bytes.length === 32 ? bytes.toString('hex') : null;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import type { BlobStore } from '../blobs/blob-store.js';
 import { SNIFF_BYTES } from './sniff.js';
 
 export interface Digest {
@@ -24,4 +25,12 @@ export async function digestStream(stream: Readable): Promise<Digest> {
     }
   }
   return { size, sha256: hash.digest('hex'), head: Buffer.concat(headChunks) };
+}
+
+/** The first bytes of a blob, enough to sniff its type. */
+export async function readHead(blobs: BlobStore, key: string, size: number): Promise<Buffer> {
+  if (size === 0) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const chunk of await blobs.read(key, { start: 0, end: Math.min(size, SNIFF_BYTES) - 1 })) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }

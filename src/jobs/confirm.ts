@@ -1,6 +1,6 @@
 import { BlobError, type BlobStore } from '../blobs/blob-store.js';
 import type { Config } from '../config.js';
-import { digestStream } from '../content/digest.js';
+import { type Digest, digestStream, readHead } from '../content/digest.js';
 import { matchesType, sniffContentType } from '../content/sniff.js';
 import type { Db, Executor } from '../db/database.js';
 import type { JobRow, UploadRow } from '../db/schema.js';
@@ -22,9 +22,11 @@ export async function inspectUpload(blobs: BlobStore, upload: UploadRow, refused
   if (declaredSize !== null && info.size !== declaredSize) {
     return { status: 'failed', reason: 'size_mismatch', message: `stored ${info.size} bytes, declared ${declaredSize}` };
   }
-  let digest;
+  let digest: Digest;
   try {
-    digest = await digestStream(await blobs.read(upload.blob_key));
+    // Bytes storage already hashed as they were written need only their head read, for sniffing.
+    digest = info.sha256 ? { size: info.size, sha256: info.sha256, head: await readHead(blobs, upload.blob_key, info.size) }
+      : await digestStream(await blobs.read(upload.blob_key));
   } catch (error) {
     if (error instanceof BlobError && error.kind === 'missing') {
       return { status: 'failed', reason: 'object_missing', message: 'the stored bytes disappeared while being read' };

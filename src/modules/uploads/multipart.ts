@@ -44,7 +44,7 @@ export class MultipartUploads {
       return { data_source_id: row.id, part_size: partSize, part_count: 0, expires_in: 0, deduplicated: true };
     }
     // Storage first: a multipart upload without a row is harmless, a row without one is not.
-    const { uploadId } = await this.blobs.createMultipart(row.blob_key, { contentType: row.content_type ?? null });
+    const { uploadId } = await this.blobs.createMultipart(row.blob_key, { contentType: row.content_type ?? null, partSize });
     await uploadsRepo.insert(this.db, [{ ...row, multipart_upload_id: uploadId, part_size: partSize, part_count: partCount }]);
     return { data_source_id: row.id, part_size: partSize, part_count: partCount, expires_in: expiresIn, deduplicated: false };
   }

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { BlobStore } from '../../blobs/blob-store.js';
 import type { Config } from '../../config.js';
-import { SNIFF_BYTES, matchesType, sniffContentType } from '../../content/sniff.js';
+import { readHead } from '../../content/digest.js';
+import { matchesType, sniffContentType } from '../../content/sniff.js';
 import type { Db } from '../../db/database.js';
 import { unsupportedMediaType, validationError } from '../../http/errors.js';
 import { newId } from '../../ids.js';
@@ -39,7 +40,7 @@ export class StreamedUploads {
     const key = `${caller.orgId}/${id}`;
     const stored = await this.blobs.put(key, file.stream, { contentType: file.contentType });
     try {
-      const detected = await sniffContentType(await this.head(key, stored.size), stored.size);
+      const detected = await sniffContentType(await readHead(this.blobs, key, stored.size), stored.size);
       if (detected && matchesType(detected, this.config.refusedContentTypes)) {
         throw unsupportedMediaType(`${detected} files are refused by this server's policy`);
       }
@@ -71,12 +72,5 @@ export class StreamedUploads {
       await this.blobs.delete(key).catch(() => {});
       throw error;
     }
-  }
-
-  private async head(key: string, size: number): Promise<Buffer> {
-    if (size === 0) return Buffer.alloc(0);
-    const chunks: Buffer[] = [];
-    for await (const chunk of await this.blobs.read(key, { start: 0, end: Math.min(size, SNIFF_BYTES) - 1 })) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
   }
 }
