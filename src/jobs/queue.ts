@@ -1,11 +1,13 @@
+import { sql } from 'kysely';
 import PgBoss from 'pg-boss';
 import type { Config } from '../config.js';
 import { type Executor, executeRaw } from '../db/database.js';
 import { newId } from '../ids.js';
 import { jobsRepo } from './jobs-repo.js';
+import { WAKE_CHANNEL } from './wake-listener.js';
 
-export type JobKind = 'confirm';
-export const JOB_KINDS: readonly JobKind[] = ['confirm'];
+export type JobKind = 'confirm' | 'preview';
+export const JOB_KINDS: readonly JobKind[] = ['confirm', 'preview'];
 /** Jobs that exhausted their attempts land here, so their row can be closed even when a worker died. */
 export const DEAD_LETTER_QUEUE = 'dead-letter';
 /** The periodic sweep: one run at a time across all workers. */
@@ -27,6 +29,8 @@ export class JobQueue {
   private constructor(
     readonly boss: PgBoss,
     private readonly config: Config['jobs'],
+    /** For the wake listener of worker processes. */
+    readonly connectionString: string,
   ) {}
 
   static async start(connectionString: string, config: Config['jobs'], onError: (e: Error) => void): Promise<JobQueue> {
@@ -42,7 +46,7 @@ export class JobQueue {
     await boss.createQueue(DEAD_LETTER_QUEUE);
     await boss.createQueue(SWEEP_QUEUE, { name: SWEEP_QUEUE, policy: 'singleton', retryLimit: 0, expireInSeconds: 3600 });
     for (const kind of JOB_KINDS) await boss.createQueue(kind);
-    return new JobQueue(boss, config);
+    return new JobQueue(boss, config, connectionString);
   }
 
   /** Creates the job row and its delivery inside `tx`. `leaseSeconds` covers one attempt's worst case. */
@@ -57,6 +61,8 @@ export class JobQueue {
       expireInSeconds: lease,
       deadLetter: DEAD_LETTER_QUEUE,
     });
+    // Delivered at commit, and only then, to the workers of every process (see wake-listener).
+    await sql`SELECT pg_notify(${WAKE_CHANNEL}, ${job.kind})`.execute(tx);
     return row;
   }
 
@@ -67,8 +73,11 @@ export class JobQueue {
     this.localWorkers.set(kind, [...(this.localWorkers.get(kind) ?? []), workerId]);
   }
 
-  /** Call after the enqueuing transaction committed; before, a woken worker would find nothing. */
-  wake(kind: JobKind): void {
+  /**
+   * Call after the enqueuing transaction committed; before, a woken worker would find nothing. Saves
+   * this process's workers the round trip of the notification the commit sends to all processes.
+   */
+  wake(kind: string): void {
     for (const id of this.localWorkers.get(kind) ?? []) this.boss.notifyWorker(id);
   }
 

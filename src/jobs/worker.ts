@@ -6,9 +6,11 @@ import type { Db } from '../db/database.js';
 import type { JobRow } from '../db/schema.js';
 import type { Metrics } from '../metrics.js';
 import { runConfirm } from './confirm.js';
+import { runPreview } from './preview.js';
 import { jobsRepo } from './jobs-repo.js';
 import { DEAD_LETTER_QUEUE, type JobKind, type JobMessage, type JobQueue, SWEEP_QUEUE } from './queue.js';
 import { runSweep } from './sweep.js';
+import { listenForWakes } from './wake-listener.js';
 
 export interface WorkerDeps {
   db: Db;
@@ -23,6 +25,7 @@ type Handler = (deps: WorkerDeps, job: JobRow) => Promise<void>;
 
 const HANDLERS: Record<JobKind, Handler> = {
   confirm: runConfirm,
+  preview: runPreview,
 };
 
 /** Subscribes this process to every job kind; returns a function that stops taking new jobs. */
@@ -40,7 +43,9 @@ export async function startWorker(deps: WorkerDeps): Promise<() => Promise<void>
   workerIds.push(await boss.work<JobMessage>(DEAD_LETTER_QUEUE, options, ([message]) => closeDeadJob(deps, message)));
   await boss.schedule(SWEEP_QUEUE, deps.config.sweeper.cron);
   workerIds.push(await boss.work(SWEEP_QUEUE, options, async () => void (await runSweep(deps))));
+  const wakes = listenForWakes(deps.queue.connectionString, (kind) => deps.queue.wake(kind), deps.log);
   return async () => {
+    await wakes.stop();
     for (const id of workerIds) await boss.offWork({ id });
   };
 }

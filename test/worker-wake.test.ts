@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type Harness, SIGNING_SECRET, eventually, startStowage } from './helpers/harness.js';
+import { spawnCli } from './helpers/cli.js';
+import { confirm, presign, putBytes, sha256 } from './helpers/uploads.js';
+
+// Workers poll this rarely here, so a prompt verdict can only come from the wake the commit sends.
+const SLOW_POLL = { STOWAGE_JOB_POLL_SECONDS: '60' };
+
+describe('a worker in another process', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startStowage(SLOW_POLL, { worker: false });
+  });
+  after(() => h.close());
+
+  it('is woken by the commit that enqueues a job, not left to its next poll', async () => {
+    const worker = spawnCli(['worker'], {
+      ...SLOW_POLL,
+      ...h.storageEnv,
+      DATABASE_URL: h.databaseUrl,
+      STOWAGE_DATA_DIR: h.dataDir,
+      STOWAGE_SIGNING_SECRET: SIGNING_SECRET,
+      LOG_LEVEL: 'info',
+    });
+    let output = '';
+    worker.stdout?.on('data', (d) => (output += d));
+    worker.stderr?.on('data', (d) => (output += d));
+    try {
+      // Ready once it listens: its first poll is behind it, the next one 60 s away.
+      await eventually(async () => (/worker/i.test(output) ? true : undefined), 'the worker to start', 60_000);
+      await new Promise((r) => setTimeout(r, 2000));
+      const bytes = Buffer.from('wake up\n');
+      const p = await presign(h, { name: 'wake.txt', size_bytes: bytes.length, sha256: sha256(bytes) });
+      assert.equal((await putBytes(p, bytes)).status, 200);
+      const jobId = await confirm(h, p.data_source_id);
+      const job = await eventually(async () => {
+        const answer = (await h.api('GET', `/api/v1/jobs/${jobId}`)).body;
+        return answer.status === 'succeeded' || answer.status === 'failed' ? answer : undefined;
+      }, 'the other process to run the job', 20_000).catch((error: Error) => {
+        throw new Error(`${error.message}; worker said: ${output.slice(-2000)}`);
+      });
+      assert.equal(job.status, 'succeeded');
+      assert.equal((await h.api('GET', `/api/v1/uploads/${p.data_source_id}`)).body.status, 'confirmed');
+    } finally {
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
+    }
+  });
+});
