@@ -13,27 +13,28 @@
  *   BENCH_CHUNKED     1: the client sends Transfer-Encoding: chunked instead of Content-Length
  *   BENCH_TUS_CHUNK_MIB  tus-js-client chunkSize (default: Infinity, one PATCH)
  *   BENCH_BARE_FSYNC  1: baseline A fsyncs its file before answering, as Stowage does
- *   BENCH_STOWAGE_CLI a built cli.js (npm run build: dist/cli.js) run with plain node, without tsx's loader
+ *   BENCH_FROM_SOURCE 1: run Stowage from src/ under tsx instead of the built dist/cli.js (which
+ *                     `npm start` runs; tsx alone adds ~40 MB of resident memory)
  *   DATABASE_URL      a PostgreSQL server (a scratch database is created and dropped on it);
  *                     unset: an embedded server in a temporary folder, stopped at the end
  *
- * Every server runs in a child process of its own (Stowage as `src/cli.ts start`), so its peak RSS
+ * Every server runs in a child process of its own (Stowage as `dist/cli.js start`, built first), so its peak RSS
  * can be read from /proc (VmHWM, reset before each run through clear_refs, and VmRSS polled every
  * 50 ms). The client is this process. Between runs the page cache is flushed (`sync`), untimed, so
  * no run pays for the previous one's writeback. Exit code: 0 when the run worked whatever the
  * targets say; 1 when it is invalid (an upload failed or a checksum differs); 2 on a crash.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync, statfsSync, writeFileSync } from 'node:fs';
-import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { fmt, median, onCleanup, openPostgres, runBenchmark, verdict } from './lib.js';
+import { DIST_CLI, type ServerChild, buildDist, fmt, median, onCleanup, openPostgres, runBenchmark, startBareServer, startServerChild, verdict } from './lib.js';
 
 const MiB = 1024 * 1024;
 const TARGET_RSS_MB = 150;
@@ -43,37 +44,7 @@ const thisFile = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(thisFile), '..');
 
 // ---------------------------------------------------------------------------------------------------
-// Child modes: the two baseline servers. Each prints "LISTENING <port>" once it listens.
-
-async function bareServer(dir: string): Promise<void> {
-  const fsync = process.env.BENCH_BARE_FSYNC === '1';
-  const server = http.createServer(async (req, res) => {
-    if (req.method !== 'PUT') return void res.writeHead(405).end();
-    const file = path.join(dir, randomBytes(8).toString('hex'));
-    const hash = createHash('sha256');
-    let size = 0;
-    const meter = new Transform({
-      highWaterMark: MiB,
-      transform(chunk: Buffer, _e, done) {
-        size += chunk.length;
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
-    try {
-      await pipeline(req, meter, createWriteStream(file, { highWaterMark: MiB }));
-      if (fsync) {
-        const handle = await open(file, 'r+');
-        await handle.sync();
-        await handle.close();
-      }
-      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ size, sha256: hash.digest('hex') }));
-    } catch (error) {
-      res.writeHead(500).end(String(error));
-    }
-  });
-  server.listen(0, '127.0.0.1', () => console.log(`LISTENING ${(server.address() as { port: number }).port}`));
-}
+// Child mode: the tus baseline (the bare one lives in lib.ts). Prints "LISTENING <port>" once it listens.
 
 async function tusServer(dir: string): Promise<void> {
   const { Server } = await import('@tus/server');
@@ -84,47 +55,7 @@ async function tusServer(dir: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Parent: children, memory
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  url: string;
-  output: () => string;
-}
-
-/** Starts a server child and waits for the line `ready` matches; its first group is the URL or port. */
-function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, toUrl: (m: string) => string): Promise<Child> {
-  const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  onCleanup(`stop ${name}`, () => stopChild(proc));
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start in 60 s:\n${output}`)), 60_000);
-    const look = (data: Buffer) => {
-      output = (output + data).slice(-20_000);
-      const m = ready.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ name, proc, url: toUrl(m[1]), output: () => output });
-      }
-    };
-    proc.stdout!.on('data', look);
-    proc.stderr!.on('data', (d) => (output = (output + d).slice(-20_000)));
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (${signal ?? code}) before it was ready:\n${output}`));
-    });
-  });
-}
-
-async function stopChild(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
+// Parent: the children's memory and CPU, from /proc
 
 const statusKb = (pid: number, field: string) => {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -253,7 +184,7 @@ async function emptyStores(stowageData: string, bareDir: string, tusDir: string)
 
 interface Run { mbps: number; seconds: number; peakMB: number; hwmMB: number; polledMB: number; serverCpu: number; clientCpu: number }
 
-async function measure(child: Child, upload: () => Promise<unknown>, size: number): Promise<Run> {
+async function measure(child: ServerChild, upload: () => Promise<unknown>, size: number): Promise<Run> {
   const pid = child.proc.pid!;
   const watch = memoryWatch(pid);
   const cpuBefore = cpuSeconds(pid);
@@ -282,6 +213,7 @@ async function main(): Promise<number> {
   const big = process.env.BENCH_BIG === '1';
   const chunked = process.env.BENCH_CHUNKED === '1';
   const tusChunk = process.env.BENCH_TUS_CHUNK_MIB ? int('BENCH_TUS_CHUNK_MIB', 64) * MiB : Infinity;
+  const bareFsync = process.env.BENCH_BARE_FSYNC === '1';
   const largest = Math.max(sizeMiB, big ? 4096 : 0) * MiB;
 
   const work = await mkdtemp(path.join(os.tmpdir(), 'stowage-bench-ingest-'));
@@ -314,15 +246,16 @@ async function main(): Promise<number> {
     DATABASE_URL: dbUrl.toString(), STOWAGE_DATA_DIR: stowageData, PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_ENABLED: 'false',
     LOG_LEVEL: 'warn', STOWAGE_SIMPLE_UPLOAD_MAX_BYTES: String(largest), STOWAGE_SIGNING_SECRET: randomBytes(24).toString('hex'),
   };
-  const cli = process.env.BENCH_STOWAGE_CLI?.trim() ? [path.resolve(process.env.BENCH_STOWAGE_CLI.trim())] : ['--import', 'tsx', 'src/cli.ts'];
+  const cli = process.env.BENCH_FROM_SOURCE === '1' ? ['--import', 'tsx', 'src/cli.ts'] : [DIST_CLI];
+  if (cli[0] === DIST_CLI) console.log(`  build       : ${buildDist()}`);
   const keyOut = execFileSync(process.execPath, [...cli, 'keys', 'create', '--org', 'bench', '--scopes', 'admin'],
     { cwd: root, env: { ...process.env, ...stowageEnv }, encoding: 'utf8' });
   const apiKey = keyOut.trim().split('\n').pop()!.trim();
-  const stowage = await startChild('Stowage', [...cli, 'start'], stowageEnv, /Stowage is serving at (\S+)/, (u) => u);
-  const bare = await startChild('bare', ['--import', 'tsx', thisFile, '--bare-server', bareDir], {}, /LISTENING (\d+)/, (p) => `http://127.0.0.1:${p}`);
-  const tus = await startChild('tus', ['--import', 'tsx', thisFile, '--tus-server', tusDir], {}, /LISTENING (\d+)/, (p) => `http://127.0.0.1:${p}`);
+  const stowage = await startServerChild('Stowage', [...cli, 'start'], stowageEnv, /Stowage is serving at (\S+)/, (u) => u);
+  const bare = await startBareServer(bareDir, { fsync: bareFsync, name: 'bare' });
+  const tus = await startServerChild('tus', ['--import', 'tsx', thisFile, '--tus-server', tusDir], {}, /LISTENING (\d+)/, (p) => `http://127.0.0.1:${p}`);
   await new Promise((r) => setTimeout(r, 1000)); // let start-up garbage settle before the idle figure
-  const idleMB = (c: Child) => statusKb(c.proc.pid!, 'VmRSS') / 1024;
+  const idleMB = (c: ServerChild) => statusKb(c.proc.pid!, 'VmRSS') / 1024;
 
   const versions = ['@tus/server', '@tus/file-store', 'tus-js-client'].map((p) => `${p} ${JSON.parse(readFileSync(path.join(root, 'node_modules', p, 'package.json'), 'utf8')).version}`);
   console.log('Stowage ingest benchmark');
@@ -330,7 +263,7 @@ async function main(): Promise<number> {
   console.log(`  note        : client, servers and PostgreSQL share these ${os.cpus().length} cores; the client is this process`);
   console.log(`  PostgreSQL  : ${pgKind}, database ${dbName}`);
   console.log(`  plan        : ${sizeMiB} MiB file, ${runs} runs per side interleaved, body ${chunked ? 'chunked' : 'with Content-Length'}, 1 MiB client reads${big ? '; then Stowage on 4096 MiB' : ''}`);
-  console.log(`  baselines   : A bare node:http PUT → sha256 + file (1 MiB writes${process.env.BENCH_BARE_FSYNC === '1' ? ', fsync' : ', no fsync'}); B ${versions.join(', ')}, chunkSize ${Number.isFinite(tusChunk) ? `${tusChunk / MiB} MiB` : 'Infinity'}`);
+  console.log(`  baselines   : A bare node:http PUT → sha256 + file (1 MiB writes${bareFsync ? ', fsync' : ', no fsync'}); B ${versions.join(', ')}, chunkSize ${Number.isFinite(tusChunk) ? `${tusChunk / MiB} MiB` : 'Infinity'}`);
   console.log(`  idle RSS    : Stowage ${fmt(idleMB(stowage))} MB (${cli.length === 1 ? cli[0] : 'src/cli.ts under tsx'}), bare ${fmt(idleMB(bare))} MB, tus ${fmt(idleMB(tus))} MB`);
   console.log(`  MB = 10^6 bytes; times run from the first byte sent to the whole answer (Stowage: stored, fsynced, row committed)`);
   console.log('');
@@ -409,9 +342,7 @@ async function main(): Promise<number> {
   return problems.length ? 1 : 0;
 }
 
-const mode = process.argv.indexOf('--bare-server') >= 0 ? 'bare' : process.argv.indexOf('--tus-server') >= 0 ? 'tus' : 'main';
-if (mode === 'bare') await bareServer(process.argv[process.argv.indexOf('--bare-server') + 1]);
-else if (mode === 'tus') await tusServer(process.argv[process.argv.indexOf('--tus-server') + 1]);
+if (process.argv.includes('--tus-server')) await tusServer(process.argv[process.argv.indexOf('--tus-server') + 1]);
 else {
   // Unlike the other benchmarks, an uncaught error here ends the process as Node does, without the cleanup.
   await runBenchmark(main, { catchUncaught: false });

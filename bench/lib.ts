@@ -1,15 +1,23 @@
 /**
  * What the benchmarks in this folder share: the ordered cleanup and Ctrl-C handling around `main`, the
- * choice of PostgreSQL server, the in-process service, and small figures helpers. Each benchmark keeps
- * its own targets, measurements and report lines.
+ * choice of PostgreSQL server, the in-process service, server children and the bare PUT baseline, the
+ * test file whose content changes between runs, and small figures helpers. Each benchmark keeps its
+ * own targets, measurements and report lines.
+ *
+ * Also a child-mode entry: `node --import tsx bench/lib.ts --bare-server DIR [--fsync]` is the bare
+ * baseline server (see startBareServer).
  */
-import { execFileSync } from 'node:child_process';
-import { createReadStream, readFileSync } from 'node:fs';
-import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type Hash, createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, readFileSync, realpathSync } from 'node:fs';
+import { mkdtemp, open, rm, statfs } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import type { Harness } from '../test/helpers/harness.js';
 
 export const MIB = 1024 * 1024;
@@ -242,4 +250,199 @@ export function putFile(url: string, method: string, headers: Record<string, str
     source.on('error', (error) => request.destroy(error));
     source.pipe(request);
   });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Server children
+
+const libFile = fileURLToPath(import.meta.url);
+const root = path.resolve(path.dirname(libFile), '..');
+
+export interface ServerChild {
+  name: string;
+  proc: ChildProcess;
+  url: string;
+  /** The last 20,000 characters of its stdout and stderr, for error messages. */
+  output: () => string;
+}
+
+/**
+ * Starts `node ARGS` (from the project root, with our environment plus `env`) and waits for a line
+ * `ready` matches; its first group, through `toUrl`, is the URL. Stopped by the cleanup.
+ */
+export function startServerChild(name: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, toUrl: (match: string) => string): Promise<ServerChild> {
+  const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  onCleanup(`stop ${name}`, () => stopChild(proc));
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start in 60 s:\n${output}`)), 60_000);
+    proc.stdout!.on('data', (data: Buffer) => {
+      output = (output + data).slice(-20_000);
+      const m = ready.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ name, proc, url: toUrl(m[1]), output: () => output });
+      }
+    });
+    proc.stderr!.on('data', (d) => (output = (output + d).slice(-20_000)));
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${signal ?? code}) before it was ready:\n${output}`));
+    });
+  });
+}
+
+/** SIGTERM, then SIGKILL if it is still there 10 s later. */
+export async function stopChild(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The bare baseline: what any HTTP server storing and hashing a body cannot do without
+
+/**
+ * The bare PUT server in a child process of its own, so its CPU and memory are its own and it does not
+ * share an event loop with the client. Each PUT body is piped into a new file under `dir` while hashed
+ * (sha256, 1 MiB writes); the answer is 201 with `{ size, sha256 }`. With `fsync` the file is synced
+ * before answering, as Stowage does before it acknowledges anything: the durable baseline.
+ */
+export function startBareServer(dir: string, options: { fsync: boolean; name?: string }): Promise<ServerChild> {
+  const args = ['--import', 'tsx', libFile, BARE_SERVER_FLAG, dir, ...(options.fsync ? ['--fsync'] : [])];
+  return startServerChild(options.name ?? (options.fsync ? 'bare (fsync)' : 'bare'), args, {}, /LISTENING (\d+)/, (port) => `http://127.0.0.1:${port}`);
+}
+
+const BARE_SERVER_FLAG = '--bare-server';
+
+/** The child's side of startBareServer; prints "LISTENING <port>" once it listens. */
+function serveBare(dir: string, options: { fsync: boolean }): void {
+  const server = http.createServer(async (req, res) => {
+    if (req.method !== 'PUT') return void res.writeHead(405).end();
+    const file = path.join(dir, randomBytes(8).toString('hex'));
+    const hash = createHash('sha256');
+    let size = 0;
+    const meter = new Transform({
+      highWaterMark: MIB,
+      transform(chunk: Buffer, _e, done) {
+        size += chunk.length;
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(req, meter, createWriteStream(file, { highWaterMark: MIB }));
+      if (options.fsync) {
+        const handle = await open(file, 'r+');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ size, sha256: hash.digest('hex') }));
+    } catch (error) {
+      res.writeHead(500).end(String(error));
+    }
+  });
+  server.listen(0, '127.0.0.1', () => console.log(`LISTENING ${(server.address() as { port: number }).port}`));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The test file
+
+/**
+ * A file of random bytes whose last 32 bytes are replaced before each run, so no two uploads have the
+ * same content: the service deduplicates a declared sha256 it already holds, and a repeated file would
+ * be answered without any upload. The hash state of the fixed part is kept, so the next sha256 costs
+ * 32 bytes of hashing, not a pass over the whole file.
+ */
+export class VaryingFile {
+  static readonly TAIL = 32;
+  /** Of the file as it is now, since the last `next()`. */
+  sha256 = '';
+
+  private constructor(
+    readonly path: string,
+    readonly size: number,
+    private readonly prefix: Hash,
+  ) {}
+
+  static async create(file: string, bytes: number): Promise<VaryingFile> {
+    if (bytes < VaryingFile.TAIL) throw new Error(`a file of ${bytes} bytes is too small`);
+    const prefix = createHash('sha256');
+    // Fresh random bytes for every MiB would cost more than writing them; a 16 MiB block reused with
+    // 32 new bytes at the head of each MiB still leaves no two MiB alike.
+    const block = randomBytes(Math.min(16 * MIB, bytes));
+    const handle = await open(file, 'w');
+    try {
+      let left = bytes;
+      for (let i = 0; left > 0; i++) {
+        const at = (i * MIB) % block.length;
+        const chunk = Buffer.from(block.subarray(at, at + Math.min(MIB, left)));
+        randomBytes(32).copy(chunk);
+        const fixed = Math.min(chunk.length, left - VaryingFile.TAIL);
+        if (fixed > 0) prefix.update(chunk.subarray(0, fixed));
+        await handle.write(chunk);
+        left -= chunk.length;
+      }
+    } finally {
+      await handle.close();
+    }
+    const varying = new VaryingFile(file, bytes, prefix);
+    await varying.next();
+    return varying;
+  }
+
+  /** A new random tail, written in place; answers the file's sha256 (also kept in `sha256`). */
+  async next(): Promise<string> {
+    const tail = randomBytes(VaryingFile.TAIL);
+    const handle = await open(this.path, 'r+');
+    try {
+      await handle.write(tail, 0, tail.length, this.size - tail.length);
+    } finally {
+      await handle.close();
+    }
+    this.sha256 = this.prefix.copy().update(tail).digest('hex');
+    return this.sha256;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Child-mode entry (only when this file is the script node runs, never when it is imported)
+
+const isMain = (() => {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(libFile);
+  } catch {
+    return false;
+  }
+})();
+if (isMain && process.argv[2] === BARE_SERVER_FLAG && process.argv[3]) serveBare(process.argv[3], { fsync: process.argv.includes('--fsync') });
+
+// ---------------------------------------------------------------------------------------------------
+// The service as installed: `npm start` and the `stowage` binary run the compiled dist/, not tsx.
+
+/** The compiled CLI; exists once buildDist() has run. */
+export const DIST_CLI = path.join(root, 'dist', 'cli.js');
+
+/**
+ * `npm run build`, then dist/cli.js must exist; answers a line for the report. Others' work in
+ * progress in src/ may not type-check; tsc emits anyway, so a failed build is a warning, not a stop.
+ */
+export function buildDist(): string {
+  const started = performance.now();
+  const result = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const seconds = (performance.now() - started) / 1000;
+  if (result.error) throw new Error(`npm run build could not run: ${result.error.message}`);
+  if (!existsSync(DIST_CLI)) {
+    throw new Error(`npm run build exited ${result.status} and left no ${DIST_CLI}:\n${(result.stdout + result.stderr).slice(-3000)}`);
+  }
+  if (result.status === 0) return `npm run build in ${fmt(seconds, 1)} s`;
+  const errors = `${result.stdout}\n${result.stderr}`.split('\n').filter((l) => /error TS\d+/.test(l));
+  const shown = errors.slice(0, 5).map((l) => `\n                ${l.trim()}`).join('');
+  return `npm run build in ${fmt(seconds, 1)} s  WARNING: exited ${result.status ?? result.signal} with ${errors.length} type error(s); tsc emitted dist/ anyway, so the figures use it${shown}${errors.length > 5 ? '\n                …' : ''}`;
 }
