@@ -64,6 +64,16 @@ describe('the presigned upload flow', () => {
     assert.equal(upload.detected_content_type, 'text/plain');
   });
 
+  it('presign takes explicit nulls as "not declared", never as 0 or an empty string', async () => {
+    const p = await presign(h, { name: 'nulls.txt', size_bytes: null, sha256: null, content_type: null });
+    const answer = await putBytes(p, 'any length at all');
+    assert.equal(answer.status, 200, await answer.text());
+    const jobId = await confirm(h, p.data_source_id);
+    const { upload } = await settle(h, p.data_source_id, jobId);
+    assert.equal(upload.status, 'confirmed', JSON.stringify(upload));
+    assert.equal(upload.size_bytes, 'any length at all'.length);
+  });
+
   it('presign/batch answers one presigned request per file, in order', async () => {
     const answer = await h.api('POST', '/api/v1/uploads/presign/batch', {
       body: { files: [{ name: 'a.step', size_bytes: 10 }, { name: 'b.stl' }, { name: 'c.pdf', content_type: 'application/pdf' }] },

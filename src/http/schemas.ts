@@ -1,4 +1,4 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 
 /** Schemas shared by every module's routes. */
 export const ErrorEnvelope = Type.Object(
@@ -34,4 +34,14 @@ export const Pagination = Type.Object({
 
 export function listOf<T extends TSchema>(item: T) {
   return Type.Object({ count: Type.Integer({ description: 'Total matching rows, ignoring limit/offset.' }), data: Type.Array(item) });
+}
+
+/**
+ * `type: [T, 'null']` rather than a union: with the app's `coerceTypes`, ajv coerces inside the first
+ * branch of an anyOf, turning `null` into `""` or `0` (or `0` into `null` with null first).
+ */
+export function nullable<T extends TSchema>(schema: T, options: Record<string, unknown> = {}) {
+  // Object.entries leaves TypeBox's symbol keys behind: the result is plain JSON Schema.
+  const plain = Object.fromEntries(Object.entries(schema)) as { type: string };
+  return Type.Unsafe<Static<T> | null>({ ...plain, ...options, type: [plain.type, 'null'] });
 }

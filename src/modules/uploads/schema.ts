@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { NullableTimestamp, Pagination, Sha256Hex, Timestamp, Uuid, listOf } from '../../http/schemas.js';
+import { NullableTimestamp, Pagination, Sha256Hex, Timestamp, Uuid, listOf, nullable } from '../../http/schemas.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -31,11 +31,11 @@ const MAX_NAME = 1024;
 export const PresignRequest = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: MAX_NAME, description: 'Original filename of the file to upload.' }),
-    content_type: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' }), Type.Null()], {
+    content_type: Type.Optional(nullable(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' }), {
       description: 'MIME type of the file (e.g. application/pdf).',
     })),
-    size_bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Size of the file in bytes, if known.' })),
-    sha256: Type.Optional(Type.Union([Sha256Hex, Type.Null()], { description: 'SHA-256 the bytes must have; storage refuses others.' })),
+    size_bytes: Type.Optional(nullable(Type.Integer({ minimum: 0 }), { description: 'Size of the file in bytes, if known.' })),
+    sha256: Type.Optional(nullable(Sha256Hex, { description: 'SHA-256 the bytes must have; storage refuses others.' })),
   },
   { additionalProperties: false },
 );
@@ -125,11 +125,11 @@ export const MultipartStartRequest = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: MAX_NAME, description: 'Original filename.' }),
     size_bytes: Type.Integer({ minimum: 1, description: 'Exact size of the whole file.' }),
-    content_type: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' }), Type.Null()])),
-    part_size: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+    content_type: Type.Optional(nullable(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' }))),
+    part_size: Type.Optional(nullable(Type.Integer({ minimum: 1 }), {
       description: 'Bytes per part (5 MiB–5 GiB, at most 10,000 parts); default 16 MiB or what 10,000 parts need.',
     })),
-    sha256: Type.Optional(Type.Union([Sha256Hex, Type.Null()], { description: 'SHA-256 of the whole file, checked by the confirm job.' })),
+    sha256: Type.Optional(nullable(Sha256Hex, { description: 'SHA-256 of the whole file, checked by the confirm job.' })),
   },
   { additionalProperties: false },
 );
