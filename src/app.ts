@@ -18,6 +18,9 @@ import type { JobQueue } from './jobs/queue.js';
 import type { Metrics } from './metrics.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { keysRoutes } from './modules/keys/routes.js';
+import { previewRoutes } from './modules/previews/routes.js';
+import { PreviewService } from './modules/previews/service.js';
+import { DatasetLink, Part, PartRevision, partsModule } from './modules/parts/routes.js';
 import { KeysService } from './modules/keys/service.js';
 import { uploadsRoutes } from './modules/uploads/routes.js';
 import { Upload } from './modules/uploads/schema.js';
@@ -68,6 +71,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addSchema(ErrorEnvelope);
   app.addSchema(Upload);
+  app.addSchema(Part);
+  app.addSchema(PartRevision);
+  app.addSchema(DatasetLink);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -94,9 +100,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(uploadsRoutes, { uploads, publicUrl: config.publicUrl });
   await app.register(multipartRoutes, { multipart: new MultipartUploads(db, blobs, uploads, config), publicUrl: config.publicUrl });
   await app.register(streamedUploadRoutes, {
-    streamed: new StreamedUploads(db, blobs, config),
+    streamed: new StreamedUploads(db, blobs, queue, config),
     maxBytes: config.limits.simpleUploadBytes,
   });
+  await app.register(partsModule, { db, blobs, queue, config });
+  await app.register(previewRoutes, { previews: new PreviewService(db, blobs, queue, config), publicUrl: config.publicUrl });
   if (blobs instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobs, signer: deps.signer });
   return app;
 }

@@ -52,6 +52,12 @@ export interface Config {
     /** Most items of each kind one run handles: a large backlog drains over several runs. */
     readonly batch: number;
   };
+  readonly previews: {
+    /** Wall-clock limit of one CAD → GLB conversion; past it that preview fails with `timeout`. */
+    readonly timeoutSeconds: number;
+    /** Resident memory limit of the converter process; past it that preview fails with `memory_limit`. */
+    readonly maxMemoryMb: number;
+  };
   /** MIME types (exact or `type/*`) the confirm job refuses with `type_refused`. */
   readonly refusedContentTypes: readonly string[];
 }
@@ -107,6 +113,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cron: read.str('STOWAGE_SWEEP_CRON', '*/5 * * * *'),
       graceSeconds: read.int('STOWAGE_SWEEP_GRACE_SECONDS', 3 * 24 * 3600, 0),
       batch: read.int('STOWAGE_SWEEP_BATCH', 500, 1),
+    },
+    previews: {
+      timeoutSeconds: read.int('STOWAGE_PREVIEW_TIMEOUT_SECONDS', 120, 1),
+      maxMemoryMb: read.int('STOWAGE_PREVIEW_MAX_MEMORY_MB', 2048, 128),
     },
     refusedContentTypes: read.list('STOWAGE_REFUSED_CONTENT_TYPES', DEFAULT_REFUSED_TYPES),
   };

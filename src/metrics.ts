@@ -25,6 +25,18 @@ export function createMetrics(options: { defaults?: boolean } = {}) {
       labelNames: ['result'],
       registers: [registry],
     }),
+    previewOutcomes: new Counter({
+      name: 'stowage_previews_total',
+      help: 'Preview verdicts by result (ok or the failure reason).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    previewSeconds: new Histogram({
+      name: 'stowage_preview_conversion_seconds',
+      help: 'Time of successful CAD to GLB conversions.',
+      buckets: [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
     sweptTotal: new Counter({
       name: 'stowage_sweeper_removed_total',
       help: 'What the sweeper removed or expired, by kind.',

@@ -8,6 +8,10 @@ export interface Database {
   uploads: UploadTable;
   idempotency_keys: IdempotencyKeyTable;
   sweeper_cursors: SweeperCursorTable;
+  parts: PartTable;
+  part_revisions: PartRevisionTable;
+  dataset_links: DatasetLinkTable;
+  previews: PreviewTable;
 }
 
 export interface SweeperCursorTable {
@@ -100,3 +104,67 @@ export type UploadRow = Selectable<UploadTable>;
 export type NewUpload = Insertable<UploadTable>;
 export type JobRow = Selectable<JobTable>;
 export type ApiKeyRow = Selectable<ApiKeyTable>;
+
+/** jsonb objects: written as JSON text, read back parsed. */
+export type Attributes = Record<string, unknown>;
+type AttributesColumn = ColumnType<Attributes, string | undefined, string>;
+
+export interface PartTable {
+  id: string;
+  org_id: string;
+  part_number: string;
+  description: string | null;
+  classification_id: string | null;
+  make_or_buy: 'make' | 'buy' | null;
+  procurement_type: 'in_house' | 'external' | 'both' | null;
+  base_uom: Generated<string>;
+  default_currency: string | null;
+  lead_time_days: number | null;
+  attributes: AttributesColumn;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface PartRevisionTable {
+  id: string;
+  org_id: string;
+  part_id: string;
+  revision_code: string;
+  parent_revision_id: string | null;
+  change_request_id: string | null;
+  attributes: AttributesColumn;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface DatasetLinkTable {
+  id: string;
+  org_id: string;
+  part_revision_id: string;
+  upload_id: string;
+  role: string;
+  is_primary: Generated<boolean>;
+  is_active: Generated<boolean>;
+  attributes: AttributesColumn;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+  superseded_at: NullableTimestamp;
+}
+
+export type PartRow = Selectable<PartTable>;
+export type PartRevisionRow = Selectable<PartRevisionTable>;
+export type DatasetLinkRow = Selectable<DatasetLinkTable>;
+
+export interface PreviewTable {
+  upload_id: string;
+  org_id: string;
+  status: Generated<'pending' | 'ok' | 'failed'>;
+  job_id: string;
+  blob_key: string | null;
+  size_bytes: BigIntColumn;
+  failure_reason: string | null;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export type PreviewRow = Selectable<PreviewTable>;

@@ -5,8 +5,10 @@ import { matchesType, sniffContentType } from '../content/sniff.js';
 import type { Db, Executor } from '../db/database.js';
 import type { JobRow, UploadRow } from '../db/schema.js';
 import type { Metrics } from '../metrics.js';
+import { previewsRepo } from '../modules/previews/repo.js';
 import { uploadsRepo } from '../modules/uploads/repo.js';
 import { jobsRepo } from './jobs-repo.js';
+import type { JobQueue } from './queue.js';
 
 export type FailureReason = 'object_missing' | 'size_mismatch' | 'checksum_mismatch' | 'type_refused';
 
@@ -46,6 +48,7 @@ export async function inspectUpload(blobs: BlobStore, upload: UploadRow, refused
 export interface ConfirmDeps {
   db: Db;
   blobs: BlobStore;
+  queue: JobQueue;
   config: Config;
   metrics: Metrics;
 }
@@ -58,11 +61,11 @@ export async function runConfirm(deps: ConfirmDeps, job: JobRow): Promise<void> 
     return;
   }
   const verdict = await inspectUpload(deps.blobs, upload, deps.config.refusedContentTypes);
-  await deps.db.transaction().execute(async (tx) => {
+  const previews = await deps.db.transaction().execute(async (tx) => {
     const row = await uploadsRepo.findForUpdate(tx, null, upload.id);
     if (!row || row.status !== 'pending' || row.confirm_job_id !== job.id) {
       await closeStale(tx, job, row);
-      return;
+      return 0;
     }
     if (verdict.status === 'confirmed') {
       await uploadsRepo.update(tx, row.id, {
@@ -74,11 +77,13 @@ export async function runConfirm(deps: ConfirmDeps, job: JobRow): Promise<void> 
         confirmed_at: new Date(),
       });
       await jobsRepo.finish(tx, job.id, { status: 'succeeded' });
-    } else {
-      await uploadsRepo.update(tx, row.id, { status: 'failed', failure_reason: verdict.reason });
-      await jobsRepo.finish(tx, job.id, { status: 'failed', error: `${verdict.reason}: ${verdict.message}` });
+      return previewsRepo.request(tx, deps.queue, [row], deps.config.previews.timeoutSeconds);
     }
+    await uploadsRepo.update(tx, row.id, { status: 'failed', failure_reason: verdict.reason });
+    await jobsRepo.finish(tx, job.id, { status: 'failed', error: `${verdict.reason}: ${verdict.message}` });
+    return 0;
   });
+  if (previews) deps.queue.wake('preview');
   deps.metrics.uploadVerdicts.inc({ result: verdict.status === 'confirmed' ? 'confirmed' : verdict.reason });
 }
 

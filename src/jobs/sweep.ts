@@ -103,9 +103,13 @@ async function removeOrphans(deps: SweepDeps, batch: number, graceSeconds: numbe
   const listed = await deps.blobs.list({ after: cursor?.position ?? '', limit: batch });
   const cutoff = Date.now() - graceSeconds * 1000;
   const old = listed.filter((blob) => blob.modifiedAt.getTime() < cutoff);
-  const known = old.length
-    ? new Set((await deps.db.selectFrom('uploads').select('blob_key').where('blob_key', 'in', old.map((b) => b.key)).execute()).map((r) => r.blob_key))
-    : new Set<string>();
+  const keys = old.map((b) => b.key);
+  // Rows of both kinds name blobs: uploads their bytes, previews their GLB.
+  const known = new Set<string | null>();
+  if (keys.length) {
+    for (const row of await deps.db.selectFrom('uploads').select('blob_key').where('blob_key', 'in', keys).execute()) known.add(row.blob_key);
+    for (const row of await deps.db.selectFrom('previews').select('blob_key').where('blob_key', 'in', keys).execute()) known.add(row.blob_key);
+  }
   let removed = 0;
   for (const blob of old) {
     if (known.has(blob.key)) continue;

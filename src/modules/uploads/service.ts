@@ -7,6 +7,7 @@ import { conflict, type FieldProblem, notFound, validationError } from '../../ht
 import { isUuid, newId } from '../../ids.js';
 import { jobsRepo, jobView } from '../../jobs/jobs-repo.js';
 import type { JobQueue } from '../../jobs/queue.js';
+import { previewsRepo } from '../previews/repo.js';
 import { uploadsRepo } from './repo.js';
 import { uploadView } from './view.js';
 
@@ -137,10 +138,12 @@ export class UploadsService {
     const deduplicated = rows.filter((row) => row.deduplicated);
     const pending = rows.filter((row) => !row.deduplicated);
     if (deduplicated.length) {
-      await this.db.transaction().execute(async (tx) => {
+      const previews = await this.db.transaction().execute(async (tx) => {
         await jobsRepo.insertSucceeded(tx, deduplicated.map((row) => ({ id: row.confirm_job_id as string, org_id: row.org_id, kind: 'confirm', subject_id: row.id })));
         await uploadsRepo.insert(tx, deduplicated);
+        return previewsRepo.request(tx, this.queue, deduplicated, this.config.previews.timeoutSeconds);
       });
+      if (previews) this.queue.wake('preview');
     }
     if (pending.length) await this.newRows.add(pending);
   }

@@ -7,6 +7,8 @@ import type { Db } from '../../db/database.js';
 import { unsupportedMediaType, validationError } from '../../http/errors.js';
 import { newId } from '../../ids.js';
 import { jobsRepo } from '../../jobs/jobs-repo.js';
+import type { JobQueue } from '../../jobs/queue.js';
+import { previewsRepo } from '../previews/repo.js';
 import { uploadsRepo } from './repo.js';
 import type { Caller } from './service.js';
 import { uploadView } from './view.js';
@@ -27,6 +29,7 @@ export class StreamedUploads {
   constructor(
     private readonly db: Db,
     private readonly blobs: BlobStore,
+    private readonly queue: JobQueue,
     private readonly config: Config,
   ) {}
 
@@ -65,8 +68,11 @@ export class StreamedUploads {
           confirmed_at: now,
           expires_at: now,
         }]);
-        return uploadsRepo.find(tx, caller.orgId, id);
+        const inserted = await uploadsRepo.find(tx, caller.orgId, id);
+        await previewsRepo.request(tx, this.queue, [inserted!], this.config.previews.timeoutSeconds);
+        return inserted;
       });
+      this.queue.wake('preview');
       return uploadView(row!);
     } catch (error) {
       await this.blobs.delete(key).catch(() => {});

@@ -1,0 +1,80 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/database.js';
+import type { JobRow } from '../db/schema.js';
+import type { Metrics } from '../metrics.js';
+import { previewsRepo } from '../modules/previews/repo.js';
+import { convertToGlb, PreviewError } from '../previews/convert.js';
+import { cadFormatOf } from '../previews/formats.js';
+import { jobsRepo } from './jobs-repo.js';
+
+export interface PreviewDeps {
+  db: Db;
+  blobs: BlobStore;
+  config: Config;
+  metrics: Metrics;
+}
+
+/**
+ * The preview job: the upload's bytes to a local file, converted to GLB in a child process held to
+ * the configured time and memory limits, the GLB stored as a blob of its own. A verdict on the file
+ * (unreadable, too slow, too big) fails the preview and the job without retries; trouble of ours
+ * (storage, disk) throws, and the queue tries again.
+ */
+export async function runPreview(deps: PreviewDeps, job: JobRow): Promise<void> {
+  const preview = await previewsRepo.find(deps.db, job.subject_id);
+  if (!preview || preview.job_id !== job.id || preview.status !== 'pending') {
+    await jobsRepo.finish(deps.db, job.id, { status: 'failed', error: preview ? 'superseded by a newer preview job' : 'the upload no longer exists' });
+    return;
+  }
+  const upload = await deps.db.selectFrom('uploads').selectAll().where('id', '=', job.subject_id).executeTakeFirst();
+  const format = upload ? cadFormatOf(upload.name) : null;
+  if (!upload || upload.status !== 'confirmed' || !format) {
+    await fail(deps, job, 'unsupported', upload ? `a ${upload.status} upload named ${upload.name} has no preview` : 'the upload no longer exists');
+    return;
+  }
+  const work = await mkdtemp(path.join(os.tmpdir(), 'stowage-preview-'));
+  try {
+    const input = path.join(work, `model.${format}`);
+    const output = path.join(work, 'preview.glb');
+    await pipeline(await deps.blobs.read(upload.blob_key), createWriteStream(input));
+    let result;
+    try {
+      result = await convertToGlb(input, format, output, {
+        timeoutMs: deps.config.previews.timeoutSeconds * 1000,
+        maxMemoryMb: deps.config.previews.maxMemoryMb,
+      });
+    } catch (error) {
+      if (!(error instanceof PreviewError)) throw error;
+      await fail(deps, job, error.reason, error.message);
+      return;
+    }
+    // A key per attempt: a retry after a stored GLB but before the commit never meets its own leftover
+    // (which, known to no row, the sweeper removes).
+    const key = `${upload.org_id}/previews/${job.id}-${job.attempts}.glb`;
+    const stored = await deps.blobs.put(key, createReadStream(output), { contentType: 'model/gltf-binary' });
+    const kept = await deps.db.transaction().execute(async (tx) => {
+      const decided = await previewsRepo.decide(tx, upload.id, job.id, { status: 'ok', blobKey: key, size: stored.size });
+      await jobsRepo.finish(tx, job.id, decided ? { status: 'succeeded' } : { status: 'failed', error: 'superseded by a newer preview job' });
+      return decided;
+    });
+    if (!kept) await deps.blobs.delete(key);
+    deps.metrics.previewOutcomes.inc({ result: kept ? 'ok' : 'superseded' });
+    deps.metrics.previewSeconds.observe(result.ms / 1000);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function fail(deps: PreviewDeps, job: JobRow, reason: string, message: string): Promise<void> {
+  await deps.db.transaction().execute(async (tx) => {
+    await previewsRepo.decide(tx, job.subject_id, job.id, { status: 'failed', reason });
+    await jobsRepo.finish(tx, job.id, { status: 'failed', error: `${reason}: ${message}` });
+  });
+  deps.metrics.previewOutcomes.inc({ result: reason });
+}

@@ -1,0 +1,91 @@
+import multipart from '@fastify/multipart';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { principalOf } from '../../http/auth.js';
+import { payloadTooLarge, validationError } from '../../http/errors.js';
+import { errorResponses } from '../../http/schemas.js';
+import type { StreamedUploads } from '../uploads/streamed.js';
+import { DatasetLink, DatasetUploadQuery } from './dataset-schema.js';
+import type { DatasetService } from './dataset-service.js';
+import { RevisionParams } from './revision-schema.js';
+
+// Room for the multipart boundaries and part headers around the file itself.
+const ENVELOPE_BYTES = 64 * 1024;
+
+/**
+ * Documents the form for OpenAPI. The multipart parser leaves the body undefined (validated as
+ * null), which `nullable` lets through: validation never stands between the client and the stream.
+ */
+const UploadForm = Type.Unsafe({
+  type: 'object',
+  nullable: true,
+  properties: { file: { type: 'string', format: 'binary', description: 'The CAD model or drawing file to attach to the revision.' } },
+  required: ['file'],
+});
+
+/**
+ * `POST …/datasets/upload` (reference 001, "Upload Dataset"): the simple streamed upload, then the
+ * link, as one call. Its own plugin because the multipart parser must not reach the JSON routes.
+ */
+export async function datasetUploadRoutes(
+  app: FastifyInstance,
+  opts: { datasets: DatasetService; streamed: StreamedUploads; maxBytes: number },
+) {
+  const { datasets, streamed, maxBytes } = opts;
+  await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, parts: 12 } });
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.post('/api/v1/parts/:part_id/revisions/:revision_id/datasets/upload', {
+    config: { scope: 'parts:write' },
+    schema: {
+      tags: ['datasets'],
+      summary: 'Upload Dataset',
+      description: `Upload one file (form field \`file\`, up to ${maxBytes} bytes) streamed to storage and link it to the revision; `
+        + 'answers 201 with the link. `role` defaults from the extension; the link rules are those of Attach Dataset.',
+      consumes: ['multipart/form-data'],
+      params: RevisionParams,
+      querystring: DatasetUploadQuery,
+      body: UploadForm,
+      response: { 201: Type.Ref(DatasetLink), ...errorResponses(400, 404, 409, 413, 415, 422) },
+    },
+  }, async (request, reply) => {
+    const caller = principalOf(request);
+    const { part_id: partId, revision_id: revisionId } = request.params;
+    const declared = Number(request.headers['content-length']);
+    try {
+      if (declared > maxBytes + ENVELOPE_BYTES) {
+        throw payloadTooLarge(`the upload takes at most ${maxBytes} bytes; use the multipart flow and attach the upload`, { limit: maxBytes });
+      }
+      // Before any byte is stored: a wrong revision must not leave an unlinked upload behind.
+      await datasets.assertRevision(caller, partId, revisionId);
+    } catch (error) {
+      // The body was not read: closing spares the client from sending the rest of it.
+      reply.header('connection', 'close');
+      throw error;
+    }
+    const part = await request.file();
+    if (!part || part.fieldname !== 'file') {
+      part?.file.resume();
+      throw validationError([{ path: 'body.file', message: 'send the file in a form field named "file"' }]);
+    }
+    const tooLarge = () => payloadTooLarge(`the file is over the ${maxBytes}-byte limit; use the multipart flow and attach the upload`, { limit: maxBytes });
+    // busboy only truncates at the limit; failing the stream makes storage drop what it has written.
+    part.file.once('limit', () => part.file.destroy(tooLarge()));
+    let uploadId: string;
+    try {
+      const upload = await streamed.upload(caller, {
+        name: part.filename,
+        contentType: part.mimetype && part.mimetype !== 'application/octet-stream' ? part.mimetype : null,
+        stream: part.file,
+      });
+      uploadId = upload.id;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'payload_too_large') reply.header('connection', 'close');
+      throw error;
+    }
+    const { role, is_primary: isPrimary } = request.query;
+    const link = await datasets.attach(caller, partId, revisionId, { data_source_id: uploadId, role, is_primary: isPrimary });
+    return reply.code(201).send(link);
+  });
+}

@@ -1,0 +1,88 @@
+import { sql } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import type { Attributes } from '../../db/schema.js';
+
+export const revisionRepo = {
+  insert(db: Executor, row: {
+    id: string;
+    org_id: string;
+    part_id: string;
+    revision_code: string;
+    parent_revision_id: string | null;
+    change_request_id: string | null;
+    attributes: Attributes;
+  }) {
+    return db
+      .insertInto('part_revisions')
+      .values({ ...row, attributes: JSON.stringify(row.attributes), updated_at: sql`now()` })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  },
+
+  find(db: Executor, orgId: string, partId: string, id: string) {
+    return db
+      .selectFrom('part_revisions')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('part_id', '=', partId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  },
+
+  /**
+   * Locks the revision for the rest of the transaction. Every change to a revision's dataset links
+   * (and the revision's own deletion) takes this lock first, which serialises them per revision.
+   */
+  findForUpdate(db: Executor, orgId: string, partId: string, id: string) {
+    return db
+      .selectFrom('part_revisions')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('part_id', '=', partId)
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
+  },
+
+  /** A parent being named by a new revision: kept from being deleted until the new one is committed. */
+  findForKeyShare(db: Executor, orgId: string, partId: string, id: string) {
+    return db
+      .selectFrom('part_revisions')
+      .select('id')
+      .where('org_id', '=', orgId)
+      .where('part_id', '=', partId)
+      .where('id', '=', id)
+      .forKeyShare()
+      .executeTakeFirst();
+  },
+
+  async list(db: Executor, orgId: string, partId: string, options: { limit: number; offset: number }) {
+    const base = db.selectFrom('part_revisions').where('org_id', '=', orgId).where('part_id', '=', partId);
+    const [rows, total] = await Promise.all([
+      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).offset(options.offset).execute(),
+      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { rows, count: total.n };
+  },
+
+  /** Top-level merge in one statement: `set` keys replace, `remove` keys go. */
+  mergeAttributes(db: Executor, id: string, set: Attributes, remove: string[]) {
+    return db
+      .updateTable('part_revisions')
+      .set({
+        attributes: sql`(attributes || ${JSON.stringify(set)}::jsonb) - ${remove}::text[]`,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  },
+
+  childIds(db: Executor, id: string) {
+    return db.selectFrom('part_revisions').select('id').where('parent_revision_id', '=', id).execute();
+  },
+
+  async delete(db: Executor, id: string): Promise<void> {
+    await db.deleteFrom('part_revisions').where('id', '=', id).execute();
+  },
+};

@@ -1,0 +1,79 @@
+import type { BlobStore } from '../../blobs/blob-store.js';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/database.js';
+import type { UploadRow } from '../../db/schema.js';
+import { notFound } from '../../http/errors.js';
+import { isUuid } from '../../ids.js';
+import type { JobQueue } from '../../jobs/queue.js';
+import { cadFormatOf } from '../../previews/formats.js';
+import { previewsRepo } from './repo.js';
+
+export type PreviewUrlStatus = 'ok' | 'pending' | 'failed' | 'no_dataset';
+
+export interface PreviewUrl {
+  data_source_id: string | null;
+  status: PreviewUrlStatus;
+  url: string | null;
+}
+
+const NO_DATASET: PreviewUrl = { data_source_id: null, status: 'no_dataset', url: null };
+
+/** Answers where a part's or an upload's GLB preview stands, with a short-lived URL once it is made. */
+export class PreviewService {
+  constructor(
+    private readonly db: Db,
+    private readonly blobs: BlobStore,
+    private readonly queue: JobQueue,
+    private readonly config: Config,
+  ) {}
+
+  /** The part's most recent revision → its primary active dataset, when that is a 3D model. */
+  async forPart(orgId: string, partId: string, baseUrl: string): Promise<PreviewUrl> {
+    const part = isUuid(partId)
+      ? await this.db.selectFrom('parts').select('id').where('id', '=', partId).where('org_id', '=', orgId).executeTakeFirst()
+      : undefined;
+    if (!part) throw notFound('part');
+    const upload = await this.db
+      .selectFrom('dataset_links as l')
+      .innerJoin('uploads as u', 'u.id', 'l.upload_id')
+      .selectAll('u')
+      .where('l.part_revision_id', '=', (eb) => eb
+        .selectFrom('part_revisions').select('id').where('part_id', '=', partId)
+        .orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1))
+      .where('l.is_primary', '=', true)
+      .where('l.is_active', '=', true)
+      .executeTakeFirst();
+    // A primary drawing or spreadsheet is a dataset, but not a 3D one: there is nothing to show.
+    if (!upload || !cadFormatOf(upload.name)) return NO_DATASET;
+    return this.statusOf(upload, baseUrl);
+  }
+
+  async forUpload(orgId: string, uploadId: string, baseUrl: string): Promise<PreviewUrl> {
+    const upload = isUuid(uploadId)
+      ? await this.db.selectFrom('uploads').selectAll().where('id', '=', uploadId).where('org_id', '=', orgId).executeTakeFirst()
+      : undefined;
+    if (!upload) throw notFound('upload');
+    if (!cadFormatOf(upload.name)) return { data_source_id: upload.id, status: 'no_dataset', url: null };
+    return this.statusOf(upload, baseUrl);
+  }
+
+  private async statusOf(upload: UploadRow, baseUrl: string): Promise<PreviewUrl> {
+    const answer = (status: PreviewUrlStatus, url: string | null = null): PreviewUrl => ({ data_source_id: upload.id, status, url });
+    if (upload.status === 'pending') return answer('pending');
+    if (upload.status !== 'confirmed') return answer('failed');
+    const preview = await previewsRepo.find(this.db, upload.id);
+    if (!preview) {
+      // Confirmed before previews existed (or its request was lost): start it now rather than never.
+      await this.db.transaction().execute((tx) => previewsRepo.request(tx, this.queue, [upload], this.config.previews.timeoutSeconds));
+      this.queue.wake('preview');
+      return answer('pending');
+    }
+    if (preview.status !== 'ok') return answer(preview.status);
+    const url = await this.blobs.presignGet(
+      preview.blob_key!,
+      { filename: `${upload.name.replace(/\.[^.]*$/, '')}.glb`, contentType: 'model/gltf-binary' },
+      { expiresInSeconds: this.config.limits.downloadTtlSeconds, baseUrl },
+    );
+    return answer('ok', url);
+  }
+}
