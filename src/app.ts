@@ -9,6 +9,7 @@ import type { BlobUrlSigner } from './blobs/signed-url.js';
 import type { Config } from './config.js';
 import type { Db } from './db/database.js';
 import { installAuth } from './http/auth.js';
+import { installCors } from './http/cors.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { installIdempotency } from './http/idempotency.js';
 import { installRateLimits } from './http/rate-limit-hook.js';
@@ -64,6 +65,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   installErrorHandling(app);
+  // Before auth: a preflight carries no API key and must be answered all the same.
+  await installCors(app, config.corsOrigins);
   const keys = new KeysService(db);
   installAuth(app, keys);
   installRateLimits(app, config.rateLimit);

@@ -60,6 +60,8 @@ export interface Config {
   };
   /** MIME types (exact or `type/*`) the confirm job refuses with `type_refused`. */
   readonly refusedContentTypes: readonly string[];
+  /** Origins browsers may call the API and the signed blob URLs from: ['*'] for any, [] for none. */
+  readonly corsOrigins: readonly string[];
 }
 
 export class ConfigError extends Error {}
@@ -118,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutSeconds: read.int('STOWAGE_PREVIEW_TIMEOUT_SECONDS', 120, 1),
       maxMemoryMb: read.int('STOWAGE_PREVIEW_MAX_MEMORY_MB', 2048, 128),
     },
+    corsOrigins: read.list('CORS_ORIGINS', ['*']),
     refusedContentTypes: read.list('STOWAGE_REFUSED_CONTENT_TYPES', DEFAULT_REFUSED_TYPES),
   };
   if (config.storageDriver === 's3') {
