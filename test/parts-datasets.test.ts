@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
+import { assertError, assertScopesEnforced } from './helpers/assertions.js';
+import { type Harness, startStowage } from './helpers/harness.js';
 import { sha256 } from './helpers/uploads.js';
 
 const UNKNOWN_ID = '0190d7c4-0000-7000-8000-000000000000';
@@ -20,12 +21,6 @@ interface Link {
   size_bytes: number | null;
   content_type: string | null;
   attributes: Record<string, unknown>;
-}
-
-function assertError(answer: ApiAnswer, status: number, code: string, what = '') {
-  assert.equal(answer.status, status, `${what} → ${JSON.stringify(answer.body)}`);
-  assert.equal(answer.body?.error?.code, code, what);
-  assert.equal(answer.body.error.request_id, answer.headers.get('x-request-id'), what);
 }
 
 describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)', () => {
@@ -445,13 +440,7 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
       ['PATCH', `${base}/${link.id}`, { filename: 'x.step' }],
       ['DELETE', `${base}/${link.id}`],
     ];
-    for (const [method, route, body] of routes) {
-      assertError(await api(method, route, body, null as unknown as string), 401, 'invalid_api_key', `${method} ${route}`);
-      assertError(await api(method, route, body, h.keys.writer), 403, 'insufficient_scope', `${method} ${route}`);
-      const asReader = await api(method, route, body, reader);
-      if (method === 'GET') assert.equal(asReader.status, 200);
-      else assertError(asReader, 403, 'insufficient_scope', `${method} ${route} reader`);
-    }
+    await assertScopesEnforced((m, r, b, k) => api(m, r, b, k as string), routes, { unscoped: h.keys.writer, reader });
     assert.deepEqual(await links(base), [link], 'nothing changed');
     const admin = await api('GET', base, undefined, h.keys.admin);
     assert.equal(admin.status, 200, 'admin implies parts:read');

@@ -1,20 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
+import { assertError, assertInvalid, assertScopesEnforced } from './helpers/assertions.js';
+import { type Harness, startStowage } from './helpers/harness.js';
 
 const UNKNOWN_ID = '0190d7c4-0000-7000-8000-000000000000';
 const REVISION_FIELDS = ['attributes', 'change_request_id', 'created_at', 'id', 'parent_revision_id', 'part_id', 'revision_code', 'updated_at'];
-
-function assertError(answer: ApiAnswer, status: number, code: string, what = '') {
-  assert.equal(answer.status, status, `${what} → ${JSON.stringify(answer.body)}`);
-  assert.equal(answer.body?.error?.code, code, what);
-  assert.equal(answer.body.error.request_id, answer.headers.get('x-request-id'), what);
-}
-
-function assertInvalid(answer: ApiAnswer, path: string, what = path) {
-  assertError(answer, 422, 'validation_error', what);
-  assert.ok(answer.body.error.details.some((d: { path: string }) => d.path === path), `${what}: ${JSON.stringify(answer.body.error.details)}`);
-}
 
 describe('revisions (/api/v1/parts/{part_id}/revisions…)', () => {
   let h: Harness;
@@ -200,13 +190,7 @@ describe('revisions (/api/v1/parts/{part_id}/revisions…)', () => {
       ['PATCH', `/api/v1/parts/${part.id}/revisions/${revision.id}`, { attributes: { a: 1 } }],
       ['DELETE', `/api/v1/parts/${part.id}/revisions/${revision.id}`],
     ];
-    for (const [method, route, body] of routes) {
-      assertError(await api(method, route, body, null as unknown as string), 401, 'invalid_api_key', `${method} ${route}`);
-      assertError(await api(method, route, body, h.keys.writer), 403, 'insufficient_scope', `${method} ${route}`);
-      const asReader = await api(method, route, body, reader);
-      if (method === 'GET') assert.equal(asReader.status, 200);
-      else assertError(asReader, 403, 'insufficient_scope', `${method} ${route} reader`);
-    }
+    await assertScopesEnforced((m, r, b, k) => api(m, r, b, k as string), routes, { unscoped: h.keys.writer, reader });
     assert.equal((await api('GET', `/api/v1/parts/${part.id}/revisions`)).body.count, 1);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { assertError, assertInvalid, assertScopesEnforced } from './helpers/assertions.js';
 import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
 
 const UNKNOWN_ID = '0190d7c4-0000-7000-8000-000000000000';
@@ -7,18 +8,6 @@ const PART_FIELDS = [
   'attributes', 'base_uom', 'classification_id', 'created_at', 'default_currency', 'description', 'id',
   'lead_time_days', 'make_or_buy', 'org_id', 'part_number', 'procurement_type', 'updated_at',
 ];
-
-function assertError(answer: ApiAnswer, status: number, code: string, what = '') {
-  assert.equal(answer.status, status, `${what} → ${JSON.stringify(answer.body)}`);
-  assert.equal(answer.body?.error?.code, code, what);
-  assert.equal(answer.body.error.request_id, answer.headers.get('x-request-id'), what);
-}
-
-/** The 422 names the offending field. */
-function assertInvalid(answer: ApiAnswer, path: string, what = path) {
-  assertError(answer, 422, 'validation_error', what);
-  assert.ok(answer.body.error.details.some((d: { path: string }) => d.path === path), `${what}: ${JSON.stringify(answer.body.error.details)}`);
-}
 
 describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_id})', () => {
   let h: Harness;
@@ -210,13 +199,7 @@ describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_i
       ['PATCH', `/api/v1/parts/${part.id}`, { description: 'x' }],
       ['DELETE', `/api/v1/parts/${part.id}`],
     ];
-    for (const [method, route, body] of routes) {
-      assertError(await api(method, route, body, null as unknown as string), 401, 'invalid_api_key', `${method} ${route} keyless`);
-      assertError(await api(method, route, body, h.keys.writer), 403, 'insufficient_scope', `${method} ${route} uploads key`);
-      const asReader = await api(method, route, body, reader);
-      if (method === 'GET') assert.equal(asReader.status, 200, `${method} ${route} reader`);
-      else assertError(asReader, 403, 'insufficient_scope', `${method} ${route} reader`);
-    }
+    await assertScopesEnforced((m, r, b, k) => api(m, r, b, k as string), routes, { unscoped: h.keys.writer, reader });
     const admin = await api('GET', `/api/v1/parts/${part.id}`, undefined, h.keys.admin);
     assert.equal(admin.status, 200, 'admin implies parts:read');
     assert.equal((await api('GET', `/api/v1/parts/${part.id}`)).body.description, null, 'nothing changed');

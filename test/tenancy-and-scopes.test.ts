@@ -1,24 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { assertError } from './helpers/assertions.js';
 import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
 import { confirm, presign, putBytes, settle, uploadConfirmed } from './helpers/uploads.js';
 
 const UNKNOWN_ID = '0190d7c4-0000-7000-8000-000000000000';
 const UNKNOWN_KEY = `stw_000000000000_${'A'.repeat(43)}`;
-
-/** The SPEC error envelope, with request_id echoing the X-Request-Id header. */
-function assertError(answer: ApiAnswer, status: number, code: string, what = '') {
-  assert.equal(answer.status, status, `${what} → ${JSON.stringify(answer.body)}`);
-  assert.deepEqual(Object.keys(answer.body ?? {}), ['error'], what);
-  const error = answer.body.error;
-  assert.deepEqual(Object.keys(error).sort(), ['code', 'details', 'message', 'request_id', 'retryable'], what);
-  assert.equal(error.code, code, what);
-  assert.equal(typeof error.message, 'string');
-  assert.ok(error.message.length > 0);
-  assert.equal(typeof error.retryable, 'boolean');
-  assert.ok(error.request_id, what);
-  assert.equal(error.request_id, answer.headers.get('x-request-id'), `${what}: request_id equals the X-Request-Id header`);
-}
 
 const ids = (answer: ApiAnswer) => answer.body.data.map((u: { id: string }) => u.id);
 

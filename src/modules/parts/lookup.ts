@@ -15,18 +15,15 @@ export async function ownedPart(db: Executor, caller: Caller, partId: string) {
   return row;
 }
 
-export async function ownedRevision(db: Executor, caller: Caller, partId: string, revisionId: string) {
-  const row = isUuid(partId) && isUuid(revisionId) ? await revisionRepo.find(db, caller.orgId, partId, revisionId) : undefined;
+/** The revision; with `lock`, row-locked for the rest of the transaction (see revisionRepo.find). */
+export async function ownedRevision(db: Executor, caller: Caller, partId: string, revisionId: string, options: { lock?: boolean } = {}) {
+  const row = isUuid(partId) && isUuid(revisionId) ? await revisionRepo.find(db, caller.orgId, partId, revisionId, options) : undefined;
   if (!row) throw await revisionMissing(db, caller, partId);
   return row;
 }
 
-/** The revision, row-locked for the rest of the transaction (see revisionRepo.findForUpdate). */
-export async function lockedRevision(db: Executor, caller: Caller, partId: string, revisionId: string) {
-  const row = isUuid(partId) && isUuid(revisionId) ? await revisionRepo.findForUpdate(db, caller.orgId, partId, revisionId) : undefined;
-  if (!row) throw await revisionMissing(db, caller, partId);
-  return row;
-}
+export const lockedRevision = (db: Executor, caller: Caller, partId: string, revisionId: string) =>
+  ownedRevision(db, caller, partId, revisionId, { lock: true });
 
 /** Names what is missing: the part, or the revision under a part that exists. */
 async function revisionMissing(db: Executor, caller: Caller, partId: string): Promise<AppError> {

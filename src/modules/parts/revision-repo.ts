@@ -19,29 +19,18 @@ export const revisionRepo = {
       .executeTakeFirstOrThrow();
   },
 
-  find(db: Executor, orgId: string, partId: string, id: string) {
-    return db
-      .selectFrom('part_revisions')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .where('part_id', '=', partId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-  },
-
   /**
-   * Locks the revision for the rest of the transaction. Every change to a revision's dataset links
-   * (and the revision's own deletion) takes this lock first, which serialises them per revision.
+   * `lock`: hold the revision's row lock for the rest of the transaction. Every change to a revision's
+   * dataset links (and the revision's own deletion) takes it first, which serialises them per revision.
    */
-  findForUpdate(db: Executor, orgId: string, partId: string, id: string) {
-    return db
+  find(db: Executor, orgId: string, partId: string, id: string, options: { lock?: boolean } = {}) {
+    const query = db
       .selectFrom('part_revisions')
       .selectAll()
       .where('org_id', '=', orgId)
       .where('part_id', '=', partId)
-      .where('id', '=', id)
-      .forUpdate()
-      .executeTakeFirst();
+      .where('id', '=', id);
+    return (options.lock ? query.forUpdate() : query).executeTakeFirst();
   },
 
   /** A parent being named by a new revision: kept from being deleted until the new one is committed. */

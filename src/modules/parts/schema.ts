@@ -1,4 +1,4 @@
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { Pagination, listOf, nullable } from '../../http/schemas.js';
 
 const nullableEnum = <V extends string>(values: readonly V[], description: string) =>
@@ -59,36 +59,23 @@ export const Part = Type.Object(
   { $id: 'PartPublic', title: 'PartPublic' },
 );
 
-export const PartCreate = Type.Object(
-  {
-    attributes: Type.Optional(fields.attributes),
-    base_uom: Type.Optional(fields.base_uom),
-    classification_id: Type.Optional(fields.classification_id),
-    default_currency: Type.Optional(fields.default_currency),
-    description: Type.Optional(fields.description),
-    lead_time_days: Type.Optional(fields.lead_time_days),
-    make_or_buy: Type.Optional(fields.make_or_buy),
-    part_number: PART_NUMBER,
-    procurement_type: Type.Optional(fields.procurement_type),
-  },
-  { additionalProperties: false },
-);
+/** Every field a part's owner may set, each optional. */
+const settable = {
+  attributes: Type.Optional(fields.attributes),
+  base_uom: Type.Optional(fields.base_uom),
+  classification_id: Type.Optional(fields.classification_id),
+  default_currency: Type.Optional(fields.default_currency),
+  description: Type.Optional(fields.description),
+  lead_time_days: Type.Optional(fields.lead_time_days),
+  make_or_buy: Type.Optional(fields.make_or_buy),
+  procurement_type: Type.Optional(fields.procurement_type),
+};
+
+export const PartCreate = Type.Object({ ...settable, part_number: PART_NUMBER }, { additionalProperties: false });
 export type PartCreate = Static<typeof PartCreate>;
 
 /** The reference's update body: every create field but part_number, which stays as created. */
-export const PartUpdate = Type.Object(
-  {
-    attributes: Type.Optional(fields.attributes),
-    base_uom: Type.Optional(fields.base_uom),
-    classification_id: Type.Optional(fields.classification_id),
-    default_currency: Type.Optional(fields.default_currency),
-    description: Type.Optional(fields.description),
-    lead_time_days: Type.Optional(fields.lead_time_days),
-    make_or_buy: Type.Optional(fields.make_or_buy),
-    procurement_type: Type.Optional(fields.procurement_type),
-  },
-  { additionalProperties: false },
-);
+export const PartUpdate = Type.Object(settable, { additionalProperties: false });
 export type PartUpdate = Static<typeof PartUpdate>;
 
 export const PartListQuery = Type.Composite([
