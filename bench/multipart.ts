@@ -40,6 +40,8 @@
  * the stored copies are removed and the page cache flushed (`sync`), untimed.
  * Exit code: 0 when the run worked whatever the target says; 1 when it is invalid; 2 on a crash.
  */
+// As in `stowage start`, whose service this process hosts: the CLI sizes libuv's pool before anything uses it.
+import '../src/threadpool.js';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';

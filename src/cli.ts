@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './threadpool.js';
 import { ConfigError, loadConfig } from './config.js';
 import { migrate } from './db/migrate.js';
 import { resolveDatabase } from './db/connect.js';
