@@ -173,6 +173,7 @@ export class LocalMultipart {
    * gone) instead of refilling a half-removed one.
    */
   async discard(uploadId: string): Promise<void> {
+    void this.active.get(uploadId)?.hasher.dispose();
     this.active.delete(uploadId);
     const aside = path.join(this.o.tmpDir, `discarded-${randomUUID()}`);
     try {
@@ -234,7 +235,7 @@ export class LocalMultipart {
   private stateOf(uploadId: string): UploadState {
     let state = this.active.get(uploadId);
     if (!state) {
-      state = { writes: new Set(), sealing: false, generations: new Map(), hasher: new PrefixHasher(this.o.chunkBytes) };
+      state = { writes: new Set(), sealing: false, generations: new Map(), hasher: new PrefixHasher() };
       this.active.set(uploadId, state);
     }
     return state;

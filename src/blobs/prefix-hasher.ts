@@ -1,21 +1,19 @@
-import { type Hash, createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { ThreadedHash } from './hash-thread.js';
 
 /**
  * The sha256 of a multipart upload's data file, built up part by part in the background as the
  * leading parts arrive, so completing needs to hash only the tail. Parts land at fixed offsets in any
  * order; the hash can only grow over an unbroken run from part 1, and it remembers which write of each
- * part it read, so a part rewritten since makes the prefix worthless rather than wrong.
+ * part it read, so a part rewritten since makes the prefix worthless rather than wrong. The hashing
+ * itself runs on the hashing thread, off the event loop that receives the parts.
  */
 export class PrefixHasher {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash = new ThreadedHash();
   /** The write generation of each hashed part: entry i is part i + 1. */
   private readonly hashed: number[] = [];
   private chain: Promise<void> = Promise.resolve();
   private broken = false;
-
-  constructor(private readonly chunkBytes: number) {}
 
   /**
    * Hashes the parts that now follow the prefix. `generationOf(n)` answers the current write of part
@@ -28,7 +26,7 @@ export class PrefixHasher {
           const partNumber = this.hashed.length + 1;
           const generation = await generationOf(partNumber);
           if (generation === null) return;
-          await this.update(this.hash, file, (partNumber - 1) * partSize, partSize);
+          await this.hash.update(file, (partNumber - 1) * partSize, partSize);
           this.hashed.push(generation);
         }
       })
@@ -47,15 +45,12 @@ export class PrefixHasher {
     const start = this.hashed.length * partSize;
     const { size } = await stat(file);
     if (size < start || size - start > maxTailBytes) return null;
-    const whole = this.hash.copy();
-    await this.update(whole, file, start, size - start);
-    return whole.digest('hex');
+    return this.hash.digestWith(file, start, size - start).catch(() => null);
   }
 
-  private async update(hash: Hash, file: string, start: number, length: number): Promise<void> {
-    if (length === 0) return;
-    for await (const chunk of createReadStream(file, { start, end: start + length - 1, highWaterMark: this.chunkBytes })) {
-      hash.update(chunk as Buffer);
-    }
+  /** Frees the running hash once the upload is completed or dropped. */
+  async dispose(): Promise<void> {
+    await this.chain;
+    await this.hash.dispose();
   }
 }
