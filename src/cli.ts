@@ -1,16 +1,12 @@
 #!/usr/bin/env node
 import './threadpool.js';
 import { ConfigError, loadConfig } from './config.js';
-import { migrate } from './db/migrate.js';
-import { resolveDatabase } from './db/connect.js';
-import { openDatabase } from './db/database.js';
 import { UsageError, parseArgs } from './commands/args.js';
-import { runKeys } from './commands/keys.js';
-import { runServer } from './commands/server.js';
-import { runDownload } from './commands/download.js';
-import { runUpload } from './commands/upload.js';
 import { ApiError } from './client/api-client.js';
 import { AppError } from './http/errors.js';
+
+// Commands load what they need when they run: `stowage upload` starts in a tenth of the time when it
+// does not first load the server (Fastify, Kysely, pg-boss, the AWS SDK) it only talks to.
 
 const HELP = `stowage — self-hosted file ingestion
 
@@ -39,17 +35,20 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   // Client commands talk to a server over HTTP and need none of its configuration.
-  if (command === 'upload') return runUpload({ ...args, positional: rest });
-  if (command === 'download') return runDownload({ ...args, positional: rest });
+  if (command === 'upload') return (await import('./commands/upload.js')).runUpload({ ...args, positional: rest });
+  if (command === 'download') return (await import('./commands/download.js')).runDownload({ ...args, positional: rest });
   const config = loadConfig();
   switch (command) {
     case 'start':
-      return runServer(config, 'all');
     case 'serve':
-      return runServer(config, 'serve');
-    case 'worker':
-      return runServer(config, 'worker');
+    case 'worker': {
+      const { runServer } = await import('./commands/server.js');
+      return runServer(config, command === 'start' ? 'all' : command);
+    }
     case 'migrate': {
+      const [{ resolveDatabase }, { openDatabase }, { migrate }] = await Promise.all([
+        import('./db/connect.js'), import('./db/database.js'), import('./db/migrate.js'),
+      ]);
       const target = await resolveDatabase(config);
       const database = openDatabase(target.url, { max: 1 });
       try {
@@ -62,7 +61,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'keys':
-      return runKeys(config, { ...args, positional: rest });
+      return (await import('./commands/keys.js')).runKeys(config, { ...args, positional: rest });
     default:
       throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
   }
