@@ -7,6 +7,8 @@ export interface FlushingWriterOptions {
   /** Start a background fdatasync after this many bytes since the last one. */
   flushEveryBytes: number;
   highWaterMark?: number;
+  /** Told the file offset reached after each write: the bytes before it are in the file. */
+  onWritten?: (position: number) => void;
 }
 
 /**
@@ -50,6 +52,7 @@ export class FlushingWriter extends Writable {
       total -= bytesWritten;
       if (total > 0) pending = [Buffer.concat(pending).subarray(bytesWritten)];
     }
+    this.options.onWritten?.(this.position);
     if (this.sinceFlush >= this.options.flushEveryBytes && !this.flushing) {
       this.sinceFlush = 0;
       this.flushing = this.handle.datasync().then(

@@ -18,6 +18,7 @@ import {
   type StoredPart,
 } from './blob-store.js';
 import { FlushingWriter } from './flushing-writer.js';
+import { TrailingHasher } from './trailing-hasher.js';
 import { LocalMultipart } from './local-multipart.js';
 import { MeteredStream } from './metered-stream.js';
 import { MIN_PART_BYTES, checkPartNumber } from './multipart.js';
@@ -29,6 +30,8 @@ export const READ_CHUNK_BYTES = 1024 * 1024;
 export const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 // What a completion may spend hashing in its request (≈ 0.3 s); the confirm job hashes anything longer.
 const FINISH_HASH_BYTES = 512 * 1024 * 1024;
+// How far the hash of a blob being written trails the writer: few thread round trips, little left at the end.
+const HASH_STEP_BYTES = 8 * 1024 * 1024;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const KEY_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 
@@ -116,20 +119,32 @@ export class LocalBlobStore implements BlobStore {
   async put(key: string, body: Readable, expect: BlobExpectations = {}): Promise<StoredBlob> {
     const target = this.pathOf(key);
     const temp = this.tempPath();
-    const meter = new MeteredStream(expect, READ_CHUNK_BYTES);
+    // Counts and enforces the declared size as bytes pass; the sha256 is taken from the file as it grows.
+    const meter = new MeteredStream({ size: expect.size }, READ_CHUNK_BYTES, null);
+    const hasher = new TrailingHasher(temp, HASH_STEP_BYTES);
     try {
       const handle = await open(temp, 'w');
       try {
-        await pipeline(body, meter, new FlushingWriter(handle, { flushEveryBytes: FLUSH_EVERY_BYTES, highWaterMark: READ_CHUNK_BYTES }));
+        const writer = new FlushingWriter(handle, {
+          flushEveryBytes: FLUSH_EVERY_BYTES,
+          highWaterMark: READ_CHUNK_BYTES,
+          onWritten: (position) => hasher.written(position),
+        });
+        await pipeline(body, meter, writer);
         await handle.sync();
       } finally {
         await handle.close();
       }
-      const stored = meter.result();
+      const { size } = meter.measured();
+      const stored = { size, sha256: await hasher.digest(size) };
+      if (expect.sha256 && stored.sha256 !== expect.sha256.toLowerCase()) {
+        throw new BlobError('checksum_mismatch', 'the body does not match the declared sha256');
+      }
       await publish(temp, target, key, { synced: true });
       await this.recordDigest(key, stored.sha256);
       return stored;
     } finally {
+      await hasher.dispose();
       await unlink(temp).catch(() => {});
     }
   }
