@@ -77,7 +77,8 @@ class HashThread {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    // It allocates next to nothing on the JS heap (one reused buffer): small heap limits keep its footprint small.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
     worker.on('message', ({ seq, result, error }: { seq: number; result: string | null; error?: string }) => {
       const call = this.pending.get(seq);
       this.pending.delete(seq);
