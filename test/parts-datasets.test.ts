@@ -369,7 +369,7 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     assert.equal((await viaFetch.json()).role, 'cad_3d');
   });
 
-  it('one-shot upload refusals: 404 before any byte is stored, 413 over the limit, 422, 401/403', async () => {
+  it('one-shot upload refusals: 404 before any byte is stored, 413 over the limit, 400 for a body that is no form, 422, 401/403', async () => {
     const { partId, base } = await revision();
     const theirs = await revision(h.keys.otherOrg);
     const before = await uploadCount();
@@ -389,8 +389,11 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     assert.equal((await uploadOneShot(base, 'x.step', Buffer.from('x'), '', reader)).status, 403);
     assert.equal((await uploadOneShot(base, 'x.step', Buffer.from('x'), '', h.keys.writer)).status, 403, 'uploads:write is not parts:write');
     assert.equal((await uploadOneShot(base, 'x.step', Buffer.from('x'), '', 'stw_000000000000_nope')).status, 401);
+    // The wrong kind of request body is the request's fault, whatever it holds: 400.
     const json = await api('POST', `${base}/upload`, { name: 'x.step' });
-    assert.ok([400, 422].includes(json.status), JSON.stringify(json.body));
+    assertError(json, 400, 'bad_request', 'a JSON body');
+    const text = await fetch(`${h.url}${base}/upload`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'text/plain' }, body: 'x' });
+    assert.equal(text.status, 400);
     assert.equal(await uploadCount(), before, 'no upload was kept by any refusal');
     assert.deepEqual(await links(base, true), []);
   });

@@ -9,10 +9,11 @@ import { sha256 } from './helpers/uploads.js';
 const LIMIT = 1024 * 1024;
 
 /** POSTs one file part as multipart/form-data, chunked (no Content-Length) unless told otherwise. */
-function postFile(h: Harness, options: { field?: string; filename: string; type?: string; bytes: Buffer; key?: string; contentLength?: boolean }) {
+function postFile(h: Harness, options: { field?: string; filename: string | null; type?: string; bytes: Buffer; key?: string; contentLength?: boolean }) {
   const boundary = `----stowage${Date.now()}`;
+  const filename = options.filename === null ? '' : `; filename="${options.filename}"`;
   const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="${options.field ?? 'file'}"; filename="${options.filename}"\r\n` +
+    `--${boundary}\r\nContent-Disposition: form-data; name="${options.field ?? 'file'}"${filename}\r\n` +
       `Content-Type: ${options.type ?? 'application/octet-stream'}\r\n\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
@@ -116,6 +117,13 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
     const json = await h.api('POST', '/api/v1/uploads', { body: { name: 'a.txt' } });
     assert.equal(json.status, 400);
     assert.equal(json.body.error.code, 'bad_request');
+    assert.match(json.body.error.message, /multipart\/form-data/);
+    const text = await fetch(`${h.url}/api/v1/uploads`, { method: 'POST', headers: { 'x-api-key': h.keys.writer, 'content-type': 'text/plain' }, body: 'just text' });
+    assert.equal(text.status, 400);
+    assert.equal((await text.json()).error.code, 'bad_request');
+    const nameless = await postFile(h, { filename: null, bytes: Buffer.from('no name') });
+    assert.equal(nameless.status, 422, JSON.stringify(nameless.body));
+    assert.equal(nameless.body.error.details[0].path, 'body.file');
     const reader = await postFile(h, { filename: 'a.txt', bytes: Buffer.from('a'), key: h.keys.reader });
     assert.equal(reader.status, 403);
   });

@@ -3,15 +3,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
-import { payloadTooLarge, validationError } from '../../http/errors.js';
 import { errorResponses } from '../../http/schemas.js';
+import { refuseUnfitForm, storeFormFile } from '../uploads/form-file.js';
 import type { StreamedUploads } from '../uploads/streamed.js';
 import { DatasetLink, DatasetUploadQuery } from './dataset-schema.js';
 import type { DatasetService } from './dataset-service.js';
 import { RevisionParams } from './revision-schema.js';
-
-// Room for the multipart boundaries and part headers around the file itself.
-const ENVELOPE_BYTES = 64 * 1024;
 
 /**
  * Documents the form for OpenAPI. The multipart parser leaves the body undefined (validated as
@@ -36,8 +33,11 @@ export async function datasetUploadRoutes(
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, parts: 12 } });
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
+  const limits = { maxBytes, largerFiles: 'use the multipart flow and attach the upload' };
+
   r.post('/api/v1/parts/:part_id/revisions/:revision_id/datasets/upload', {
     config: { scope: 'parts:write' },
+    preValidation: async (request, reply) => refuseUnfitForm(request, reply, limits),
     schema: {
       tags: ['datasets'],
       summary: 'Upload Dataset',
@@ -52,11 +52,7 @@ export async function datasetUploadRoutes(
   }, async (request, reply) => {
     const caller = principalOf(request);
     const { part_id: partId, revision_id: revisionId } = request.params;
-    const declared = Number(request.headers['content-length']);
     try {
-      if (declared > maxBytes + ENVELOPE_BYTES) {
-        throw payloadTooLarge(`the upload takes at most ${maxBytes} bytes; use the multipart flow and attach the upload`, { limit: maxBytes });
-      }
       // Before any byte is stored: a wrong revision must not leave an unlinked upload behind.
       await datasets.assertRevision(caller, partId, revisionId);
     } catch (error) {
@@ -64,28 +60,9 @@ export async function datasetUploadRoutes(
       reply.header('connection', 'close');
       throw error;
     }
-    const part = await request.file();
-    if (!part || part.fieldname !== 'file') {
-      part?.file.resume();
-      throw validationError([{ path: 'body.file', message: 'send the file in a form field named "file"' }]);
-    }
-    const tooLarge = () => payloadTooLarge(`the file is over the ${maxBytes}-byte limit; use the multipart flow and attach the upload`, { limit: maxBytes });
-    // busboy only truncates at the limit; failing the stream makes storage drop what it has written.
-    part.file.once('limit', () => part.file.destroy(tooLarge()));
-    let uploadId: string;
-    try {
-      const upload = await streamed.upload(caller, {
-        name: part.filename,
-        contentType: part.mimetype && part.mimetype !== 'application/octet-stream' ? part.mimetype : null,
-        stream: part.file,
-      });
-      uploadId = upload.id;
-    } catch (error) {
-      if ((error as { code?: string }).code === 'payload_too_large') reply.header('connection', 'close');
-      throw error;
-    }
+    const upload = await storeFormFile(request, reply, streamed, caller, limits);
     const { role, is_primary: isPrimary } = request.query;
-    const link = await datasets.attach(caller, partId, revisionId, { data_source_id: uploadId, role, is_primary: isPrimary });
+    const link = await datasets.attach(caller, partId, revisionId, { data_source_id: upload.id, role, is_primary: isPrimary });
     return reply.code(201).send(link);
   });
 }

@@ -14,6 +14,7 @@ import type { Caller } from './service.js';
 import { uploadView } from './view.js';
 
 export interface StreamedFile {
+  /** As the client sent it; '' when the part had no filename. */
   name: string;
   contentType: string | null;
   stream: Readable;
