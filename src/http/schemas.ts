@@ -27,10 +27,16 @@ export const Timestamp = Type.String({ format: 'date-time' });
 export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 export const Sha256Hex = Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'Hex-encoded SHA-256.' });
 
+export const DEFAULT_LIMIT = 50;
+
+/** Optional in the documents, as the references have them; ajv's useDefaults fills both in before a handler runs. */
 export const Pagination = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: DEFAULT_LIMIT, description: 'Page size (1–200).' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Rows to skip.' })),
 });
+
+/** The page a list query asked for, defaults applied (for handlers typed before ajv's defaults). */
+export const pageOf = (query: { limit?: number; offset?: number }) => ({ limit: query.limit ?? DEFAULT_LIMIT, offset: query.offset ?? 0 });
 
 export function listOf<T extends TSchema>(item: T) {
   return Type.Object({ count: Type.Integer({ description: 'Total matching rows, ignoring limit/offset.' }), data: Type.Array(item) });

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
-import { errorResponses } from '../../http/schemas.js';
+import { errorResponses, pageOf } from '../../http/schemas.js';
 import { DatasetAttach, DatasetLink, DatasetList, DatasetListQuery, DatasetParams, DatasetUpdate } from './dataset-schema.js';
 import type { DatasetService } from './dataset-service.js';
 import { RevisionParams } from './revision-schema.js';
@@ -25,8 +25,8 @@ export async function datasetRoutes(app: FastifyInstance, opts: { datasets: Data
       params: RevisionParams, querystring: DatasetListQuery, response: { 200: DatasetList, ...errorResponses(404, 422) },
     },
   }, async (request) => {
-    const { include_inactive: includeInactive, limit, offset } = request.query;
-    return datasets.list(principalOf(request), request.params.part_id, request.params.revision_id, { includeInactive, limit, offset });
+    const includeInactive = request.query.include_inactive ?? false;
+    return datasets.list(principalOf(request), request.params.part_id, request.params.revision_id, { includeInactive, ...pageOf(request.query) });
   });
 
   r.post('/api/v1/parts/:part_id/revisions/:revision_id/datasets', {

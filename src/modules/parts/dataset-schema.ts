@@ -62,7 +62,7 @@ export type DatasetUpdate = Static<typeof DatasetUpdate>;
 
 export const DatasetListQuery = Type.Composite([
   Type.Object({
-    include_inactive: Type.Boolean({ default: false, description: 'Include superseded (inactive) links.' }),
+    include_inactive: Type.Optional(Type.Boolean({ default: false, description: 'Include superseded (inactive) links.' })),
   }),
   Pagination,
 ]);

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
-import { errorResponses } from '../../http/schemas.js';
+import { errorResponses, pageOf } from '../../http/schemas.js';
 import type { PartService } from './part-service.js';
 import { Message, Part, PartCreate, PartList, PartListQuery, PartParams, PartUpdate } from './schema.js';
 
@@ -23,8 +23,8 @@ export async function partRoutes(app: FastifyInstance, opts: { parts: PartServic
       querystring: PartListQuery, response: { 200: PartList, ...errorResponses(422) },
     },
   }, async (request) => {
-    const { q, classification_id: classificationId, limit, offset } = request.query;
-    return parts.list(principalOf(request), { q, classificationId, limit, offset });
+    const { q, classification_id: classificationId } = request.query;
+    return parts.list(principalOf(request), { q, classificationId, ...pageOf(request.query) });
   });
 
   r.post('/api/v1/parts/', {

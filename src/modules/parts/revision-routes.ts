@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
-import { errorResponses } from '../../http/schemas.js';
+import { errorResponses, pageOf } from '../../http/schemas.js';
 import { PartRevision, RevisionCreate, RevisionList, RevisionListQuery, RevisionParams, RevisionUpdate } from './revision-schema.js';
 import type { RevisionService } from './revision-service.js';
 import { Message, PartParams } from './schema.js';
@@ -23,7 +23,7 @@ export async function revisionRoutes(app: FastifyInstance, opts: { revisions: Re
       tags, summary: 'List Revisions', description: "The part's revisions, newest first.",
       params: PartParams, querystring: RevisionListQuery, response: { 200: RevisionList, ...errorResponses(404, 422) },
     },
-  }, async (request) => revisions.list(principalOf(request), request.params.part_id, request.query));
+  }, async (request) => revisions.list(principalOf(request), request.params.part_id, pageOf(request.query)));
 
   r.post('/api/v1/parts/:part_id/revisions', {
     config: write,

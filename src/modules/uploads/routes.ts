@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { baseUrlOf } from '../../http/base-url.js';
 import { insufficientScope } from '../../http/errors.js';
-import { errorResponses } from '../../http/schemas.js';
+import { errorResponses, pageOf } from '../../http/schemas.js';
 import { grants } from '../keys/scopes.js';
 import type { Principal } from '../keys/service.js';
 import {
@@ -70,9 +70,9 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     },
   }, async (request) => {
     const principal = principalOf(request);
-    const { include_cancelled: includeCancelled, status, limit, offset } = request.query;
+    const { include_cancelled: includeCancelled = false, status } = request.query;
     if ((includeCancelled || status === 'cancelled') && !grants(principal.scopes, 'admin')) throw insufficientScope('admin');
-    return uploads.list(caller(principal), { includeCancelled, status, limit, offset });
+    return uploads.list(caller(principal), { includeCancelled, status, ...pageOf(request.query) });
   });
 
   r.get('/api/v1/uploads/summary', {

@@ -90,7 +90,7 @@ export const BulkResponse = Type.Object({
 
 export const ListQuery = Type.Composite([
   Type.Object({
-    include_cancelled: Type.Boolean({ default: false, description: 'Include cancelled uploads in the list (hidden by default; needs admin).' }),
+    include_cancelled: Type.Optional(Type.Boolean({ default: false, description: 'Include cancelled uploads in the list (hidden by default; needs admin).' })),
     status: Type.Optional(UploadStatus),
   }),
   Pagination,
