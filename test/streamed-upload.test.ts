@@ -9,8 +9,8 @@ import { sha256 } from './helpers/uploads.js';
 const LIMIT = 1024 * 1024;
 
 /** POSTs one file part as multipart/form-data, chunked (no Content-Length) unless told otherwise. */
-function postFile(h: Harness, options: { field?: string; filename: string | null; type?: string; bytes: Buffer; key?: string; contentLength?: boolean }) {
-  const boundary = `----stowage${Date.now()}`;
+function postFile(h: Harness, options: { field?: string; filename: string | null; type?: string; bytes: Buffer; key?: string; contentLength?: boolean; idempotencyKey?: string }) {
+  const boundary = `----stowage${Date.now()}${Math.random().toString(16).slice(2, 10).padEnd(8, '0')}`;
   const filename = options.filename === null ? '' : `; filename="${options.filename}"`;
   const head = Buffer.from(
     `--${boundary}\r\nContent-Disposition: form-data; name="${options.field ?? 'file'}"${filename}\r\n` +
@@ -22,11 +22,12 @@ function postFile(h: Harness, options: { field?: string; filename: string | null
     'content-type': `multipart/form-data; boundary=${boundary}`,
   };
   if (options.contentLength) headers['content-length'] = head.length + options.bytes.length + tail.length;
-  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+  if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
+  return new Promise<{ status: number; body: any; replayed: boolean }>((resolve, reject) => {
     const request = http.request(`${h.url}/api/v1/uploads`, { method: 'POST', headers }, (response) => {
       let text = '';
       response.on('data', (d) => (text += d));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text), replayed: response.headers['idempotent-replayed'] === 'true' }));
     });
     // The server may answer and close before it has read everything we send: that is the point.
     request.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
@@ -108,6 +109,19 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
     assert.equal(answer.body.error.code, 'unsupported_media_type');
     assert.equal((await h.api('GET', '/api/v1/uploads/summary')).body.total_count, before);
     assert.equal(await blobFiles(), filesBefore);
+  });
+
+  it('a retry of the same file under the same Idempotency-Key is replayed, though its form has a new boundary', async () => {
+    const bytes = Buffer.from('sent twice\n');
+    const send = () => postFile(h, { filename: 'retry.txt', bytes, contentLength: true, idempotencyKey: 'form-retry-1' });
+    const first = await send();
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    const second = await send();
+    assert.equal(second.status, 201, JSON.stringify(second.body));
+    assert.equal(second.replayed, true);
+    assert.equal(second.body.id, first.body.id, 'one upload, not two');
+    const other = await postFile(h, { filename: 'retry.txt', bytes: Buffer.from('another file, longer\n'), contentLength: true, idempotencyKey: 'form-retry-1' });
+    assert.equal(other.status, 409, 'the same key with another body');
   });
 
   it('needs the form field "file", a multipart body and the uploads:write scope', async () => {

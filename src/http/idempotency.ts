@@ -128,10 +128,13 @@ function fingerprintOf(request: FastifyRequest): string {
     .update('\0')
     .update(request.url)
     .update('\0')
-    // A streamed body is not read yet: its type (with the multipart boundary) and length stand for it.
-    .update(request.body === undefined ? `${request.headers['content-type'] ?? ''}\0${request.headers['content-length'] ?? ''}` : canonicalJson(request.body))
+    // A streamed body is not read yet: its media type and length stand for it. Not the multipart
+    // boundary: a client retrying the same file builds a new form, with a new boundary of the same length.
+    .update(request.body === undefined ? `${mediaTypeOf(request)}\0${request.headers['content-length'] ?? ''}` : canonicalJson(request.body))
     .digest('hex');
 }
+
+const mediaTypeOf = (request: FastifyRequest) => (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
 
 /** JSON with sorted keys, so the same body sent with its keys in another order is the same request. */
 function canonicalJson(value: unknown): string {
