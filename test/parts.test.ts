@@ -235,12 +235,18 @@ describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_i
       ['patch', `${rev}/datasets/{dataset_link_id}`, 200],
       ['delete', `${rev}/datasets/{dataset_link_id}`, 200],
       ['post', `${rev}/datasets/upload`, 201],
+      ['get', `${base}/{part_id}/preview-url`, 200],
+      ['get', `${base}/datasets/{data_source_id}/preview-url`, 200],
     ];
     for (const [method, path, status] of expected) {
       const operation = spec.paths[path]?.[method];
       assert.ok(operation, `${method.toUpperCase()} ${path} is documented`);
       assert.ok(operation.responses[String(status)]?.content?.['application/json']?.schema, `${method} ${path} answers ${status} with a schema`);
       assert.ok(operation.responses['401'] && operation.responses['403'], `${method} ${path} documents its error rows`);
+      assert.ok(operation.responses['422'], `${method} ${path} documents 422, as every reference endpoint does`);
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in === 'query') assert.notEqual(parameter.required, true, `${method} ${path}: query ${parameter.name} is optional`);
+      }
       if (path.includes('{part_id}')) assert.ok(operation.responses['404'], `${method} ${path} documents 404`);
       if (method === 'post' || method === 'patch') assert.ok(operation.requestBody, `${method} ${path} has a request schema`);
     }

@@ -47,7 +47,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { datasets: Data
     config: write,
     schema: {
       tags, summary: 'Detach Dataset', description: 'Removes the link, never the upload; a detached primary hands over to the newest remaining active link.',
-      params: DatasetParams, response: { 200: Detached, ...errorResponses(404, 409) },
+      params: DatasetParams, response: { 200: Detached, ...errorResponses(404, 409, 422) },
     },
   }, async (request) => {
     const { part_id: partId, revision_id: revisionId, dataset_link_id: linkId } = request.params;
@@ -59,7 +59,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { datasets: Data
     schema: {
       tags, summary: 'Update Dataset',
       description: '`filename` renames the underlying upload; `is_primary: true` promotes this link and demotes the others in the same '
-        + 'transaction; `is_primary: false` hands the primary to the newest other active link (409 when there is none).',
+        + 'transaction; `is_primary: false` on the primary is 409: a revision with active links keeps exactly one primary.',
       params: DatasetParams, body: DatasetUpdate, response: { 200: LinkRef, ...errorResponses(404, 409, 422) },
     },
   }, async (request) => {

@@ -53,7 +53,7 @@ export const DatasetUpdate = Type.Object(
     filename: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'New original filename for the uploaded file.' })),
     is_primary: Type.Optional(Type.Boolean({
       description: 'Set true to make this the primary CAD file for analysis on the revision (the others are demoted); '
-        + 'false hands the primary to the newest other active dataset (409 when there is none).',
+        + 'false on the primary is 409 (promote another dataset instead); false on any other is a no-op.',
     })),
   },
   { additionalProperties: false },

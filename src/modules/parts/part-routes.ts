@@ -37,7 +37,7 @@ export async function partRoutes(app: FastifyInstance, opts: { parts: PartServic
 
   r.get('/api/v1/parts/:part_id', {
     config: read,
-    schema: { tags, summary: 'Get Part', params: PartParams, response: { 200: PartRef, ...errorResponses(404) } },
+    schema: { tags, summary: 'Get Part', params: PartParams, response: { 200: PartRef, ...errorResponses(404, 422) } },
   }, async (request) => parts.get(principalOf(request), request.params.part_id));
 
   r.patch('/api/v1/parts/:part_id', {
@@ -52,7 +52,7 @@ export async function partRoutes(app: FastifyInstance, opts: { parts: PartServic
     config: write,
     schema: {
       tags, summary: 'Delete Part', description: 'Deletes the part with its revisions and dataset links; the uploads themselves are kept.',
-      params: PartParams, response: { 200: Message, ...errorResponses(404, 409) },
+      params: PartParams, response: { 200: Message, ...errorResponses(404, 409, 422) },
     },
   }, async (request) => parts.delete(principalOf(request), request.params.part_id));
 }

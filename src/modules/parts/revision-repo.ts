@@ -64,7 +64,7 @@ export const revisionRepo = {
       })
       .where('id', '=', id)
       .returningAll()
-      .executeTakeFirstOrThrow();
+      .executeTakeFirst();
   },
 
   childIds(db: Executor, id: string) {

@@ -36,7 +36,7 @@ export async function revisionRoutes(app: FastifyInstance, opts: { revisions: Re
 
   r.get('/api/v1/parts/:part_id/revisions/:revision_id', {
     config: read,
-    schema: { tags, summary: 'Get Revision', params: RevisionParams, response: { 200: RevisionRef, ...errorResponses(404) } },
+    schema: { tags, summary: 'Get Revision', params: RevisionParams, response: { 200: RevisionRef, ...errorResponses(404, 422) } },
   }, async (request) => revisions.get(principalOf(request), request.params.part_id, request.params.revision_id));
 
   r.patch('/api/v1/parts/:part_id/revisions/:revision_id', {
@@ -52,7 +52,7 @@ export async function revisionRoutes(app: FastifyInstance, opts: { revisions: Re
     schema: {
       tags, summary: 'Delete Revision',
       description: 'Deletes the revision and its dataset links (the uploads are kept); 409 while other revisions name it as parent.',
-      params: RevisionParams, response: { 200: Message, ...errorResponses(404, 409) },
+      params: RevisionParams, response: { 200: Message, ...errorResponses(404, 409, 422) },
     },
   }, async (request) => revisions.delete(principalOf(request), request.params.part_id, request.params.revision_id));
 }

@@ -63,7 +63,10 @@ export class RevisionService {
     const entries = Object.entries(input.attributes);
     const set = Object.fromEntries(entries.filter(([, value]) => value !== null));
     const remove = entries.filter(([, value]) => value === null).map(([key]) => key);
-    return revisionView(await revisionRepo.mergeAttributes(this.db, revision.id, set, remove));
+    // Undefined when the revision was deleted since it was read: as unknown as it would be now.
+    const merged = await revisionRepo.mergeAttributes(this.db, revision.id, set, remove);
+    if (!merged) throw notFound('revision');
+    return revisionView(merged);
   }
 
   /** Its dataset links go with it; a revision other revisions descend from stays (409). */
