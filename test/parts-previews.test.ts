@@ -138,6 +138,20 @@ describe('3D previews of CAD datasets', () => {
     );
   });
 
+  it('a primary drawing does not hide the 3D model beside it; a CAD format we cannot convert is failed', async () => {
+    const { partId, datasets } = await partWithRevision();
+    const drawing = await uploadDataset(datasets, 'A-200.pdf', '%PDF-1.4\n%drawing\n');
+    assert.equal(drawing.is_primary, true);
+    const model = await uploadDataset(datasets, 'A-200.stl', cubeStl());
+    const preview = await settled(`/api/v1/parts/${partId}/preview-url`);
+    assert.equal(preview.status, 'ok', JSON.stringify(preview));
+    assert.equal(preview.data_source_id, model.data_source_id);
+
+    const native = await partWithRevision();
+    const part = await uploadDataset(native.datasets, 'housing.sldprt', 'native SolidWorks bytes');
+    assert.deepEqual((await api('GET', `/api/v1/parts/${native.partId}/preview-url`)).body, { data_source_id: part.data_source_id, status: 'failed', url: null });
+  });
+
   it('the newest revision decides, and an upload still waiting for its bytes is pending', async () => {
     const { partId, datasets } = await partWithRevision();
     await uploadDataset(datasets, 'old.stl', cubeStl());

@@ -27,25 +27,32 @@ export class PreviewService {
     private readonly config: Config,
   ) {}
 
-  /** The part's most recent revision → its primary active dataset, when that is a 3D model. */
+  /**
+   * The part's most recent revision → its 3D model: the primary active dataset when it is one, else
+   * the newest active dataset that is one. A CAD dataset in a format we cannot convert (a native
+   * SolidWorks part, say) answers `failed` with its id; no 3D dataset at all answers `no_dataset`.
+   */
   async forPart(orgId: string, partId: string, baseUrl: string): Promise<PreviewUrl> {
     const part = isUuid(partId)
       ? await this.db.selectFrom('parts').select('id').where('id', '=', partId).where('org_id', '=', orgId).executeTakeFirst()
       : undefined;
     if (!part) throw notFound('part');
-    const upload = await this.db
+    const candidates = await this.db
       .selectFrom('dataset_links as l')
       .innerJoin('uploads as u', 'u.id', 'l.upload_id')
       .selectAll('u')
+      .select('l.role')
       .where('l.part_revision_id', '=', (eb) => eb
         .selectFrom('part_revisions').select('id').where('part_id', '=', partId)
         .orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1))
-      .where('l.is_primary', '=', true)
       .where('l.is_active', '=', true)
-      .executeTakeFirst();
-    // A primary drawing or spreadsheet is a dataset, but not a 3D one: there is nothing to show.
-    if (!upload || !cadFormatOf(upload.name)) return NO_DATASET;
-    return this.statusOf(upload, baseUrl);
+      .orderBy('l.is_primary', 'desc')
+      .orderBy('l.created_at', 'desc')
+      .execute();
+    const model = candidates.find((c) => cadFormatOf(c.name));
+    if (model) return this.statusOf(model, baseUrl);
+    const unconvertible = candidates.find((c) => c.role === 'cad_3d');
+    return unconvertible ? { data_source_id: unconvertible.id, status: 'failed', url: null } : NO_DATASET;
   }
 
   async forUpload(orgId: string, uploadId: string, baseUrl: string): Promise<PreviewUrl> {
