@@ -11,6 +11,7 @@ import type { Db } from './db/database.js';
 import { installAuth } from './http/auth.js';
 import { installCors } from './http/cors.js';
 import { installErrorHandling } from './http/error-handler.js';
+import { validatorsByPart } from './http/validators.js';
 import { installIdempotency } from './http/idempotency.js';
 import { installRateLimits } from './http/rate-limit-hook.js';
 import { newRequestId } from './http/request-id.js';
@@ -50,7 +51,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Fastify's own per-request lines are replaced by one debug line in onResponse.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+    ajv: { customOptions: { removeAdditional: false, useDefaults: true, allErrors: true } },
+    schemaController: { compilersFactory: validatorsByPart() },
   });
 
   app.addHook('onRequest', async (request, reply) => {

@@ -85,8 +85,14 @@ describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_i
     assertInvalid(await post({ part_number: 'X', attributes: ['a'] }), 'body.attributes');
     assertInvalid(await post({ part_number: 'X', colour: 'red' }), 'body.colour');
     assertInvalid(await post({ part_number: 'X', base_uom: '' }), 'body.base_uom');
+    // A JSON body arrives typed: the wrong type is refused, not converted.
+    assertInvalid(await post({ part_number: 123 }), 'body.part_number');
+    assertInvalid(await post({ part_number: 'X', lead_time_days: '7' }), 'body.lead_time_days');
+    assertInvalid(await post({ part_number: 'X', make_or_buy: ['make'] }), 'body.make_or_buy');
     const nothing = await api('GET', '/api/v1/parts/?q=X&limit=200');
-    assert.equal(nothing.body.data.filter((p: { part_number: string }) => p.part_number === 'X').length, 0, 'nothing was created');
+    assert.equal(nothing.body.data.filter((p: { part_number: string }) => ['X', '123'].includes(p.part_number)).length, 0, 'nothing was created');
+    // Query strings are text: their numbers still arrive as numbers.
+    assert.equal((await api('GET', '/api/v1/parts/?limit=2&offset=0')).status, 200);
   });
 
   it('lists with q on part_number and description (case-insensitive), classification_id, limit/offset and count', async () => {

@@ -43,8 +43,8 @@ export function listOf<T extends TSchema>(item: T) {
 }
 
 /**
- * `type: [T, 'null']` rather than a union: with the app's `coerceTypes`, ajv coerces inside the first
- * branch of an anyOf, turning `null` into `""` or `0` (or `0` into `null` with null first).
+ * `type: [T, 'null']` rather than a union: where ajv coerces types (query strings), it coerces inside
+ * the first branch of an anyOf, turning `null` into `""` or `0` (or `0` into `null` with null first).
  */
 export function nullable<T extends TSchema>(schema: T, options: Record<string, unknown> = {}) {
   // Object.entries leaves TypeBox's symbol keys behind: the result is plain JSON Schema.
