@@ -1,17 +1,9 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import type { Attributes } from '../../db/schema.js';
+import type { Attributes, PartRevisionRow } from '../../db/schema.js';
 
 export const revisionRepo = {
-  insert(db: Executor, row: {
-    id: string;
-    org_id: string;
-    part_id: string;
-    revision_code: string;
-    parent_revision_id: string | null;
-    change_request_id: string | null;
-    attributes: Attributes;
-  }) {
+  insert(db: Executor, row: Omit<PartRevisionRow, 'created_at' | 'updated_at'>) {
     return db
       .insertInto('part_revisions')
       .values({ ...row, attributes: JSON.stringify(row.attributes), updated_at: sql`now()` })
