@@ -43,7 +43,14 @@ interface UploadState {
   /** Counts the writes of each part number, so the hasher can tell a part rewritten since it was hashed. */
   generations: Map<number, number>;
   hasher: PrefixHasher;
+  lastUsed: number;
 }
+
+/**
+ * Uploads nobody touched for this long lose their in-memory state: ended elsewhere (another process's
+ * sweeper aborted them) or abandoned. Should one come back, completing it only costs a full hash.
+ */
+const FORGET_IDLE_MS = 24 * 3600_000;
 
 /**
  * Multipart uploads of the local driver. Every part is written straight into its place in one data
@@ -233,12 +240,24 @@ export class LocalMultipart {
   }
 
   private stateOf(uploadId: string): UploadState {
+    const now = Date.now();
     let state = this.active.get(uploadId);
     if (!state) {
-      state = { writes: new Set(), sealing: false, generations: new Map(), hasher: new PrefixHasher() };
+      this.forgetIdle(now);
+      state = { writes: new Set(), sealing: false, generations: new Map(), hasher: new PrefixHasher(), lastUsed: now };
       this.active.set(uploadId, state);
     }
+    state.lastUsed = now;
     return state;
+  }
+
+  private forgetIdle(now: number): void {
+    for (const [uploadId, state] of this.active) {
+      if (now - state.lastUsed > FORGET_IDLE_MS && state.writes.size === 0 && !state.sealing) {
+        void state.hasher.dispose();
+        this.active.delete(uploadId);
+      }
+    }
   }
 
   /** Extends the background hash over the full-size parts that now follow it without a gap. */
