@@ -20,7 +20,7 @@ import {
 import { FlushingWriter } from './flushing-writer.js';
 import { TrailingHasher } from './trailing-hasher.js';
 import { LocalMultipart } from './local-multipart.js';
-import { MeteredStream } from './metered-stream.js';
+import { MeteredStream, checkDeclaredSha256 } from './metered-stream.js';
 import { MIN_PART_BYTES, checkPartNumber } from './multipart.js';
 import type { BlobUrlSigner } from './signed-url.js';
 
@@ -137,10 +137,8 @@ export class LocalBlobStore implements BlobStore {
       }
       const { size } = meter.measured();
       const stored = { size, sha256: await hasher.digest(size) };
-      if (expect.sha256 && stored.sha256 !== expect.sha256.toLowerCase()) {
-        throw new BlobError('checksum_mismatch', 'the body does not match the declared sha256');
-      }
-      await publish(temp, target, key, { synced: true });
+      checkDeclaredSha256(expect, stored.sha256);
+      await publish(temp, target, key);
       await this.recordDigest(key, stored.sha256);
       return stored;
     } finally {
@@ -180,7 +178,7 @@ export class LocalBlobStore implements BlobStore {
     if (await this.stat(key)) throw new BlobError('exists', `a blob already exists at ${key}`);
     const { file, size, sha256 } = await this.multipart.seal(key, uploadId, parts);
     try {
-      await publish(file, target, key, { synced: true });
+      await publish(file, target, key);
     } catch (error) {
       this.multipart.unseal(uploadId);
       throw error;
@@ -270,22 +268,12 @@ export class LocalBlobStore implements BlobStore {
 
 const expiry = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
 
-/** Makes a finished temp file the blob at `target`, durably, never replacing one already there. */
-async function publish(temp: string, target: string, key: string, options: { synced?: boolean } = {}): Promise<void> {
-  if (!options.synced) await fsync(temp);
+/** Makes a finished file, already synced to disk by its writer, the blob at `target`, never replacing one already there. */
+async function publish(temp: string, target: string, key: string): Promise<void> {
   await mkdir(path.dirname(target), { recursive: true });
   // link, not rename: it fails when the key exists, so a blob is never overwritten.
   await link(temp, target).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'EEXIST') throw new BlobError('exists', `a blob already exists at ${key}`);
     throw error;
   });
-}
-
-async function fsync(file: string): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

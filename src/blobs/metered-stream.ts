@@ -49,9 +49,14 @@ export class MeteredStream extends Transform {
   result(): StoredBlob {
     if (this.algorithm !== 'sha256') throw new Error('result() reports a sha256; this stream does not hash');
     const { size, digest: sha256 } = this.measured();
-    if (this.expect.sha256 && sha256 !== this.expect.sha256.toLowerCase()) {
-      throw new BlobError('checksum_mismatch', 'the body does not match the declared sha256');
-    }
+    checkDeclaredSha256(this.expect, sha256);
     return { size, sha256 };
+  }
+}
+
+/** Refuses bytes whose sha256 is not the declared one (declarations may be upper-case hex). */
+export function checkDeclaredSha256(expect: BlobExpectations, sha256: string): void {
+  if (expect.sha256 && sha256 !== expect.sha256.toLowerCase()) {
+    throw new BlobError('checksum_mismatch', 'the body does not match the declared sha256');
   }
 }
