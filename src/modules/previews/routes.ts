@@ -29,7 +29,7 @@ export async function previewRoutes(app: FastifyInstance, opts: { previews: Prev
       params: Type.Object({ part_id: Type.String({ description: 'Identifier of the part.' }) }),
       response: { 200: PreviewUrlResponse, ...errorResponses(404, 422) },
     },
-  }, async (request) => previews.forPart(principalOf(request).orgId, request.params.part_id, baseUrlOf(request, publicUrl)));
+  }, async (request) => previews.forPart(principalOf(request), request.params.part_id, baseUrlOf(request, publicUrl)));
 
   r.get('/api/v1/parts/datasets/:data_source_id/preview-url', {
     config: read,
@@ -40,5 +40,5 @@ export async function previewRoutes(app: FastifyInstance, opts: { previews: Prev
       params: Type.Object({ data_source_id: Type.String({ description: 'Identifier of the upload.' }) }),
       response: { 200: PreviewUrlResponse, ...errorResponses(404, 422) },
     },
-  }, async (request) => previews.forUpload(principalOf(request).orgId, request.params.data_source_id, baseUrlOf(request, publicUrl)));
+  }, async (request) => previews.forUpload(principalOf(request), request.params.data_source_id, baseUrlOf(request, publicUrl)));
 }

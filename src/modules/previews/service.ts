@@ -6,6 +6,9 @@ import { notFound } from '../../http/errors.js';
 import { isUuid } from '../../ids.js';
 import type { JobQueue } from '../../jobs/queue.js';
 import { cadFormatOf } from '../../previews/formats.js';
+import { ownedPart } from '../parts/lookup.js';
+import type { Caller } from '../uploads/service.js';
+import { uploadsRepo } from '../uploads/repo.js';
 import { previewsRepo } from './repo.js';
 
 export type PreviewUrlStatus = 'ok' | 'pending' | 'failed' | 'no_dataset';
@@ -32,11 +35,8 @@ export class PreviewService {
    * the newest active dataset that is one. A CAD dataset in a format we cannot convert (a native
    * SolidWorks part, say) answers `failed` with its id; no 3D dataset at all answers `no_dataset`.
    */
-  async forPart(orgId: string, partId: string, baseUrl: string): Promise<PreviewUrl> {
-    const part = isUuid(partId)
-      ? await this.db.selectFrom('parts').select('id').where('id', '=', partId).where('org_id', '=', orgId).executeTakeFirst()
-      : undefined;
-    if (!part) throw notFound('part');
+  async forPart(caller: Caller, partId: string, baseUrl: string): Promise<PreviewUrl> {
+    await ownedPart(this.db, caller, partId);
     const candidates = await this.db
       .selectFrom('dataset_links as l')
       .innerJoin('uploads as u', 'u.id', 'l.upload_id')
@@ -55,10 +55,8 @@ export class PreviewService {
     return unconvertible ? { data_source_id: unconvertible.id, status: 'failed', url: null } : NO_DATASET;
   }
 
-  async forUpload(orgId: string, uploadId: string, baseUrl: string): Promise<PreviewUrl> {
-    const upload = isUuid(uploadId)
-      ? await this.db.selectFrom('uploads').selectAll().where('id', '=', uploadId).where('org_id', '=', orgId).executeTakeFirst()
-      : undefined;
+  async forUpload(caller: Caller, uploadId: string, baseUrl: string): Promise<PreviewUrl> {
+    const upload = isUuid(uploadId) ? await uploadsRepo.find(this.db, caller.orgId, uploadId) : undefined;
     if (!upload) throw notFound('upload');
     if (!cadFormatOf(upload.name)) return { data_source_id: upload.id, status: 'no_dataset', url: null };
     return this.statusOf(upload, baseUrl);
