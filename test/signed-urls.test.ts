@@ -5,6 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { BlobUrlSigner } from '../src/blobs/signed-url.js';
 import { type Harness, startStowage } from './helpers/harness.js';
 import { type Presigned, confirm, presign, putBytes, settle, sha256, uploadConfirmed } from './helpers/uploads.js';
@@ -162,6 +163,43 @@ describe('signed blob URLs (local driver)', () => {
     assert.equal((await blob(await downloadUrl(p.data_source_id))).body.toString(), 'first');
   });
 
+  it('a URL signed for a Content-Type refuses another one, as S3 does, and stores nothing', async () => {
+    const p = await presign(h, { name: 'typed.txt', content_type: 'text/plain', size_bytes: 5 });
+    assert.deepEqual(p.headers, { 'Content-Type': 'text/plain' });
+    for (const type of ['application/octet-stream', 'text/plain; charset=utf-8']) {
+      const answer = await blob(p.url, { method: 'PUT', headers: { 'content-type': type }, body: new Uint8Array(Buffer.from('typed')) });
+      assertError(answer, 403, 'signature_invalid', type);
+    }
+    assertError(await blob(p.url, { method: 'PUT', body: new Uint8Array(Buffer.from('typed')) }), 403, 'signature_invalid', 'no Content-Type');
+    await assertNothingStored(p.data_source_id);
+    const signed = await putBytes(await presign(h, { name: 'typed2.txt', content_type: 'text/plain', size_bytes: 5 }), 'typed');
+    assert.equal(signed.status, 200, 'with the signed header it goes through');
+  });
+
+  it('the URL of a cancelled or expired upload takes no bytes: 409, nothing stored', async () => {
+    const cancelled = await presign(h, { name: 'gone.txt', size_bytes: 4 });
+    assert.equal((await h.api('POST', `/api/v1/uploads/${cancelled.data_source_id}/cancel`)).status, 200);
+    const late = await blob(cancelled.url, { method: 'PUT', body: 'late' });
+    assert.equal(assertError(late, 409, 'conflict', 'cancelled').details.status, 'cancelled');
+    assert.equal(await stored(cancelled.data_source_id), null, 'no blob for a cancelled upload');
+    const chunkedLate = await blob(cancelled.url, chunked(Buffer.from('late')));
+    assertError(chunkedLate, 409, 'conflict', 'cancelled, chunked');
+
+    // Past its expiry the sweeper has not failed yet: the URL (longer-lived here) still must not take bytes.
+    const expired = await presign(h, { name: 'old.txt' });
+    await h.runtime.database.db.updateTable('uploads').set({ expires_at: sql<Date>`now() - interval '1 second'` })
+      .where('id', '=', expired.data_source_id).execute();
+    assert.equal(assertError(await blob(expired.url, { method: 'PUT', body: 'old' }), 409, 'conflict', 'expired').details.status, 'expired');
+    assert.equal(await stored(expired.data_source_id), null);
+    assert.deepEqual(await readdir(path.join(h.dataDir, 'blobs', '.tmp')), [], 'no temporary file left behind');
+
+    const started = await h.api('POST', '/api/v1/uploads/multipart', { body: { name: 'parts.bin', size_bytes: 10 } });
+    const id = started.body.data_source_id;
+    const [part] = (await h.api('POST', `/api/v1/uploads/${id}/parts`, { body: { part_numbers: [1] } })).body.parts;
+    assert.equal((await h.api('POST', `/api/v1/uploads/${id}/cancel`)).status, 200);
+    assertError(await blob(part.url, { method: 'PUT', body: '0123456789' }), 409, 'conflict', 'part of a cancelled upload');
+  });
+
   it('downloads honour Range and HEAD', async () => {
     const done = await uploadConfirmed(h, 'digits.txt', '0123456789');
     const url = await downloadUrl(done.id);
@@ -211,6 +249,32 @@ describe('signed blob URLs (local driver)', () => {
     const hash = createHash('sha256');
     for await (const chunk of download.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
     assert.equal(hash.digest('hex'), digest, 'the download gives back the same bytes');
+  });
+});
+
+describe('signed blob URLs without a declared size', () => {
+  const LIMIT = 1024 * 1024;
+  let h: Harness;
+  before(async () => {
+    h = await startStowage({ STOWAGE_SINGLE_REQUEST_MAX_BYTES: String(LIMIT) }, LOCAL);
+  });
+  after(() => h.close());
+
+  it('are held to the single-request limit: 413 whether or not a Content-Length says so, nothing kept', async () => {
+    const tooBig = Buffer.alloc(3 * LIMIT, 1);
+    const p = await presign(h, { name: 'undeclared.bin' });
+    const declared = await blob(p.url, { method: 'PUT', body: new Uint8Array(tooBig) });
+    assertError(declared, 413, 'payload_too_large', 'with Content-Length');
+    assertError(await blob(p.url, chunked(tooBig)), 413, 'payload_too_large', 'chunked');
+    assert.equal(await h.runtime.blobs.stat(`${h.orgId}/${p.data_source_id}`), null, 'no blob');
+    assert.deepEqual(await readdir(path.join(h.dataDir, 'blobs', '.tmp')), [], 'no temporary file left behind');
+
+    const atLimit = Buffer.alloc(LIMIT, 2);
+    const fits = await blob(p.url, chunked(atLimit));
+    assert.equal(fits.status, 200, fits.body.toString());
+    const { upload } = await settle(h, p.data_source_id, await confirm(h, p.data_source_id));
+    assert.equal(upload.status, 'confirmed');
+    assert.equal(upload.size_bytes, LIMIT);
   });
 });
 

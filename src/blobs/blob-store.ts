@@ -3,6 +3,11 @@ import type { Readable } from 'node:stream';
 /** What the uploader declared, bound into presigned requests and checked by storage. */
 export interface BlobExpectations {
   size?: number | null;
+  /**
+   * The most bytes storage may take when no size is declared (the single-request limit). The local
+   * driver binds it into its URL and refuses more (413); an S3 presigned PUT cannot carry it.
+   */
+  maxSize?: number | null;
   sha256?: string | null;
   contentType?: string | null;
 }

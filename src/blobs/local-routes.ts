@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import { AppError, badRequest, conflict, notFound, payloadTooLarge, rangeNotSatisfiable } from '../http/errors.js';
@@ -6,14 +7,24 @@ import { BlobError } from './blob-store.js';
 import { parseRange } from './byte-range.js';
 import { contentDisposition } from './content-disposition.js';
 import type { LocalBlobStore } from './local.js';
-import type { BlobUrlSigner } from './signed-url.js';
+import type { BlobGrant, BlobUrlSigner } from './signed-url.js';
+
+export interface LocalBlobRoutesOptions {
+  store: LocalBlobStore;
+  signer: BlobUrlSigner;
+  /**
+   * Throws (an AppError) when what the URL was signed for takes no bytes any more: a cancelled or
+   * expired upload. A signature cannot be revoked, so the service is asked on every PUT.
+   */
+  admit?: (grant: BlobGrant) => Promise<void>;
+}
 
 /**
- * The endpoints behind the local driver's signed URLs: what S3 answers for the s3 driver.
- * Authorisation is the URL's HMAC, not an API key.
+ * The endpoints behind the local driver's signed URLs: what S3 answers for the s3 driver, refusing
+ * what S3 would refuse for the same signed request. Authorisation is the URL's HMAC, not an API key.
  */
-export async function localBlobRoutes(app: FastifyInstance, opts: { store: LocalBlobStore; signer: BlobUrlSigner }) {
-  const { store, signer } = opts;
+export async function localBlobRoutes(app: FastifyInstance, opts: LocalBlobRoutesOptions) {
+  const { store, signer, admit = async () => {} } = opts;
   // Bodies stay streams: the bytes go to disk as they arrive, never whole into memory.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
@@ -28,7 +39,8 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
       hide: false,
       summary: 'Upload bytes to a signed URL (local driver)',
       description:
-        'The URL comes from presign; the signature binds the key, expiry and declared size/sha256. ' +
+        'The URL comes from presign; the signature binds the key, expiry, declared size (or, undeclared, the single-request limit), sha256 and Content-Type. ' +
+        'A URL of an upload that was cancelled or has expired takes no bytes (409). ' +
         'A part URL of a multipart upload stores that part instead and answers its ETag (opaque, fresh for every write; list it when completing).',
       tags: ['blobs'],
       params: tokenParams,
@@ -39,10 +51,13 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
     },
   }, async (request, reply) => {
     const grant = signer.verify(tokenOf(request.params), 'PUT');
-    const declaredLength = request.headers['content-length'];
-    if (grant.size !== undefined && declaredLength !== undefined && Number(declaredLength) !== grant.size) {
+    try {
+      refuseUnsigned(grant, request.headers);
+      await admit(grant);
+    } catch (error) {
+      // The body was not read: closing spares the client from sending the rest of it.
       reply.header('connection', 'close');
-      throw badRequest(`Content-Length ${declaredLength} differs from the ${grant.size} bytes this URL was signed for`);
+      throw error;
     }
     const body = request.body as Readable;
     try {
@@ -50,13 +65,25 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
         const part = await store.putPart(grant.key, grant.uploadId, grant.partNumber, body, grant.size);
         return reply.header('etag', part.etag).send({ size_bytes: part.size, etag: part.etag });
       }
-      const stored = await store.put(grant.key, body, { size: grant.size, sha256: grant.sha256 });
+      const stored = await store.put(grant.key, body, { size: grant.size, maxSize: grant.maxSize, sha256: grant.sha256 });
+      await admitAfterwards(grant);
       return reply.header('etag', `"${stored.sha256}"`).send({ size_bytes: stored.size, sha256: stored.sha256 });
     } catch (error) {
       reply.header('connection', 'close');
       throw translate(error);
     }
   });
+
+  /** Cancelled while its bytes were streaming: they are not kept for an upload that will never use them. */
+  async function admitAfterwards(grant: BlobGrant): Promise<void> {
+    try {
+      await admit(grant);
+    } catch (error) {
+      // Only a refusal: a database hiccup here must not cost the client bytes it sent in good faith.
+      if (error instanceof AppError && error.status < 500) await store.delete(grant.key);
+      throw error;
+    }
+  }
 
   app.get('/blob/*', {
     schema: { summary: 'Download from a signed URL (local driver)', tags: ['blobs'], params: tokenParams, response: errorResponses(404, 416) },
@@ -81,6 +108,28 @@ export async function localBlobRoutes(app: FastifyInstance, opts: { store: Local
     if (request.method === 'HEAD') return reply.send(Readable.from([]));
     return reply.send(await store.read(grant.key, range ?? undefined));
   });
+}
+
+/**
+ * What S3 refuses for the same signed request before reading its body: a Content-Length other than
+ * the signed one, more than the bound of a URL signed without a size, another Content-Type than the
+ * signed one. A chunked body has no Content-Length: storage counts its bytes as they come instead.
+ */
+function refuseUnsigned(grant: BlobGrant, headers: IncomingHttpHeaders): void {
+  const declaredLength = headers['content-length'];
+  if (grant.size !== undefined && declaredLength !== undefined && Number(declaredLength) !== grant.size) {
+    throw badRequest(`Content-Length ${declaredLength} differs from the ${grant.size} bytes this URL was signed for`);
+  }
+  if (grant.maxSize !== undefined && Number(declaredLength) > grant.maxSize) {
+    throw payloadTooLarge(`Content-Length ${declaredLength} is over the ${grant.maxSize}-byte limit of one request; use the multipart flow`, {
+      limit: grant.maxSize,
+    });
+  }
+  if (grant.contentType !== undefined && (headers['content-type'] ?? '').trim() !== grant.contentType) {
+    throw new AppError(403, 'signature_invalid', `this URL was signed for Content-Type ${grant.contentType}; send exactly that header`, {
+      signed_content_type: grant.contentType,
+    });
+  }
 }
 
 function translate(error: unknown): unknown {

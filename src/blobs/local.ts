@@ -76,6 +76,7 @@ export class LocalBlobStore implements BlobStore {
       key: this.checked(key),
       exp: expiry(options.expiresInSeconds),
       ...(expect.size != null && { size: expect.size }),
+      ...(expect.size == null && expect.maxSize != null && { maxSize: expect.maxSize }),
       ...(expect.sha256 && { sha256: expect.sha256.toLowerCase() }),
       ...(expect.contentType && { contentType: expect.contentType }),
     });
@@ -119,8 +120,8 @@ export class LocalBlobStore implements BlobStore {
   async put(key: string, body: Readable, expect: BlobExpectations = {}): Promise<StoredBlob> {
     const target = this.pathOf(key);
     const temp = this.tempPath();
-    // Counts and enforces the declared size as bytes pass; the sha256 is taken from the file as it grows.
-    const meter = new MeteredStream({ size: expect.size }, READ_CHUNK_BYTES, null);
+    // Counts and enforces the declared size (or the bound) as bytes pass; the sha256 is taken from the file as it grows.
+    const meter = new MeteredStream({ size: expect.size }, READ_CHUNK_BYTES, null, expect.maxSize ?? Infinity);
     const hasher = new TrailingHasher(temp, HASH_STEP_BYTES);
     try {
       const handle = await open(temp, 'w');

@@ -8,6 +8,8 @@ export interface BlobGrant {
   /** Unix seconds. */
   exp: number;
   size?: number;
+  /** Without `size`: the most bytes the PUT may carry. */
+  maxSize?: number;
   sha256?: string;
   contentType?: string;
   filename?: string;

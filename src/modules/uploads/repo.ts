@@ -24,6 +24,17 @@ export const uploadsRepo = {
     return db.selectFrom('uploads').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
   },
 
+  /** The upload a blob key was made for: the first row naming it (later ones share it by deduplication). */
+  findOwnerOfBlob(db: Executor, blobKey: string) {
+    return db
+      .selectFrom('uploads')
+      .select(['id', 'status', 'expires_at'])
+      .where('blob_key', '=', blobKey)
+      .orderBy('created_at')
+      .limit(1)
+      .executeTakeFirst();
+  },
+
   /** Locks the row for the rest of the transaction: state changes are decided on what this returns. */
   findForUpdate(db: Executor, orgId: string | null, id: string) {
     let query = db.selectFrom('uploads').selectAll().where('id', '=', id);

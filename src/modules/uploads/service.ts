@@ -75,7 +75,13 @@ export class UploadsService {
         }
         const request = await this.blobs.presignPut(
           row.blob_key,
-          { size: toNumber(row.declared_size), sha256: row.declared_sha256 ?? null, contentType: row.content_type ?? null },
+          {
+            size: toNumber(row.declared_size),
+            // Undeclared, the size is still held to what one request may carry.
+            maxSize: this.config.limits.singleRequestBytes,
+            sha256: row.declared_sha256 ?? null,
+            contentType: row.content_type ?? null,
+          },
           { expiresInSeconds: expiresIn, baseUrl },
         );
         return {
@@ -157,6 +163,22 @@ export class UploadsService {
       const job = await this.enqueueConfirm(tx, row);
       return { job_id: job.id };
     }));
+  }
+
+  /**
+   * Whether the upload owning blob `key` still takes bytes through a URL signed for it: a presigned
+   * URL cannot be revoked, so the local driver asks before (and after) every PUT. Pending and not
+   * expired only; cancelled, failed and confirmed uploads are a 409 naming their status.
+   */
+  async admitBytes(key: string): Promise<void> {
+    const row = await uploadsRepo.findOwnerOfBlob(this.db, key);
+    if (!row) throw notFound('upload');
+    if (row.status !== 'pending') {
+      throw conflict(`this upload is ${row.status}: its URL takes no bytes any more`, { status: row.status });
+    }
+    if (row.expires_at.getTime() <= Date.now()) {
+      throw conflict('this upload has expired: its URL takes no bytes any more; presign again', { status: 'expired' });
+    }
   }
 
   /** Runs a unit of work that may enqueue confirm jobs, then wakes this process's workers for them. */
