@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { countBlobFiles } from './helpers/blob-files.js';
 import { type Harness, startStowage } from './helpers/harness.js';
 import { sha256 } from './helpers/uploads.js';
 
@@ -44,18 +43,6 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
   });
   after(() => h.close());
 
-  async function blobFiles(): Promise<number> {
-    if (h.config.storageDriver !== 'local') return 0;
-    const walk = async (dir: string): Promise<number> => {
-      let n = 0;
-      for (const entry of await readdir(dir, { withFileTypes: true })) {
-        n += entry.isDirectory() ? await walk(path.join(dir, entry.name)) : 1;
-      }
-      return n;
-    };
-    return walk(path.join(h.dataDir, 'blobs'));
-  }
-
   it('answers 201 with the confirmed upload, hashed on the way, and the bytes download again', async () => {
     const bytes = Buffer.from('%PDF-1.4\n' + 'drawing '.repeat(10_000));
     const form = new FormData();
@@ -85,12 +72,12 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
 
   it('answers 413 as soon as a chunked body crosses the limit, leaving no row and no blob', async () => {
     const before = (await h.api('GET', '/api/v1/uploads/summary')).body.total_count;
-    const filesBefore = await blobFiles();
+    const filesBefore = await countBlobFiles(h);
     const answer = await postFile(h, { filename: 'huge.bin', bytes: Buffer.alloc(LIMIT + 1, 1) });
     assert.equal(answer.status, 413);
     assert.equal(answer.body.error.code, 'payload_too_large');
     assert.equal((await h.api('GET', '/api/v1/uploads/summary')).body.total_count, before);
-    assert.equal(await blobFiles(), filesBefore, 'no blob and no temp file left behind');
+    assert.equal(await countBlobFiles(h), filesBefore, 'no blob and no temp file left behind');
   });
 
   it('answers 413 up front when Content-Length already says too much', async () => {
@@ -103,12 +90,12 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
     const { readFile } = await import('node:fs/promises');
     const elf = (await readFile(process.execPath)).subarray(0, 200 * 1024);
     const before = (await h.api('GET', '/api/v1/uploads/summary')).body.total_count;
-    const filesBefore = await blobFiles();
+    const filesBefore = await countBlobFiles(h);
     const answer = await postFile(h, { filename: 'tool', bytes: elf });
     assert.equal(answer.status, 415);
     assert.equal(answer.body.error.code, 'unsupported_media_type');
     assert.equal((await h.api('GET', '/api/v1/uploads/summary')).body.total_count, before);
-    assert.equal(await blobFiles(), filesBefore);
+    assert.equal(await countBlobFiles(h), filesBefore);
   });
 
   it('a retry of the same file under the same Idempotency-Key is replayed, though its form has a new boundary', async () => {
@@ -141,4 +128,50 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
     const reader = await postFile(h, { filename: 'a.txt', bytes: Buffer.from('a'), key: h.keys.reader });
     assert.equal(reader.status, 403);
   });
+});
+
+/** Sends `body` whole (with its Content-Length) and answers what came back, or throws after `withinMs`. */
+function sendRaw(url: string, headers: Record<string, string>, body: Buffer, withinMs: number) {
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (response) => {
+      let text = '';
+      response.on('data', (d) => (text += d));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : null }));
+    });
+    request.setTimeout(withinMs, () => request.destroy(new Error(`no answer within ${withinMs} ms`)));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+describe('a form whose body ends without its closing boundary', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startStowage();
+  });
+  after(() => h.close());
+
+  const unclosed = Buffer.from('--XX\r\nContent-Disposition: form-data; name="file"; filename="t.txt"\r\n\r\nhello');
+
+  async function revisionBase() {
+    const key = h.keys.admin;
+    const part = await h.api('POST', '/api/v1/parts/', { key, body: { part_number: `UNCLOSED-${Date.now()}` } });
+    assert.equal(part.status, 201, JSON.stringify(part.body));
+    const rev = await h.api('POST', `/api/v1/parts/${part.body.id}/revisions`, { key, body: { revision_code: 'A' } });
+    assert.equal(rev.status, 201, JSON.stringify(rev.body));
+    return `/api/v1/parts/${part.body.id}/revisions/${rev.body.id}/datasets`;
+  }
+
+  for (const route of ['simple upload', 'dataset upload'] as const) {
+    it(`is answered 400 at once by the ${route}, keeping nothing`, async () => {
+      const path_ = route === 'simple upload' ? '/api/v1/uploads' : `${await revisionBase()}/upload`;
+      const before = (await h.api('GET', '/api/v1/uploads/summary')).body.total_count;
+      const filesBefore = await countBlobFiles(h);
+      const answer = await sendRaw(`${h.url}${path_}`, { 'x-api-key': h.keys.admin, 'content-type': 'multipart/form-data; boundary=XX' }, unclosed, 5000);
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.error.code, 'bad_request');
+      assert.equal((await h.api('GET', '/api/v1/uploads/summary')).body.total_count, before);
+      assert.equal(await countBlobFiles(h), filesBefore, 'no blob and no temp file left behind');
+    });
+  }
 });

@@ -1,5 +1,6 @@
+import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { badRequest, payloadTooLarge, validationError } from '../../http/errors.js';
+import { AppError, badRequest, payloadTooLarge, validationError } from '../../http/errors.js';
 import type { Caller } from './service.js';
 import type { StreamedUploads } from './streamed.js';
 
@@ -40,12 +41,35 @@ export async function storeFormFile(request: FastifyRequest, reply: FastifyReply
     return await streamed.upload(caller, {
       name: part.filename ?? '',
       contentType: part.mimetype && part.mimetype !== 'application/octet-stream' ? part.mimetype : null,
-      stream: part.file,
+      stream: failingWhenFormBreaksOff(part.file),
     });
   } catch (error) {
     if ((error as { code?: string }).code === 'payload_too_large') reply.header('connection', 'close');
     throw error;
   }
+}
+
+/**
+ * The file's bytes, failing with a 400 when the body ends (or the client goes) before the file part
+ * does. busboy reports that only by emitting 'error' on its stream, often before anyone listens, and
+ * @fastify/multipart then destroys the stream without an error: a consumer would wait for its end forever.
+ */
+function failingWhenFormBreaksOff(file: Readable): Readable {
+  const bytes = new PassThrough({ readableHighWaterMark: file.readableHighWaterMark });
+  const brokenOff = () =>
+    bytes.destroy(badRequest('the form ended before the file part did: send the whole body, closing boundary included'));
+  file.on('error', (error: Error) => (error instanceof AppError ? bytes.destroy(error) : brokenOff()));
+  file.once('close', () => {
+    if (!file.readableEnded) brokenOff();
+  });
+  // Consumers see the error through their own listener; this one spares the process an uncaught
+  // error when the consumer has already given up (a refused name resumes the stream and leaves).
+  bytes.on('error', () => {});
+  // Storage giving up stops the form too, as a pipeline would.
+  bytes.once('close', () => file.destroy());
+  if (file.destroyed && !file.readableEnded) brokenOff();
+  else file.pipe(bytes);
+  return bytes;
 }
 
 const tooLarge = (limits: FormFileLimits) =>
