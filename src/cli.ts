@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<void> {
       const [{ resolveDatabase }, { openDatabase }, { migrate }] = await Promise.all([
         import('./db/connect.js'), import('./db/database.js'), import('./db/migrate.js'),
       ]);
-      const target = await resolveDatabase(config);
+      const target = await resolveDatabase(config, undefined, 'client');
       const database = openDatabase(target.url, { max: 1 });
       try {
         const { applied } = await migrate(database.db);
@@ -70,7 +70,8 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => process.exit(process.exitCode ?? 0),
   (error) => {
-    if (error instanceof ApiError) {
+    // A second server on a data folder another one uses: a plain message, no stack.
+    if (error instanceof ApiError || (error instanceof Error && error.name === 'DataFolderInUseError')) {
       process.stderr.write(`stowage: ${error.message}\n`);
       process.exit(1);
     }

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import pg from 'pg';
 import type { Config } from '../config.js';
+import type { OwnerRole } from './embedded-owner.js';
 import { openEmbeddedPostgres } from './embedded.js';
 
 const EMBEDDED_DATABASE = 'stowage';
@@ -11,11 +12,18 @@ export interface DatabaseTarget {
   release(): Promise<void>;
 }
 
-/** DATABASE_URL when given; otherwise the embedded PostgreSQL under the data folder, with its `stowage` database. */
-export async function resolveDatabase(config: Config, log: (message: string) => void = () => {}): Promise<DatabaseTarget> {
+/**
+ * DATABASE_URL when given; otherwise the embedded PostgreSQL under the data folder, with its `stowage`
+ * database. `role` 'client' (keys, migrate) joins the one a running server uses; a second server is refused.
+ */
+export async function resolveDatabase(
+  config: Config,
+  log: (message: string) => void = () => {},
+  role: OwnerRole = 'server',
+): Promise<DatabaseTarget> {
   if (config.databaseUrl) return { url: config.databaseUrl, release: async () => {} };
   await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
-  const embedded = await openEmbeddedPostgres(config.dataDir, log);
+  const embedded = await openEmbeddedPostgres(config.dataDir, log, { role });
   try {
     await ensureDatabase(embedded.url, EMBEDDED_DATABASE);
   } catch (error) {

@@ -1,0 +1,166 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { PostgresBinaries, RunAs } from './postgres-binaries.js';
+
+type Log = (message: string) => void;
+
+// Our readiness and failure checks read PostgreSQL's messages: keep them in English.
+const ENGLISH = { LC_MESSAGES: 'C' };
+
+/** Creates the cluster in `clusterDir` (initdb), owned by `runAs` when given. */
+export async function initCluster(
+  binaries: PostgresBinaries,
+  clusterDir: string,
+  superuser: { user: string; password: string },
+  runAs: RunAs | null,
+  log: Log,
+): Promise<void> {
+  await mkdir(clusterDir, { recursive: true, mode: 0o700 });
+  // initdb reads the password from a file; it sits beside the cluster, readable by its owner only.
+  const passwordFile = path.join(path.dirname(clusterDir), `.pwfile-${randomBytes(6).toString('hex')}`);
+  await writeFile(passwordFile, `${superuser.password}\n`, { mode: 0o600 });
+  try {
+    if (runAs) {
+      await chown(clusterDir, runAs.uid, runAs.gid);
+      await chown(passwordFile, runAs.uid, runAs.gid);
+    }
+    const args = [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', `--username=${superuser.user}`, `--pwfile=${passwordFile}`,
+      '--encoding=UTF8', '--lc-messages=C'];
+    const { code, output } = await runToEnd(spawn(binaries.initdb, args, { ...runAs, env: { ...process.env, ...ENGLISH } }), log);
+    if (code !== 0) throw new Error(`initdb failed in ${clusterDir} (exit ${code}): ${output.trim()}`);
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+}
+
+export type StartOutcome =
+  | { kind: 'started'; postmaster: Postmaster }
+  /** The port was taken between choosing it and PostgreSQL binding it. */
+  | { kind: 'port-taken' }
+  /** Another process started PostgreSQL on this cluster meanwhile. */
+  | { kind: 'cluster-busy' };
+
+/** A PostgreSQL server we started, and stop (or stop at our exit). */
+export interface Postmaster {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 60_000;
+
+export function startPostmaster(
+  binaries: PostgresBinaries,
+  clusterDir: string,
+  port: number,
+  runAs: RunAs | null,
+  log: Log,
+): Promise<StartOutcome> {
+  const child = spawn(
+    binaries.postgres,
+    ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
+      '-c', 'max_connections=200', '-c', 'lc_messages=C'],
+    { ...runAs, env: { ...process.env, ...ENGLISH }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`embedded PostgreSQL did not get ready in ${clusterDir} within ${START_TIMEOUT_MS / 1000} s: ${output.trim()}`));
+    }, START_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      output += text;
+      log(text);
+      if (output.includes('database system is ready to accept connections')) {
+        clearTimeout(timer);
+        child.off('exit', onEarlyExit);
+        output = ''; // we keep reading (to forward to the log), not keeping
+        resolve({ kind: 'started', postmaster: supervise(child, clusterDir) });
+      }
+    };
+    const onEarlyExit = (code: number | null) => {
+      clearTimeout(timer);
+      if (/Address already in use|could not create any TCP\/IP sockets/.test(output)) resolve({ kind: 'port-taken' });
+      else if (/lock file "postmaster\.pid" already exists/.test(output)) resolve({ kind: 'cluster-busy' });
+      else reject(new Error(`embedded PostgreSQL did not start in ${clusterDir} (exit ${code}): ${output.trim()}`));
+    };
+    child.stderr!.on('data', onData);
+    child.once('exit', onEarlyExit);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${binaries.postgres}: ${error.message}`));
+    });
+  });
+}
+
+/** Running children, stopped at our exit whatever the path to it (a thrown error, process.exit, a signal). */
+const supervised = new Map<ChildProcess, string>();
+
+function supervise(child: ChildProcess, clusterDir: string): Postmaster {
+  supervised.set(child, clusterDir);
+  watchExit();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', () => supervised.delete(child));
+  return {
+    pid: child.pid!,
+    async stop() {
+      if (!supervised.delete(child)) return exited;
+      child.kill('SIGINT'); // fast shutdown: ends sessions, no waiting for clients to leave
+      await exited;
+    },
+  };
+}
+
+let watching = false;
+
+function watchExit(): void {
+  if (watching) return;
+  watching = true;
+  process.on('exit', () => {
+    for (const [child, clusterDir] of supervised) {
+      child.kill('SIGINT');
+      waitSync(() => !existsSync(path.join(clusterDir, 'postmaster.pid')), 5_000);
+    }
+  });
+  // A signal otherwise ends Node without 'exit'. Servers replace these with an orderly shutdown of their own.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => process.exit(code));
+  }
+}
+
+/** Sleeps in steps (the 'exit' handler cannot wait for events) until `done` or the timeout. */
+function waitSync(done: () => boolean, timeoutMs: number): void {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) Atomics.wait(cell, 0, 0, 20);
+}
+
+/** Stops a postmaster some other, now dead, process started: SIGINT, then wait for it to remove postmaster.pid. */
+export async function stopOrphan(pid: number, clusterDir: string, timeoutMs = 30_000): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (existsSync(path.join(clusterDir, 'postmaster.pid')) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function runToEnd(child: ChildProcess, log: Log): Promise<{ code: number | null; output: string }> {
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    log(chunk.toString('utf8'));
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
