@@ -15,6 +15,7 @@ import { validatorsByPart } from './http/validators.js';
 import { installIdempotency } from './http/idempotency.js';
 import { installRateLimits } from './http/rate-limit-hook.js';
 import { newRequestId } from './http/request-id.js';
+import { closeIdleConnections, serverTimeoutOptions } from './http/timeouts.js';
 import { ErrorEnvelope } from './http/schemas.js';
 import type { JobQueue } from './jobs/queue.js';
 import type { Metrics } from './metrics.js';
@@ -53,7 +54,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true },
     ajv: { customOptions: { removeAdditional: false, useDefaults: true, allErrors: true } },
     schemaController: { compilersFactory: validatorsByPart() },
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    http: serverTimeoutOptions(config.http),
   });
+  closeIdleConnections(app.server, config.http);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -29,6 +29,22 @@ export interface Config {
     readonly pendingTtlSeconds: number;
     readonly batchMax: number;
   };
+  /**
+   * How long the HTTP server waits on a client. Bodies are bounded by inactivity, not by total time:
+   * a 5 GiB upload over a slow but moving link must finish, a stalled one must not hold its socket.
+   */
+  readonly http: {
+    /** From connection (or the end of the previous request) to the complete request head. */
+    readonly headersTimeoutMs: number;
+    /** No byte moving either way while the client is expected to send or read: the socket is closed. */
+    readonly idleTimeoutMs: number;
+    /** Idle keep-alive connection between requests. */
+    readonly keepAliveTimeoutMs: number;
+    /** Whole request (head and body) received; 0 for no limit. Only a backstop against trickling clients. */
+    readonly requestTimeoutMs: number;
+    /** Time a shutdown gives in-flight requests and jobs before it cuts them off. */
+    readonly shutdownGraceMs: number;
+  };
   readonly rateLimit: {
     readonly enabled: boolean;
     readonly perKey: number;
@@ -96,6 +112,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       downloadTtlSeconds: read.int('STOWAGE_DOWNLOAD_TTL_SECONDS', 300, 1),
       pendingTtlSeconds: read.int('STOWAGE_PENDING_TTL_SECONDS', 24 * 3600, 1),
       batchMax: 100,
+    },
+    http: {
+      headersTimeoutMs: read.int('STOWAGE_HTTP_HEADERS_TIMEOUT_SECONDS', 30, 1) * 1000,
+      idleTimeoutMs: read.number('STOWAGE_HTTP_IDLE_TIMEOUT_SECONDS', 60, 0.1) * 1000,
+      keepAliveTimeoutMs: read.int('STOWAGE_HTTP_KEEP_ALIVE_SECONDS', 72, 1) * 1000,
+      requestTimeoutMs: read.int('STOWAGE_HTTP_REQUEST_TIMEOUT_SECONDS', 24 * 3600, 0) * 1000,
+      shutdownGraceMs: read.number('STOWAGE_SHUTDOWN_GRACE_SECONDS', 10, 0.1) * 1000,
     },
     rateLimit: {
       enabled: read.bool('RATE_LIMIT_ENABLED', true),
