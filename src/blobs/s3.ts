@@ -28,7 +28,7 @@ import {
   type StoredBlob,
   type StoredPart,
 } from './blob-store.js';
-import { isNotFound, unavailableOr } from './s3-errors.js';
+import { bucketMissing, isNotFound, unavailableOr } from './s3-errors.js';
 import { S3Multipart } from './s3-multipart.js';
 
 export interface S3Settings {
@@ -38,7 +38,14 @@ export interface S3Settings {
   accessKeyId: string;
   secretAccessKey: string;
   forcePathStyle: boolean;
+  /**
+   * Milliseconds to connect, and that a connection may stay silent mid-request, before the request
+   * fails (and is retried): without them a storage host that stops answering hangs requests and jobs.
+   */
+  timeouts?: { connectMs: number; idleMs: number };
 }
+
+const DEFAULT_TIMEOUTS = { connectMs: 10_000, idleMs: 60_000 };
 
 // Multipart chunks of the server-side streamed put: big enough for few requests, small enough for RAM.
 const PUT_PART_BYTES = 8 * 1024 * 1024;
@@ -52,6 +59,7 @@ export class S3BlobStore implements BlobStore {
 
   constructor(settings: S3Settings) {
     this.bucket = settings.bucket;
+    const timeouts = settings.timeouts ?? DEFAULT_TIMEOUTS;
     this.client = new S3Client({
       endpoint: settings.endpoint ?? undefined,
       region: settings.region,
@@ -60,6 +68,7 @@ export class S3BlobStore implements BlobStore {
       // Measured: the default puts an empty-body CRC32 into presigned PUT URLs, which S3 then rejects.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.idleMs },
     });
     this.multipart = new S3Multipart(this.client, this.bucket);
   }
@@ -107,7 +116,19 @@ export class S3BlobStore implements BlobStore {
     return getSignedUrl(this.client, command, { expiresIn: options.expiresInSeconds });
   }
 
+  /**
+   * A 404 is taken for a missing object only once the bucket is known to exist: a HEAD answer has no
+   * body to say NoSuchBucket, and a deleted or misnamed bucket must read as storage trouble (retry, 503),
+   * never as "the client uploaded nothing".
+   */
   async stat(key: string): Promise<BlobInfo | null> {
+    const info = await this.head(key);
+    if (!info && !(await this.bucketExists())) throw bucketMissing();
+    return info;
+  }
+
+  /** stat() for callers about to write the key, whose write itself fails on a missing bucket. */
+  private async head(key: string): Promise<BlobInfo | null> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }));
       const sha256 = fullObjectSha256(head.ChecksumSHA256, head.ChecksumType);
@@ -133,7 +154,7 @@ export class S3BlobStore implements BlobStore {
   async put(key: string, body: Readable, expect: BlobExpectations = {}): Promise<StoredBlob> {
     // S3 has no create-only PUT that every engine honours; looking first keeps the no-overwrite rule for
     // server-side writes, whose keys are fresh ids anyway.
-    if (await this.stat(key)) throw new BlobError('exists', `a blob already exists at ${key}`);
+    if (await this.head(key)) throw new BlobError('exists', `a blob already exists at ${key}`);
     const meter = new MeteredStream(expect, PUT_PART_BYTES);
     // pipeline, not pipe: a failure on either side tears both down (the upload sees it through meter).
     pipeline(body, meter, () => {});
@@ -147,6 +168,9 @@ export class S3BlobStore implements BlobStore {
     try {
       await upload.done();
     } catch (error) {
+      // A body cut short may still have been kept by a lenient engine; if storage is down, the
+      // sweeper removes it later as an orphan.
+      await this.delete(key).catch(() => {});
       throw meter.errored ?? body.errored ?? unavailableOr(error);
     }
     try {
@@ -172,7 +196,7 @@ export class S3BlobStore implements BlobStore {
 
   async completeMultipart(key: string, uploadId: string, parts: PartReceipt[]): Promise<{ size: number }> {
     // As in put(): a completion would replace a blob already at the key, so look first.
-    if (await this.stat(key)) throw new BlobError('exists', `a blob already exists at ${key}`);
+    if (await this.head(key)) throw new BlobError('exists', `a blob already exists at ${key}`);
     await this.multipart.complete(key, uploadId, parts);
     // The completion answers no size (and Ceph RGW not even an ETag), so storage is asked.
     const stored = await this.stat(key);
@@ -185,14 +209,18 @@ export class S3BlobStore implements BlobStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch((error) => {
+      throw unavailableOr(error);
+    });
   }
 
   async list(options: { after: string; limit: number }): Promise<ListedBlob[]> {
     // ListObjects (v1) with Marker: the same walk as v2's StartAfter, and more engines answer it.
-    const answer = await this.client.send(
-      new ListObjectsCommand({ Bucket: this.bucket, Marker: options.after || undefined, MaxKeys: options.limit }),
-    );
+    const answer = await this.client
+      .send(new ListObjectsCommand({ Bucket: this.bucket, Marker: options.after || undefined, MaxKeys: options.limit }))
+      .catch((error) => {
+        throw unavailableOr(error);
+      });
     return (answer.Contents ?? []).map((o) => ({ key: o.Key!, modifiedAt: o.LastModified ?? new Date() }));
   }
 
@@ -215,7 +243,17 @@ export class S3BlobStore implements BlobStore {
   }
 
   async ping(): Promise<void> {
-    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    if (!(await this.bucketExists())) throw bucketMissing();
+  }
+
+  private async bucketExists(): Promise<boolean> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return true;
+    } catch (error) {
+      if (error instanceof S3ServiceException && error.$metadata?.httpStatusCode === 404) return false;
+      throw unavailableOr(error);
+    }
   }
 }
 
