@@ -25,15 +25,20 @@ export interface SweepReport {
  * Keeps rows and blobs consistent: fails uploads left pending past their expiry, removes blobs of
  * cancelled and failed uploads after the grace period (never one another row still uses), and
  * drops expired idempotency records. Each kind is bounded per run; running it twice does no harm.
+ * `at` is the sweep's clock: every age is measured against it, never against the database's now().
  */
-export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
+export async function runSweep(deps: SweepDeps, at: Date = new Date()): Promise<SweepReport> {
   const { batch, graceSeconds } = deps.config.sweeper;
+  const graceCutoff = new Date(at.getTime() - graceSeconds * 1000);
+  // Storage's own leftovers include the parts of multipart uploads still in progress (S3 lists them
+  // all): none is taken before its upload could have expired, whatever the grace period says.
+  const leftoverAge = Math.max(graceSeconds, deps.config.limits.pendingTtlSeconds);
   const report: SweepReport = {
-    expired_uploads: await expirePending(deps, batch),
-    purged_blobs: await purgeDeadBlobs(deps, batch, graceSeconds),
-    orphan_blobs: await removeOrphans(deps, batch, graceSeconds),
-    leftovers: await deps.blobs.removeLeftovers(new Date(Date.now() - graceSeconds * 1000)),
-    expired_idempotency_keys: await dropExpiredIdempotency(deps.db, batch),
+    expired_uploads: await expirePending(deps, batch, at),
+    purged_blobs: await purgeDeadBlobs(deps, batch, graceCutoff),
+    orphan_blobs: await removeOrphans(deps, batch, graceCutoff),
+    leftovers: await deps.blobs.removeLeftovers(new Date(at.getTime() - leftoverAge * 1000)),
+    expired_idempotency_keys: await dropExpiredIdempotency(deps.db, batch, at),
   };
   for (const [what, count] of Object.entries(report)) if (count) deps.metrics.sweptTotal.inc({ what }, count);
   deps.log.info({ sweep: report }, 'sweep finished');
@@ -41,12 +46,12 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
 }
 
 /** Abandoned uploads fail as 'expired'; the parts of abandoned multipart uploads are freed. */
-async function expirePending(deps: SweepDeps, batch: number): Promise<number> {
+async function expirePending(deps: SweepDeps, batch: number, at: Date): Promise<number> {
   const rows = await deps.db
     .updateTable('uploads')
-    .set({ status: 'failed', failure_reason: 'expired', updated_at: sql`now()` })
+    .set({ status: 'failed', failure_reason: 'expired', updated_at: at })
     .where('id', 'in', (eb) =>
-      eb.selectFrom('uploads').select('id').where('status', '=', 'pending').where('expires_at', '<', sql<Date>`now()`)
+      eb.selectFrom('uploads').select('id').where('status', '=', 'pending').where('expires_at', '<', at)
         .orderBy('expires_at').limit(batch).forUpdate().skipLocked(),
     )
     .returning(['id', 'blob_key', 'multipart_upload_id'])
@@ -60,13 +65,13 @@ async function expirePending(deps: SweepDeps, batch: number): Promise<number> {
   return rows.length;
 }
 
-async function purgeDeadBlobs(deps: SweepDeps, batch: number, graceSeconds: number): Promise<number> {
+async function purgeDeadBlobs(deps: SweepDeps, batch: number, graceCutoff: Date): Promise<number> {
   const dead = await deps.db
     .selectFrom('uploads as u')
     .select(['u.id', 'u.blob_key'])
     .where('u.status', 'in', ['cancelled', 'failed'])
     .where('u.blob_purged_at', 'is', null)
-    .where('u.updated_at', '<', sql<Date>`now() - make_interval(secs => ${graceSeconds})`)
+    .where('u.updated_at', '<', graceCutoff)
     // A blob another live upload points at (deduplication shares blobs) is never removed.
     .where((eb) =>
       eb.not(eb.exists(
@@ -98,11 +103,10 @@ async function purgeDeadBlobs(deps: SweepDeps, batch: number, graceSeconds: numb
  * period so a write in progress is never taken. Walks storage `batch` keys a run, resuming where the
  * last run stopped.
  */
-async function removeOrphans(deps: SweepDeps, batch: number, graceSeconds: number): Promise<number> {
+async function removeOrphans(deps: SweepDeps, batch: number, graceCutoff: Date): Promise<number> {
   const cursor = await deps.db.selectFrom('sweeper_cursors').select('position').where('name', '=', 'orphans').executeTakeFirst();
   const listed = await deps.blobs.list({ after: cursor?.position ?? '', limit: batch });
-  const cutoff = Date.now() - graceSeconds * 1000;
-  const old = listed.filter((blob) => blob.modifiedAt.getTime() < cutoff);
+  const old = listed.filter((blob) => blob.modifiedAt < graceCutoff);
   const keys = old.map((b) => b.key);
   // Rows of both kinds name blobs: uploads their bytes, previews their GLB.
   const known = new Set<string | null>();
@@ -126,12 +130,12 @@ async function removeOrphans(deps: SweepDeps, batch: number, graceSeconds: numbe
   return removed;
 }
 
-async function dropExpiredIdempotency(db: Db, batch: number): Promise<number> {
+async function dropExpiredIdempotency(db: Db, batch: number, at: Date): Promise<number> {
   const result = await db
     .deleteFrom('idempotency_keys')
     .where(({ eb, refTuple, selectFrom }) =>
       eb(refTuple('org_id', 'key'), 'in',
-        selectFrom('idempotency_keys').select(['org_id', 'key']).where('expires_at', '<', sql<Date>`now()`).limit(batch) as never),
+        selectFrom('idempotency_keys').select(['org_id', 'key']).where('expires_at', '<', at).limit(batch) as never),
     )
     .executeTakeFirst();
   return Number(result.numDeletedRows);
