@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
-import { S3BlobStore } from '../src/blobs/s3.js';
+import type { BlobError } from '../src/blobs/blob-store.js';
+import { S3BlobStore, type S3Settings } from '../src/blobs/s3.js';
 import { assertError } from './helpers/assertions.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
 import { type S3Engine, freshBucketName, s3EnvOf, startS3Engine } from './helpers/s3.js';
@@ -21,10 +22,11 @@ describe('object storage faults', () => {
   let h: Harness;
   /** The same bucket straight on the engine, for the test's own changes behind the service's back. */
   let direct: S3BlobStore;
+  let settings: S3Settings;
 
   before(async () => {
     engine = await startS3Engine();
-    const settings = engine.settings(freshBucketName());
+    settings = engine.settings(freshBucketName());
     // service → TCP proxy → fault injector → engine; presigned URLs name the TCP proxy, so the test's
     // own PUTs take the same road.
     faults = await S3FaultProxy.start(settings.endpoint!);
@@ -165,6 +167,16 @@ describe('object storage faults', () => {
     const { upload } = await settle(h, id, completed.body.job_id);
     assert.equal(upload.status, 'confirmed');
     assert.equal(upload.sha256, sha256('hello world'));
+  });
+
+  it('a storage host that stops answering fails requests after the silence timeout instead of hanging them', async () => {
+    const store = new S3BlobStore({ ...settings, endpoint: tcp.rewrite(faults.url), timeouts: { connectMs: 500, idleMs: 500 } });
+    assert.equal(await store.stat('no/such/key'), null);
+    tcp.blackhole();
+    const started = Date.now();
+    await assert.rejects(store.stat('no/such/key'), (error: BlobError) => error.kind === 'unavailable');
+    assert.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms`);
+    store.client.destroy();
   });
 
   // Last: it empties and deletes the bucket.
