@@ -3,7 +3,8 @@ import { rename } from 'node:fs/promises';
 import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { S3BlobStore } from '../src/blobs/s3.js';
 import { after, before, describe, it } from 'node:test';
-import { type Harness, startStowage } from './helpers/harness.js';
+import { type Harness, eventually, startStowage } from './helpers/harness.js';
+import { postForm, sendForm } from './helpers/forms.js';
 
 describe('HTTP conventions', () => {
   let h: Harness;
@@ -97,17 +98,27 @@ describe('HTTP conventions', () => {
       assert.equal(answer.body.error.code, 'bad_request');
     });
 
-    it('gives one answer to concurrent requests with the same key: the other is a retryable 409', async () => {
-      const headers = { 'idempotency-key': 'race' };
-      const answers = await Promise.all(
-        Array.from({ length: 5 }, () => h.api('POST', '/api/v1/uploads/presign', { body: { name: 'race.txt' }, headers })),
-      );
-      const created = new Set(answers.filter((a) => a.status === 200).map((a) => a.body.data_source_id));
-      assert.equal(created.size, 1, 'exactly one upload was created');
-      for (const a of answers.filter((x) => x.status !== 200)) {
-        assert.equal(a.status, 409);
-        assert.equal(a.body.error.retryable, true);
-      }
+    it('answers a retryable 409 while the first request with the key is in flight, then replays its answer', async () => {
+      const key = 'held-in-flight';
+      const bytes = Buffer.from('held until the second request was answered\n');
+      // The first request really is in flight: its form is sent but for its last byte.
+      const first = sendForm(h, { bytes, filename: 'held.txt', idempotencyKey: key });
+      await eventually(async () => {
+        const row = await h.runtime.database.db.selectFrom('idempotency_keys').select('state').where('key', '=', key).executeTakeFirst();
+        return row?.state === 'in_flight' ? true : undefined;
+      }, 'the first request to hold the key');
+
+      const second = await postForm(h, { bytes, filename: 'held.txt', idempotencyKey: key });
+      assert.equal(second.status, 409);
+      assert.equal(second.body.error.code, 'conflict');
+      assert.equal(second.body.error.retryable, true);
+
+      const done = await first.finish();
+      assert.equal(done.status, 201, JSON.stringify(done.body));
+      const retried = await postForm(h, { bytes, filename: 'held.txt', idempotencyKey: key });
+      assert.equal(retried.status, 201);
+      assert.equal(retried.replayed, true);
+      assert.equal(retried.body.id, done.body.id, 'one upload for the three requests');
     });
   });
 

@@ -96,6 +96,8 @@ export interface IdempotencyKeyTable {
   response_status: number | null;
   response_body: string | null;
   response_type: string | null;
+  /** The answer carried a secret, kept out of response_body: a replay is refused instead. */
+  secret_withheld: Generated<boolean>;
   created_at: Generated<Date>;
   expires_at: Timestamp;
 }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { badRequest, conflict } from './errors.js';
+import { StreamedBodyDigest } from './streamed-body-digest.js';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
@@ -12,28 +13,65 @@ const ABANDONED_AFTER_SECONDS = 300;
 
 declare module 'fastify' {
   interface FastifyRequest {
-    idempotency: { key: string; replayed: boolean } | null;
+    idempotency: IdempotentRequest | null;
+    /** The running digest of a form body, taken for requests with an Idempotency-Key. */
+    streamedBody: StreamedBodyDigest | null;
+  }
+  interface FastifyContextConfig {
+    /**
+     * The field of this route's answer that holds a secret shown once (an API key's). The answer is
+     * stored without it and a replay is refused: the secret is never kept, so never shown again.
+     */
+    secretField?: string;
   }
 }
+
+interface IdempotentRequest {
+  key: string;
+  replayed: boolean;
+  /** Of method, path and body; for a form, of method, path and media type, its body's digest added once read. */
+  fingerprint: string;
+}
+
+export interface IdempotencyOptions {
+  /** The most a form retried under a used key may carry: it is read whole to compare it with the first. */
+  maxStreamedBytes?: number;
+}
+
+// The simple upload's default limit and room for the form around the file.
+const DEFAULT_MAX_STREAMED_BYTES = 512 * 1024 * 1024 + 64 * 1024;
 
 /**
  * Idempotency-Key on writes: the first answer is stored per (org, key) for 24 h and replayed for the
  * same request; the same key with another method, path or body is a 409.
+ *
+ * A form (a streamed upload) is hashed as its bytes pass, boundary left out. Its record holds that
+ * digest once the first request has read its whole body; a retry is read whole too, hashed and
+ * discarded, and only then replayed (same bytes) or refused (other bytes).
  */
-export function installIdempotency(app: FastifyInstance, db: Db): void {
+export function installIdempotency(app: FastifyInstance, db: Db, options: IdempotencyOptions = {}): void {
+  const maxStreamedBytes = options.maxStreamedBytes ?? DEFAULT_MAX_STREAMED_BYTES;
   app.decorateRequest('idempotency', null);
+  app.decorateRequest('streamedBody', null);
+
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    if (keyOf(request) !== undefined && isForm(request)) {
+      request.streamedBody = new StreamedBodyDigest(payload, String(request.headers['content-type']));
+    }
+    return payload;
+  });
 
   app.addHook('preHandler', async (request, reply) => {
-    const key = request.headers['idempotency-key'];
-    if (key === undefined || !request.principal || !WRITE_METHODS.has(request.method)) return;
+    const key = keyOf(request);
+    if (key === undefined) return;
     if (typeof key !== 'string' || !KEY_RE.test(key)) {
-      throw badRequest('Idempotency-Key must be 1–255 visible ASCII characters');
+      throw unread(request, reply, badRequest('Idempotency-Key must be 1–255 visible ASCII characters'));
     }
-    const orgId = request.principal.orgId;
+    const orgId = request.principal!.orgId;
     const fingerprint = fingerprintOf(request);
     const claimed = await claim(db, orgId, key, request, fingerprint);
     if (claimed) {
-      request.idempotency = { key, replayed: false };
+      request.idempotency = { key, replayed: false, fingerprint };
       return;
     }
     const existing = await db
@@ -43,17 +81,28 @@ export function installIdempotency(app: FastifyInstance, db: Db): void {
       .where('key', '=', key)
       .executeTakeFirst();
     // Released between our two statements (its first attempt failed with a 5xx): the client simply retries.
-    if (!existing) throw conflict('a request with this Idempotency-Key just finished; retry', null, true);
-    if (existing.body_hash !== fingerprint) {
-      throw conflict('this Idempotency-Key was used with a different request', {
-        method: existing.method,
-        path: existing.path,
-      });
-    }
+    if (!existing) throw unread(request, reply, conflict('a request with this Idempotency-Key just finished; retry', null, true));
+    const [storedFingerprint, storedBodyDigest] = existing.body_hash.split('.');
+    const otherRequest = () =>
+      conflict('this Idempotency-Key was used with a different request', { method: existing.method, path: existing.path });
+    if (storedFingerprint !== fingerprint) throw unread(request, reply, otherRequest());
     if (existing.state === 'in_flight') {
-      throw conflict('a request with this Idempotency-Key is still in progress; retry shortly', null, true);
+      throw unread(request, reply, conflict('a request with this Idempotency-Key is still in progress; retry shortly', null, true));
     }
-    request.idempotency = { key, replayed: true };
+    if (request.streamedBody) {
+      // Read and hashed, never kept: the first request's answer stands for these bytes only if they are the same.
+      const digest = await finishBody(request, reply, maxStreamedBytes);
+      if (digest === null) throw unread(request, reply, badRequest('the request body broke off before its end'));
+      if (digest !== storedBodyDigest) throw otherRequest();
+    }
+    if (existing.secret_withheld) {
+      throw conflict(
+        'the first request with this Idempotency-Key created this API key; its secret was shown once and is not kept. ' +
+          'If it was lost, revoke this key and create another.',
+        { api_key: JSON.parse(existing.response_body ?? 'null') },
+      );
+    }
+    request.idempotency = { key, replayed: true, fingerprint };
     reply.code(existing.response_status ?? 200).header('idempotent-replayed', 'true');
     if (existing.response_type) reply.type(existing.response_type);
     return reply.send(existing.response_body ?? '');
@@ -62,25 +111,73 @@ export function installIdempotency(app: FastifyInstance, db: Db): void {
   app.addHook('onSend', async (request, reply, payload) => {
     const record = request.idempotency;
     if (!record || record.replayed || !request.principal) return payload;
-    const where = { org_id: request.principal.orgId, key: record.key };
+    const orgId = request.principal.orgId;
+    const forget = () => db.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', record.key).execute();
+    // A failure worth retrying is not stored: the retry runs the request again.
     if (reply.statusCode >= 500 || typeof payload !== 'string') {
-      // A failure worth retrying is not stored: the retry runs the request again.
-      await db.deleteFrom('idempotency_keys').where('org_id', '=', where.org_id).where('key', '=', where.key).execute();
+      await forget();
       return payload;
     }
+    let fingerprint = record.fingerprint;
+    if (request.streamedBody) {
+      // A refusal before the whole form was read changed nothing: not stored, a retry simply runs again.
+      if (!request.streamedBody.complete && reply.statusCode >= 400) {
+        await forget();
+        return payload;
+      }
+      const digest = await request.streamedBody.finish(maxStreamedBytes).catch(() => null);
+      if (digest === null) {
+        await forget();
+        return payload;
+      }
+      fingerprint = `${fingerprint}.${digest}`;
+    }
+    const stored = storableAnswer(request, reply.statusCode, payload);
     await db
       .updateTable('idempotency_keys')
       .set({
         state: 'done',
+        body_hash: fingerprint,
         response_status: reply.statusCode,
-        response_body: payload,
+        response_body: stored.body,
         response_type: String(reply.getHeader('content-type') ?? 'application/json'),
+        secret_withheld: stored.secretWithheld,
       })
-      .where('org_id', '=', where.org_id)
-      .where('key', '=', where.key)
+      .where('org_id', '=', orgId)
+      .where('key', '=', record.key)
       .execute();
     return payload;
   });
+}
+
+/** The Idempotency-Key of a write by an authenticated caller; undefined when idempotency does not apply. */
+function keyOf(request: FastifyRequest): string | string[] | undefined {
+  if (!request.principal || !WRITE_METHODS.has(request.method)) return undefined;
+  return request.headers['idempotency-key'];
+}
+
+const isForm = (request: FastifyRequest) => mediaTypeOf(request) === 'multipart/form-data';
+
+/** The answer as it may be kept: a secret the route names is taken out, and a replay will be refused. */
+function storableAnswer(request: FastifyRequest, status: number, payload: string): { body: string; secretWithheld: boolean } {
+  const field = request.routeOptions.config?.secretField;
+  if (!field || status >= 300) return { body: payload, secretWithheld: false };
+  const { [field]: _secret, ...rest } = JSON.parse(payload) as Record<string, unknown>;
+  return { body: JSON.stringify(rest), secretWithheld: true };
+}
+
+async function finishBody(request: FastifyRequest, reply: FastifyReply, maxBytes: number): Promise<string | null> {
+  try {
+    return await request.streamedBody!.finish(maxBytes);
+  } catch (error) {
+    throw unread(request, reply, error);
+  }
+}
+
+/** An error answered before a form was read through: closing spares the client from sending the rest. */
+function unread(request: FastifyRequest, reply: FastifyReply, error: unknown): unknown {
+  if (request.streamedBody && !request.streamedBody.complete) reply.header('connection', 'close');
+  return error;
 }
 
 /** Inserts the in-flight record, replacing an expired or abandoned one; false when another holds the key. */
@@ -105,6 +202,7 @@ async function claim(db: Db, orgId: string, key: string, request: FastifyRequest
         response_status: null,
         response_body: null,
         response_type: null,
+        secret_withheld: false,
         created_at: sql`now()`,
         expires_at: sql<Date>`now() + make_interval(hours => ${RETENTION_HOURS})`,
       }).where((eb) =>
@@ -128,9 +226,8 @@ function fingerprintOf(request: FastifyRequest): string {
     .update('\0')
     .update(request.url)
     .update('\0')
-    // A streamed body is not read yet: its media type and length stand for it. Not the multipart
-    // boundary: a client retrying the same file builds a new form, with a new boundary of the same length.
-    .update(request.body === undefined ? `${mediaTypeOf(request)}\0${request.headers['content-length'] ?? ''}` : canonicalJson(request.body))
+    // A form is not read yet: its media type stands for it here, and its digest is added once read.
+    .update(request.streamedBody ? `form\0${mediaTypeOf(request)}` : canonicalJson(request.body))
     .digest('hex');
 }
 

@@ -32,8 +32,16 @@ export async function keysRoutes(app: FastifyInstance, opts: { keys: KeysService
   const tags = ['keys'];
 
   r.post('/api/v1/keys', {
-    config: admin,
-    schema: { tags, summary: 'Create API key', body: CreateKeyRequest, response: { 201: CreatedKey, ...errorResponses(409, 422) } },
+    // The secret is shown in this answer only: Idempotency-Key keeps the answer without it and refuses a replay (409).
+    config: { ...admin, secretField: 'key' },
+    schema: {
+      tags,
+      summary: 'Create API key',
+      description: 'The secret `key` is in this answer only. Sent again with the same Idempotency-Key, the request is not replayed: '
+        + '409 conflict names the key created first (`details.api_key`), whose secret is not kept anywhere.',
+      body: CreateKeyRequest,
+      response: { 201: CreatedKey, ...errorResponses(409, 422) },
+    },
   }, async (request, reply) => {
     const created = await keys.create(principalOf(request).orgId, request.body.scopes, request.body.label ?? null);
     return reply.code(201).send(created);
