@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { runSweep } from '../src/jobs/sweep.js';
 import { type Harness, startStowage } from './helpers/harness.js';
 import { confirm, presign, putBytes, settle, sha256, uploadConfirmed } from './helpers/uploads.js';
 
@@ -195,5 +197,37 @@ describe('the presigned upload flow', () => {
       const confirmAnswer = await h.api('POST', '/api/v1/uploads/confirm', { body: { data_source_id: id } });
       assert.equal(confirmAnswer.status, 404);
     }
+  });
+
+  // Last: its sweep, run as if past the grace period, touches every row of this harness.
+  it('a cancelled upload never becomes confirmed, though its bytes arrive after the cancel, and the sweeper removes them', async () => {
+    const bytes = Buffer.from('sent after the cancel');
+    const p = await presign(h, { name: 'late.txt', size_bytes: bytes.length });
+    const cancelled = await h.api('POST', `/api/v1/uploads/${p.data_source_id}/cancel`);
+    assert.equal(cancelled.body.status, 'cancelled');
+    const key = `${h.orgId}/${p.data_source_id}`;
+    const put = await putBytes(p, bytes);
+    if (h.runtime.blobs.driver === 'local') {
+      assert.equal(put.status, 409, 'the local driver refuses the URL of a cancelled upload');
+      // What an S3 presigned URL, which cannot be revoked, lets through: the bytes land all the same.
+      await h.runtime.blobs.put(key, Readable.from([bytes]));
+    } else {
+      assert.equal(put.status, 200, 'S3 takes the bytes: a presigned URL cannot be revoked');
+    }
+    assert.ok(await h.runtime.blobs.stat(key), 'the late bytes are in storage');
+
+    const confirmAnswer = await h.api('POST', '/api/v1/uploads/confirm', { body: { data_source_id: p.data_source_id } });
+    assert.equal(confirmAnswer.status, 409);
+    assert.equal((await h.api('POST', `/api/v1/uploads/${p.data_source_id}/retry`)).status, 409);
+    assert.equal((await h.api('GET', `/api/v1/uploads/${p.data_source_id}`)).body.status, 'cancelled');
+    assert.equal((await h.api('GET', `/api/v1/uploads/${p.data_source_id}/download-url`)).status, 404);
+
+    const db = h.runtime.database.db;
+    const pastGrace = new Date(Date.now() + (h.config.sweeper.graceSeconds + 60) * 1000);
+    await runSweep({ ...h.runtime, db, log: h.runtime.logger }, pastGrace);
+    assert.equal(await h.runtime.blobs.stat(key), null, 'the sweeper removed the late bytes');
+    const row = await db.selectFrom('uploads').select(['status', 'blob_purged_at']).where('id', '=', p.data_source_id).executeTakeFirstOrThrow();
+    assert.equal(row.status, 'cancelled');
+    assert.ok(row.blob_purged_at);
   });
 });
