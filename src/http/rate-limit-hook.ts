@@ -3,10 +3,13 @@ import type { Config } from '../config.js';
 import { rateLimited } from './errors.js';
 import { FixedWindowLimiter, type RateDecision } from './rate-limit.js';
 
-/** Per-key and per-org limits on authenticated routes; headers report the tighter of the two. */
-export function installRateLimits(app: FastifyInstance, config: Config['rateLimit']): void {
+/**
+ * Per-key and per-org limits on authenticated routes; headers report the tighter of the two.
+ * `now` is the limiter's clock (milliseconds), for tests that step through windows.
+ */
+export function installRateLimits(app: FastifyInstance, config: Config['rateLimit'], now: () => number = Date.now): void {
   if (!config.enabled) return;
-  const limiter = new FixedWindowLimiter(config.windowSeconds);
+  const limiter = new FixedWindowLimiter(config.windowSeconds, now);
   app.addHook('onRequest', async (request, reply) => {
     const principal = request.principal;
     if (!principal) return;
