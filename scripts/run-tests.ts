@@ -1,13 +1,16 @@
 /**
  * `npm test`: runs every test file with Node's test runner against one PostgreSQL server — the
  * machine's when DATABASE_URL is set, else an embedded one started here in a temporary folder.
- * Each test file creates (and drops) its own database on that server.
+ * Each harness copies its own database from one migrated template made here (and dropped after).
+ * dist/ is rebuilt first when src/ changed since, as tests spawn the built CLI.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openEmbeddedPostgres } from '../src/db/embedded.js';
+import { createTemplateDatabase } from '../test/helpers/template-database.js';
+import { ensureFreshBuild } from './fresh-build.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const requested = process.argv.slice(2);
@@ -15,13 +18,15 @@ const files = requested.length
   ? requested
   : (await readdir(path.join(root, 'test'))).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('test', f));
 
+console.log(`# ${ensureFreshBuild(root)}`);
+
 let serverUrl = process.env.DATABASE_URL;
 let stop = async () => {};
 let scratch: string | null = null;
 if (!serverUrl) {
   scratch = await mkdtemp(path.join(os.tmpdir(), 'stowage-test-pg-'));
   const started = Date.now();
-  const embedded = await openEmbeddedPostgres(scratch);
+  const embedded = await openEmbeddedPostgres(scratch, () => {}, { notice: (line) => console.log(`# ${line}`) });
   serverUrl = embedded.url;
   stop = embedded.stop;
   console.log(`# embedded PostgreSQL ready in ${Date.now() - started} ms`);
@@ -30,12 +35,27 @@ if (!serverUrl) {
 }
 if (process.env.S3_TEST_ENDPOINT) console.log(`# S3 endpoint ${process.env.S3_TEST_ENDPOINT}`);
 
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, TEST_DATABASE_URL: serverUrl, DATABASE_URL: '' } },
-);
-const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
-await stop();
-if (scratch) await rm(scratch, { recursive: true, force: true });
+let code = 1;
+try {
+  const started = Date.now();
+  const template = await createTemplateDatabase(serverUrl);
+  console.log(`# template database ${template.name} migrated in ${Date.now() - started} ms`);
+  try {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+      {
+        cwd: root,
+        stdio: 'inherit',
+        env: { ...process.env, TEST_DATABASE_URL: serverUrl, TEST_TEMPLATE_DATABASE: template.name, DATABASE_URL: '' },
+      },
+    );
+    code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  } finally {
+    await template.drop();
+  }
+} finally {
+  await stop();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+}
 process.exit(code);

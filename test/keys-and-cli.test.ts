@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freeLoopbackPort } from '../src/db/embedded.js';
+import { reachableBy } from '../src/db/postgres-binaries.js';
 import { collect, runCli, spawnCli, waitForOutput } from './helpers/cli.js';
 import { AUTH_CACHE_MS } from '../src/modules/keys/service.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
@@ -57,13 +58,14 @@ describe('the stowage CLI on the embedded PostgreSQL', () => {
   let env: Record<string, string>;
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'stowage-cli-'));
-    env = { STOWAGE_DATA_DIR: dataDir, STOWAGE_JOB_POLL_SECONDS: '0.5' };
+    // PORT 0: the server binds a free port itself and prints it.
+    env = { STOWAGE_DATA_DIR: dataDir, STOWAGE_JOB_POLL_SECONDS: '0.5', PORT: '0', HOST: '127.0.0.1' };
   });
   after(() => rm(dataDir, { recursive: true, force: true }));
 
   const lastLine = (text: string) => text.trim().split('\n').at(-1) ?? '';
 
-  it('manages keys whether or not a server runs on the same data folder', async () => {
+  it('manages keys whether or not a server runs on the same data folder, which takes one server at a time', async () => {
     // 1. No server: the CLI starts the embedded PostgreSQL itself.
     const created = await runCli(['keys', 'create', '--org', 'acme', '--scopes', 'uploads:read,uploads:write', '--label', 'ci'], env);
     assert.equal(created.code, 0, created.stderr);
@@ -75,11 +77,11 @@ describe('the stowage CLI on the embedded PostgreSQL', () => {
     assert.ok(!listed.stdout.includes(ciKey), 'list never prints secrets');
 
     // 2. First start: org `default` with an admin key, printed once and kept 0600.
-    const port = await freeLoopbackPort();
-    const server = spawnCli(['start'], { ...env, PORT: String(port) });
+    const server = spawnCli(['start'], env);
     try {
       const output = await waitForOutput(server, /stw_[0-9a-f]{12}_[A-Za-z0-9_-]{43}\n/);
-      assert.match(output, new RegExp(`serving at http://127.0.0.1:${port}`));
+      const port = /serving at http:\/\/127\.0\.0\.1:(\d+) /.exec(output)?.[1];
+      assert.ok(port && port !== '0', output);
       const adminKey = (await readFile(path.join(dataDir, 'admin.key'), 'utf8')).trim();
       assert.ok(output.includes(adminKey));
       assert.equal((await stat(path.join(dataDir, 'admin.key'))).mode & 0o777, 0o600);
@@ -107,32 +109,50 @@ describe('the stowage CLI on the embedded PostgreSQL', () => {
       const unknown = await runCli(['keys', 'revoke', '0190d7c4-0000-7000-8000-000000000000'], env);
       assert.equal(unknown.code, 2);
       assert.match(unknown.stderr, /not found/);
+
+      // 4. A second server would lose its database when the first one stops: it is refused, by name.
+      for (const role of ['start', 'worker']) {
+        const second = await runCli([role], env);
+        assert.equal(second.code, 1, second.stderr);
+        assert.match(second.stderr, new RegExp(`another Stowage server \\(pid ${server.pid}\\) is using the data folder ${dataDir}`));
+        assert.doesNotMatch(second.stderr, /\n\s+at /, 'a message, not a stack');
+      }
     } finally {
-      server.kill('SIGTERM');
+      server.kill('SIGKILL'); // a crash: no shutdown, so its PostgreSQL and its claim on the folder stay behind
       await collect(server);
     }
+    const clusterDir = path.join(dataDir, 'pg', 'data');
+    assert.ok(existsSync(path.join(clusterDir, 'postmaster.pid')), 'the PostgreSQL of the killed server still runs');
 
-    // 4. Server stopped again: the CLI still works, and a second start prints no new key.
+    // 5. Server gone: the CLI still works, and the next start takes over, prints no new key, and stops that PostgreSQL.
     const after = await runCli(['keys', 'list'], env);
     assert.equal(after.code, 0, after.stderr);
     assert.match(after.stdout, /revoked/);
     assert.match(after.stdout, /default\tadmin\tactive/);
-    const again = spawnCli(['start'], { ...env, PORT: String(await freeLoopbackPort()) });
+    const again = spawnCli(['start'], env);
     try {
-      const output = await waitForOutput(again, /serving at/);
+      const output = await waitForOutput(again, /serving at \S+\s/);
       assert.doesNotMatch(output, /First start/);
+      const base = /serving at (\S+)/.exec(output)?.[1];
+      const ready = await fetch(`${base}/readyz`);
+      assert.equal(ready.status, 200, await ready.text());
     } finally {
       again.kill('SIGTERM');
       await collect(again);
     }
+    assert.ok(!existsSync(path.join(clusterDir, 'postmaster.pid')), 'the server that took over stopped it on its way out');
     const migrate = await runCli(['migrate'], env);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stdout, /up to date/);
   });
 
-  it('runs the embedded PostgreSQL as an ordinary user too', async () => {
+  it('runs the embedded PostgreSQL as an ordinary user too', async (t) => {
     // As root the suite's other tests cover the root path; here the CLI runs as `nobody`.
     const ordinary = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+    if (ordinary && !(await reachableBy(path.resolve(import.meta.dirname, '..', 'dist'), ordinary))) {
+      t.skip('user nobody cannot reach this checkout (a clone in a 0700 folder): it could not run the CLI');
+      return;
+    }
     const own = await mkdtemp(path.join(os.tmpdir(), 'stowage-cli-user-'));
     try {
       if (ordinary) await chown(own, ordinary.uid, ordinary.gid);
@@ -145,13 +165,20 @@ describe('the stowage CLI on the embedded PostgreSQL', () => {
     }
   });
 
-  it('explains bad usage and bad configuration with exit code 2', async () => {
-    const usage = await runCli(['keys', 'create', '--org', 'acme'], env);
+  it('explains bad usage and bad configuration with exit code 2, before starting any database', async () => {
+    // A data folder of its own that must stay untouched: arguments are checked first.
+    const untouched = path.join(dataDir, 'untouched');
+    const usageEnv = { ...env, STOWAGE_DATA_DIR: untouched };
+    const usage = await runCli(['keys', 'create', '--org', 'acme'], usageEnv);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /usage: stowage keys create/);
-    const badScope = await runCli(['keys', 'create', '--org', 'acme', '--scopes', 'everything'], env);
+    const badScope = await runCli(['keys', 'create', '--org', 'acme', '--scopes', 'everything'], usageEnv);
     assert.equal(badScope.code, 2);
     assert.match(badScope.stderr, /unknown scopes: everything/);
+    const noAction = await runCli(['keys'], usageEnv);
+    assert.equal(noAction.code, 2);
+    assert.match(noAction.stderr, /usage: stowage keys create/);
+    assert.equal(existsSync(untouched), false, 'no database was started for a usage error');
     const badPort = await runCli(['start'], { ...env, PORT: 'eighty' });
     assert.equal(badPort.code, 2);
     assert.match(badPort.stderr, /PORT must be a number/);

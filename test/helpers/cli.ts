@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
-const CLI = path.join(root, 'src', 'cli.ts');
+// The built binary, as users run it: no transpiling per spawn. `npm test` rebuilds dist/ when src/ changed.
+const CLI = path.join(root, 'dist', 'cli.js');
 
 /** Environment for a CLI child: ours minus anything that would point it at another database. */
 export function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
@@ -12,9 +13,9 @@ export function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, LOG_LEVEL: 'silent', ...env };
 }
 
-/** The `stowage` binary, run from source. */
+/** The `stowage` binary (dist/cli.js). */
 export function spawnCli(args: string[], env: Record<string, string>, as?: { uid: number; gid: number }): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'], ...as });
+  return spawn(process.execPath, [CLI, ...args], { cwd: root, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'], ...as });
 }
 
 export interface CliResult {

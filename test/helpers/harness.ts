@@ -50,12 +50,18 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A fresh database of its own on the test server: DATABASE_URL for the app under test. */
+/**
+ * A fresh database of its own on the test server: DATABASE_URL for the app under test. Under `npm test`
+ * it is a copy of the run's migrated template (TEST_TEMPLATE_DATABASE, with pg-boss's schema), so no
+ * harness pays for the migrations; without one it starts empty and the app migrates it.
+ */
 export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test`');
   const name = `stowage_t_${randomBytes(6).toString('hex')}`;
-  await ensureDatabase(serverUrl, name);
+  const template = process.env.TEST_TEMPLATE_DATABASE;
+  if (template) await createDatabaseFrom(serverUrl, name, template);
+  else await ensureDatabase(serverUrl, name);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return {
@@ -68,6 +74,16 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
       await client.end();
     },
   };
+}
+
+async function createDatabaseFrom(serverUrl: string, name: string, template: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`);
+  } finally {
+    await client.end();
+  }
 }
 
 /** The whole service on real PostgreSQL, real disk and a real HTTP port, plus keys for two orgs. */

@@ -1,0 +1,37 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Rebuilds dist/ (tsc -p tsconfig.build.json) when any file under src/ is newer than dist/cli.js, so
+ * tests that spawn the built CLI never run yesterday's code. Returns what it did, for the log.
+ */
+export function ensureFreshBuild(root: string): string {
+  const built = statSync(path.join(root, 'dist', 'cli.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const newest = newestMtime(path.join(root, 'src'));
+  if (built >= newest) return 'dist/ is up to date';
+  const started = Date.now();
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  // Incremental: after a small change only what it touches is checked and written again. The record
+  // of what was written means nothing once dist/ is gone, so it goes with it.
+  const buildInfo = path.join(root, 'node_modules', '.cache', 'stowage', 'build.tsbuildinfo');
+  if (!built) rmSync(buildInfo, { force: true });
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', buildInfo], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  // tsc still writes dist/ when it reports type errors (`npm run typecheck` is where those fail).
+  if (result.status !== 0 && !(statSync(path.join(root, 'dist', 'cli.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0)) {
+    throw new Error(`the build (tsc -p tsconfig.build.json) failed with exit ${result.status}`);
+  }
+  return `rebuilt dist/ in ${Date.now() - started} ms${result.status ? ' (with type errors)' : ''}`;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
