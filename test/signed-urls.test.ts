@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { BlobUrlSigner } from '../src/blobs/signed-url.js';
-import { type Harness, startStowage } from './helpers/harness.js';
+import { type Harness, eventually, startStowage } from './helpers/harness.js';
 import { type Presigned, confirm, presign, putBytes, settle, sha256, uploadConfirmed } from './helpers/uploads.js';
 
 interface BlobAnswer {
@@ -198,6 +198,33 @@ describe('signed blob URLs (local driver)', () => {
     const [part] = (await h.api('POST', `/api/v1/uploads/${id}/parts`, { body: { part_numbers: [1] } })).body.parts;
     assert.equal((await h.api('POST', `/api/v1/uploads/${id}/cancel`)).status, 200);
     assertError(await blob(part.url, { method: 'PUT', body: '0123456789' }), 409, 'conflict', 'part of a cancelled upload');
+  });
+
+  it('bytes still streaming when their upload is cancelled are not kept: 409, nothing stored', async () => {
+    const p = await presign(h, { name: 'midway.bin', size_bytes: 6 });
+    const answer = new Promise<BlobAnswer>((resolve, reject) => {
+      const request = http.request(p.url, { method: 'PUT', headers: { 'content-length': '6' } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (c: Buffer) => chunks.push(c));
+        response.on('end', () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers.set(k, v);
+          resolve({ status: response.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
+        });
+      });
+      request.on('error', reject);
+      request.write('half');
+      // The PUT was admitted and is writing: its temporary file exists. Then the upload is cancelled.
+      eventually(async () => ((await readdir(path.join(h.dataDir, 'blobs', '.tmp'))).length ? true : undefined), 'the PUT to start writing')
+        .then(() => h.api('POST', `/api/v1/uploads/${p.data_source_id}/cancel`))
+        .then((cancelled) => {
+          assert.equal(cancelled.body.status, 'cancelled');
+          request.end('!!');
+        }, reject);
+    });
+    const refused = assertError(await answer, 409, 'conflict', 'cancelled mid-PUT');
+    assert.equal(refused.details.status, 'cancelled');
+    assert.equal(await stored(p.data_source_id), null, 'the bytes were removed');
   });
 
   it('downloads honour Range and HEAD', async () => {

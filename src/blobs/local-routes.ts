@@ -14,9 +14,10 @@ export interface LocalBlobRoutesOptions {
   signer: BlobUrlSigner;
   /**
    * Throws (an AppError) when what the URL was signed for takes no bytes any more: a cancelled or
-   * expired upload. A signature cannot be revoked, so the service is asked on every PUT.
+   * expired upload. A signature cannot be revoked, so the service is asked on every PUT: 'before'
+   * reading the body, and 'after' storing it (cancelled meanwhile: the bytes are removed again).
    */
-  admit?: (grant: BlobGrant) => Promise<void>;
+  admit?: (grant: BlobGrant, moment: 'before' | 'after') => Promise<void>;
 }
 
 /**
@@ -53,7 +54,7 @@ export async function localBlobRoutes(app: FastifyInstance, opts: LocalBlobRoute
     const grant = signer.verify(tokenOf(request.params), 'PUT');
     try {
       refuseUnsigned(grant, request.headers);
-      await admit(grant);
+      await admit(grant, 'before');
     } catch (error) {
       // The body was not read: closing spares the client from sending the rest of it.
       reply.header('connection', 'close');
@@ -77,7 +78,7 @@ export async function localBlobRoutes(app: FastifyInstance, opts: LocalBlobRoute
   /** Cancelled while its bytes were streaming: they are not kept for an upload that will never use them. */
   async function admitAfterwards(grant: BlobGrant): Promise<void> {
     try {
-      await admit(grant);
+      await admit(grant, 'after');
     } catch (error) {
       // Only a refusal: a database hiccup here must not cost the client bytes it sent in good faith.
       if (error instanceof AppError && error.status < 500) await store.delete(grant.key);

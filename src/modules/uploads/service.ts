@@ -167,16 +167,17 @@ export class UploadsService {
 
   /**
    * Whether the upload owning blob `key` still takes bytes through a URL signed for it: a presigned
-   * URL cannot be revoked, so the local driver asks before (and after) every PUT. Pending and not
-   * expired only; cancelled, failed and confirmed uploads are a 409 naming their status.
+   * URL cannot be revoked, so the local driver asks before and after every PUT. Pending only, and
+   * not expired when the bytes start (a transfer begun in time may end after); cancelled, failed
+   * and confirmed uploads are a 409 naming their status.
    */
-  async admitBytes(key: string): Promise<void> {
+  async admitBytes(key: string, moment: 'before' | 'after' = 'before'): Promise<void> {
     const row = await uploadsRepo.findOwnerOfBlob(this.db, key);
     if (!row) throw notFound('upload');
     if (row.status !== 'pending') {
       throw conflict(`this upload is ${row.status}: its URL takes no bytes any more`, { status: row.status });
     }
-    if (row.expires_at.getTime() <= Date.now()) {
+    if (moment === 'before' && row.expires_at.getTime() <= Date.now()) {
       throw conflict('this upload has expired: its URL takes no bytes any more; presign again', { status: 'expired' });
     }
   }
