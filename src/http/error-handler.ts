@@ -1,7 +1,9 @@
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BlobError } from '../blobs/blob-store.js';
 import { isDatabaseUnavailable } from '../db/pg-errors.js';
-import { AppError, type ErrorCode, type FieldProblem, internalError, notFound, unavailable } from './errors.js';
+import { newId } from '../ids.js';
+import { AppError, type ErrorCode, type FieldProblem, badRequest, internalError, notFound, unavailable } from './errors.js';
 
 /** Renders every failure as the SPEC envelope; the only place that decides what a client sees of an error. */
 export function installErrorHandling(app: FastifyInstance): void {
@@ -15,6 +17,51 @@ export function installErrorHandling(app: FastifyInstance): void {
     sendError(request, reply, notFound(`route ${request.method} ${request.url.split('?')[0]}`)),
   );
 }
+
+/**
+ * Fastify's `frameworkErrors` option: the router refuses a URL before any route or hook runs (bad
+ * percent-encoding, a path parameter over maxParamLength). Same envelope and X-Request-Id as the rest.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  reply.header('x-request-id', request.id);
+  const appError = error.code === 'FST_ERR_BAD_URL' ? badRequest('the URL is not valid: check its percent-encoding')
+    : error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new AppError(414, 'bad_request', 'a path segment of the URL is too long')
+    : toAppError(error);
+  return sendError(request, reply, appError);
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; message: string; retryable?: boolean }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, message: 'the request line or headers are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'the request was not received in time', retryable: true },
+  ERR_HTTP_HEADERS_TIMEOUT: { status: 408, message: 'the request headers were not received in time', retryable: true },
+};
+
+/**
+ * Fastify's `clientErrorHandler` option: Node's HTTP parser refused the bytes themselves (no request
+ * exists yet), so the envelope is written straight to the socket, with a request id minted here.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  // Node's own rule: once a response has begun on this socket, nothing more can be said on it.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, message: 'the request is not valid HTTP' };
+  const requestId = newId();
+  const body = JSON.stringify({
+    error: { code: 'bad_request', message: known.message, request_id: requestId, retryable: known.retryable ?? false, details: null },
+  });
+  socket.end(
+    `HTTP/1.1 ${known.status} ${STATUS_TEXT[known.status]}\r\n` +
+      `X-Request-Id: ${requestId}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
   reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8');

@@ -28,11 +28,13 @@ export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 export const Sha256Hex = Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'Hex-encoded SHA-256.' });
 
 export const DEFAULT_LIMIT = 50;
+export const MAX_OFFSET = 2_147_483_647;
 
 /** Optional in the documents, as the references have them; ajv's useDefaults fills both in before a handler runs. */
 export const Pagination = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: DEFAULT_LIMIT, description: 'Page size (1–200).' })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Rows to skip.' })),
+  // Bounded so a huge offset is a 422 here rather than a PostgreSQL bigint overflow (500) later.
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0, description: 'Rows to skip.' })),
 });
 
 /** The page a list query asked for, defaults applied (for handlers typed before ajv's defaults). */

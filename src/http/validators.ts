@@ -3,7 +3,14 @@ import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler';
 interface RouteDefinition {
   httpPart?: string;
 }
-type Compile = (route: RouteDefinition) => unknown;
+interface Issue {
+  instancePath: string;
+  keyword: string;
+  message: string;
+  params: Record<string, unknown>;
+}
+type Validate = ((data: unknown) => boolean) & { errors?: unknown[] | null };
+type Compile = (route: RouteDefinition) => Validate;
 type BuildFromPool = (externalSchemas: unknown, options: { customOptions?: Record<string, unknown> }) => Compile;
 
 /**
@@ -11,6 +18,7 @@ type BuildFromPool = (externalSchemas: unknown, options: { customOptions?: Recor
  * are coerced to the types their schemas name ('10' → 10, a lone value → an array); JSON bodies
  * arrive typed, so a wrong type there is the client's mistake and answers 422 instead of being
  * quietly converted (`"part_number": 123` stored as "123", `null` turned into 0 or '').
+ * Bodies and query strings are also checked for what no schema can say: see `unstorable`.
  */
 export function validatorsByPart(): { buildValidator: ValidatorFactory } {
   const pool = AjvCompiler() as unknown as BuildFromPool;
@@ -18,7 +26,67 @@ export function validatorsByPart(): { buildValidator: ValidatorFactory } {
     const customOptions = options?.customOptions ?? {};
     const forText = pool(externalSchemas, { ...options, customOptions: { ...customOptions, coerceTypes: 'array' } });
     const forBody = pool(externalSchemas, { ...options, customOptions: { ...customOptions, coerceTypes: false } });
-    return (route) => (route.httpPart === 'body' ? forBody : forText)(route);
+    return (route) => {
+      const validate = (route.httpPart === 'body' ? forBody : forText)(route);
+      return route.httpPart === 'body' || route.httpPart === 'querystring' ? alsoStorable(validate) : validate;
+    };
   };
   return { buildValidator: buildValidator as unknown as ValidatorFactory };
 }
+
+function alsoStorable(validate: Validate): Validate {
+  const checked: Validate = (data) => {
+    const valid = validate(data);
+    // After the schema: coercion may have made the Infinity ('1e400' → Infinity) looked for here.
+    const problems = unstorable(data);
+    checked.errors = problems.length ? [...(validate.errors ?? []), ...problems] : validate.errors;
+    return valid && problems.length === 0;
+  };
+  return checked;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const MAX_PROBLEMS = 20;
+/** Deeper JSON than anyone means; past some thousands of levels, recursive code downstream overflows its stack. */
+export const MAX_DEPTH = 64;
+
+/**
+ * Values PostgreSQL cannot hold or JSON cannot say, anywhere in `data` (keys included): NUL in text
+ * and jsonb, lone UTF-16 surrogates (jsonb refuses them; text would store U+FFFD instead), and
+ * numbers that are not finite (JSON.parse reads 1e400 as Infinity; ajv lets a coerced Infinity past
+ * `maximum`), and nesting past MAX_DEPTH. Each would otherwise be a 500 from the database or a
+ * stack overflow, or a silently altered value. Iterative, so any depth is safe to look at.
+ */
+export function unstorable(data: unknown): Issue[] {
+  const problems: Issue[] = [];
+  const stack: [unknown, string, number][] = [[data, '', 0]];
+  while (stack.length && problems.length < MAX_PROBLEMS) {
+    const [value, path, depth] = stack.pop()!;
+    if (depth > MAX_DEPTH) {
+      problems.push(issue(path, `nests deeper than ${MAX_DEPTH} levels`));
+      continue;
+    }
+    if (typeof value === 'string') {
+      const message = textProblem(value);
+      if (message) problems.push(issue(path, message));
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) problems.push(issue(path, 'must be a finite number'));
+    } else if (value && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        const at = `${path}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+        const keyMessage = textProblem(key);
+        if (keyMessage) problems.push(issue(at, `has a key that ${keyMessage}`));
+        else stack.push([inner, at, depth + 1]);
+      }
+    }
+  }
+  return problems;
+}
+
+function textProblem(text: string): string | null {
+  if (text.includes('\u0000')) return 'must not contain NUL (\\u0000)';
+  if (LONE_SURROGATE.test(text)) return 'must be valid Unicode (it holds a lone surrogate)';
+  return null;
+}
+
+const issue = (instancePath: string, message: string): Issue => ({ instancePath, keyword: 'storable', message, params: {} });

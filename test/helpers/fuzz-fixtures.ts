@@ -1,0 +1,92 @@
+import type { Harness } from './harness.js';
+
+/** One real resource of every kind a path parameter can name, all in one organisation. */
+export interface OrgFixtures {
+  key: string;
+  part: string;
+  revision: string;
+  datasetLink: string;
+  /** Confirmed (streamed through the server), pending (presigned) and multipart uploads. */
+  confirmedUpload: string;
+  pendingUpload: string;
+  multipartUpload: string;
+  job: string;
+  apiKeyId: string;
+  /** Signed local-blob paths with their query: an upload target and a download. */
+  blobPut: string;
+  blobGet: string;
+}
+
+/** Every id of the fixtures that a path parameter of this name may take. */
+export function idsFor(param: string, f: OrgFixtures): string[] {
+  switch (param) {
+    case 'part_id':
+      return [f.part];
+    case 'revision_id':
+      return [f.revision];
+    case 'dataset_link_id':
+      return [f.datasetLink];
+    case 'data_source_id':
+      return [f.confirmedUpload, f.pendingUpload, f.multipartUpload];
+    case 'job_id':
+      return [f.job];
+    case 'id':
+      return [f.apiKeyId];
+    default:
+      return [];
+  }
+}
+
+/** The id a route's own deep path most likely wants (a multipart upload for …/parts and …/complete). */
+export function bestIdFor(param: string, template: string, f: OrgFixtures): string | undefined {
+  if (param === 'data_source_id') {
+    if (/\/(parts|complete)$/.test(template)) return f.multipartUpload;
+    if (/\/(cancel|retry)$/.test(template)) return f.pendingUpload;
+    return f.confirmedUpload;
+  }
+  return idsFor(param, f)[0];
+}
+
+export async function createFixtures(h: Harness, key: string, label: string): Promise<OrgFixtures> {
+  const call = async (method: string, route: string, body?: unknown, expected = [200, 201]) => {
+    const answer = await h.api(method, route, { key, body });
+    if (!expected.includes(answer.status)) throw new Error(`${label}: ${method} ${route} → ${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer.body;
+  };
+  const part = await call('POST', '/api/v1/parts/', { part_number: `FUZZ-${label}`, description: `fixture of ${label}` });
+  const revision = await call('POST', `/api/v1/parts/${part.id}/revisions`, { revision_code: 'A' });
+  const confirmed = await streamedUpload(h, key, `${label}.step`, `solid ${label}\nendsolid\n`);
+  const link = await call('POST', `/api/v1/parts/${part.id}/revisions/${revision.id}/datasets`, { data_source_id: confirmed.id });
+  const pending = await call('POST', '/api/v1/uploads/presign', { name: `${label}-pending.txt`, size_bytes: 5 });
+  const job = await call('POST', '/api/v1/uploads/confirm', { data_source_id: pending.data_source_id });
+  const toPut = await call('POST', '/api/v1/uploads/presign', { name: `${label}-put.txt`, size_bytes: 3 });
+  const multipart = await call('POST', '/api/v1/uploads/multipart', { name: `${label}.bin`, size_bytes: 6 * 1024 * 1024 });
+  const apiKey = await call('POST', '/api/v1/keys', { scopes: ['uploads:read'], label: `fuzz ${label}` });
+  const download = await call('GET', `/api/v1/uploads/${confirmed.id}/download-url`);
+  const local = (url: string) => {
+    const u = new URL(url);
+    return u.pathname + u.search;
+  };
+  return {
+    key,
+    part: part.id,
+    revision: revision.id,
+    datasetLink: link.id,
+    confirmedUpload: confirmed.id,
+    pendingUpload: pending.data_source_id,
+    multipartUpload: multipart.data_source_id,
+    job: job.job_id,
+    apiKeyId: apiKey.id,
+    blobPut: local(toPut.url),
+    blobGet: local(download.url),
+  };
+}
+
+async function streamedUpload(h: Harness, key: string, name: string, text: string): Promise<{ id: string }> {
+  const form = new FormData();
+  form.append('file', new Blob([text], { type: 'application/octet-stream' }), name);
+  const answer = await fetch(`${h.url}/api/v1/uploads`, { method: 'POST', headers: { 'x-api-key': key }, body: form });
+  const body = await answer.json();
+  if (answer.status !== 201) throw new Error(`streamed upload → ${answer.status} ${JSON.stringify(body)}`);
+  return body;
+}
