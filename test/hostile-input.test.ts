@@ -1,0 +1,94 @@
+/**
+ * Regressions for what the OpenAPI fuzz (fuzz-openapi.test.ts) found: each case answered 500, lost
+ * the envelope or X-Request-Id, or silently altered the value, before its fix.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { assertError, assertInvalid } from './helpers/assertions.js';
+import { sendRaw, type RawAnswer } from './helpers/fuzz-http.js';
+import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
+
+describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
+  let h: Harness;
+  let port: number;
+  before(async () => {
+    h = await startStowage({}, { worker: false, storage: 'local' });
+    port = Number(new URL(h.url).port);
+  });
+  after(() => h.close());
+
+  const partCount = async () => (await h.api('GET', '/api/v1/parts/?limit=1', { key: h.keys.admin })).body.count;
+  const createPart = (body: unknown, headers: Record<string, string> = {}) =>
+    h.api('POST', '/api/v1/parts/', { key: h.keys.admin, body, headers });
+
+  it('NUL in a jsonb value or key, a key label or a search text is 422 naming the field (was 500 from PostgreSQL)', async () => {
+    const before = await partCount();
+    assertInvalid(await createPart('{"part_number":"N1","attributes":{"k":"a\\u0000b"}}'), 'body.attributes.k');
+    const nulKey = await createPart('{"part_number":"N2","attributes":{"a\\u0000":1}}');
+    assertError(nulKey, 422, 'validation_error');
+    assert.match(nulKey.body.error.details[0].message, /NUL/);
+    assertInvalid(await h.api('POST', '/api/v1/keys', { key: h.keys.admin, body: '{"scopes":["admin"],"label":"a\\u0000b"}' }), 'body.label');
+    assertInvalid(await h.api('GET', '/api/v1/parts/?q=%00', { key: h.keys.admin }), 'querystring.q');
+    assert.equal(await partCount(), before, 'no part was created');
+  });
+
+  it('a lone surrogate is 422: in jsonb it was a 500, in text it was stored as U+FFFD', async () => {
+    assertInvalid(await createPart('{"part_number":"S1","description":"\\ud800"}'), 'body.description');
+    assertInvalid(await createPart('{"part_number":"S2","attributes":{"x":"a\\udfffb"}}'), 'body.attributes.x');
+    const paired = await createPart('{"part_number":"S3","description":"\\ud83d\\ude00"}');
+    assert.equal(paired.status, 201, 'a surrogate pair (😀) is fine');
+    assert.equal(paired.body.description, '😀');
+  });
+
+  it('numbers past every range are 422: 1e400 is Infinity, offsets past bigint (were 500)', async () => {
+    for (const query of ['limit=1e400', 'offset=1e400', 'limit=Infinity', 'offset=9223372036854775808', 'offset=99999999999999999999']) {
+      const field = `querystring.${query.split('=')[0]}`;
+      assertInvalid(await h.api('GET', `/api/v1/uploads/?${query}`, { key: h.keys.admin }), field, query);
+      assertInvalid(await h.api('GET', `/api/v1/parts/?${query}`, { key: h.keys.admin }), field, `parts ${query}`);
+    }
+    assert.equal((await h.api('GET', '/api/v1/parts/?offset=2147483647', { key: h.keys.admin })).status, 200, 'the largest offset still works');
+    assertInvalid(await createPart('{"part_number":"I1","lead_time_days":1e400}'), 'body.lead_time_days');
+  });
+
+  it('JSON nested thousands deep is 422, with or without Idempotency-Key (was a stack overflow, 500)', async () => {
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    const before = await partCount();
+    for (const headers of [{}, { 'idempotency-key': 'deep-json-1' }]) {
+      const answer = await createPart(`{"part_number":"D1","attributes":${deep}}`, headers);
+      assertError(answer, 422, 'validation_error', JSON.stringify(headers));
+      assert.match(answer.body.error.details[0].message, /deeper than 64/);
+    }
+    assert.equal(await partCount(), before);
+    const fine = await createPart({ part_number: 'D2', attributes: { a: { b: { c: [1, [2, [3]]] } } } });
+    assert.equal(fine.status, 201, 'ordinary nesting is fine');
+  });
+
+  // The router and Node's HTTP parser refuse these before any hook runs: they need the
+  // frameworkErrors / clientErrorHandler options of src/app.ts wired to src/http/error-handler.ts.
+  const raw = async (request: string): Promise<ApiAnswer> => {
+    const outcome = await sendRaw(port, Buffer.from(request, 'latin1'), 5000);
+    assert.ok(!('failure' in outcome), `${JSON.stringify(request.slice(0, 80))}: ${JSON.stringify(outcome)}`);
+    const answer = outcome as RawAnswer;
+    return { status: answer.status, headers: new Headers(answer.headers), body: JSON.parse(answer.body.toString('utf8')) };
+  };
+  const get = (target: string, extra = '') => raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: ${h.keys.admin}\r\n${extra}\r\n`);
+
+  it('bad percent-encoding in the path is 400 in the envelope with X-Request-Id (was Fastify\'s own FST_ERR_BAD_URL body)', async () => {
+    for (const target of ['/api/v1/uploads/%E0%A4%A', '/api/v1/parts/%zz', '/api/v1/parts/x%/revisions']) {
+      assertError(await get(target), 400, 'bad_request', target);
+    }
+  });
+
+  it('a path parameter over 100 characters is 414 in the envelope (was FST_ERR_MAX_PARAM_LENGTH)', async () => {
+    assertError(await get(`/api/v1/parts/${'a'.repeat(300)}`), 414, 'bad_request');
+  });
+
+  it("what Node's HTTP parser refuses is answered in the envelope with X-Request-Id", async () => {
+    assertError(await get('/api/v1/parts/', `X-Big: ${'a'.repeat(20_000)}\r\n`), 431, 'bad_request', 'headers too large');
+    assertError(await get(`/api/v1/parts/?q=${'a'.repeat(20_000)}`), 431, 'bad_request', 'URL too long');
+    assertError(await get('/api/v1/parts/', 'X-API-Key2: a\u0001b\r\n'), 400, 'bad_request', 'control byte in a header');
+    assertError(await raw('GET / HTTP/9.9\r\n\r\n'), 400, 'bad_request', 'HTTP version');
+    assertError(await raw(`POST /api/v1/parts/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`), 400, 'bad_request', 'CL and TE');
+    assert.equal((await fetch(`${h.url}/healthz`)).status, 200, 'the server is fine');
+  });
+});
