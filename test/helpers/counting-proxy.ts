@@ -19,6 +19,8 @@ export interface CountingProxy {
   cut: number[];
   /** Lets `n` more part PUTs through and cuts every later one; null lets all through. */
   allowParts(n: number | null): void;
+  /** Resolves once no forwarded request is still open, so the counts are final. */
+  idle(): Promise<void>;
   /** Forgets what was counted (not the part URLs it learnt). */
   resetCounts(): void;
   close(): Promise<void>;
@@ -31,12 +33,22 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   const partOfUrl = new Map<string, number>();
   let allowance: number | null = null;
   const counts = { presigned: [] as number[], stored: [] as number[], cut: [] as number[] };
+  let open = 0;
+  const whenIdle: (() => void)[] = [];
 
-  const forward = (request: http.IncomingMessage, onResponse: (answer: http.IncomingMessage) => void) => {
+  const forward = (request: http.IncomingMessage, response: http.ServerResponse, onResponse: (answer: http.IncomingMessage) => void) => {
+    open++;
     const outgoing = http.request(
       { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
-      onResponse,
+      (answer) => {
+        // A client gone before the answer reached it: drain the answer so the exchange can end.
+        response.once('close', () => answer.resume());
+        onResponse(answer);
+      },
     );
+    outgoing.on('close', () => {
+      if (--open === 0) for (const resolve of whenIdle.splice(0)) resolve();
+    });
     outgoing.on('error', () => request.socket.destroy());
     // A client gone mid-body takes its request to the server with it, as a direct connection would.
     request.on('close', () => {
@@ -56,18 +68,17 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
         return;
       }
       if (allowance !== null) allowance--;
-      forward(request, (answer) => {
+      forward(request, response, (answer) => {
+        // The server answers a part PUT once the part is stored.
+        if ((answer.statusCode ?? 0) < 300) counts.stored.push(partNumber);
         response.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(response);
-        answer.on('end', () => {
-          if ((answer.statusCode ?? 0) < 300) counts.stored.push(partNumber);
-        });
       });
       return;
     }
 
     if (request.method === 'POST' && PART_URLS_ROUTE.test(pathAndQuery.split('?')[0])) {
-      forward(request, async (answer) => {
+      forward(request, response, async (answer) => {
         const chunks: Buffer[] = [];
         for await (const chunk of answer) chunks.push(chunk as Buffer);
         const body = Buffer.concat(chunks);
@@ -86,7 +97,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
       return;
     }
 
-    forward(request, (answer) => {
+    forward(request, response, (answer) => {
       response.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(response);
     });
@@ -105,6 +116,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     get cut() {
       return counts.cut;
     },
+    idle: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => whenIdle.push(resolve))),
     allowParts(n) {
       allowance = n;
     },
