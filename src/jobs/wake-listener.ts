@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 /** The channel every enqueuing transaction notifies, with the job kind as payload. */
 export const WAKE_CHANNEL = 'stowage_jobs';
 const RECONNECT_MS = [500, 1000, 2000, 5000];
+/** A goodbye the server does not answer (it is gone, or going) must not hold a shutdown. */
+const END_WAIT_MS = 1000;
 
 /**
  * Listens for jobs enqueued by any process (an API process apart from its workers) and wakes this
@@ -22,6 +24,7 @@ export function listenForWakes(connectionString: string, onWake: (kind: string) 
       if (message.channel === WAKE_CHANNEL && message.payload) onWake(message.payload);
     });
     next.on('error', (error) => {
+      if (stopped) return;
       log.warn({ err: error }, 'job wake listener lost its connection; reconnecting');
       reconnect(next);
     });
@@ -52,8 +55,13 @@ export function listenForWakes(connectionString: string, onWake: (kind: string) 
     async stop() {
       stopped = true;
       if (retry) clearTimeout(retry);
-      await client?.end().catch(() => {});
+      const closing = client;
       client = null;
+      if (!closing) return;
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, END_WAIT_MS)));
+      await Promise.race([closing.end().catch(() => {}), gaveUp]);
+      clearTimeout(timer);
     },
   };
 }

@@ -1,0 +1,74 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const CLI = path.join(root, 'dist', 'cli.js');
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface SpawnedServer {
+  child: ChildProcess;
+  url: string;
+  /** The admin key printed on first start, or null on a later start. */
+  adminKey: string | null;
+  /** pino JSON lines read so far from stdout. */
+  logs: LogLine[];
+  /** Resolves with how the process ended and when (epoch ms). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  stderr(): string;
+}
+
+/**
+ * `node dist/cli.js start` as users run it, in a process group of its own (so a test can signal the
+ * group as a terminal does). Resolves once it serves. Environment: ours without any database or
+ * log settings, then `env`.
+ */
+export async function spawnServer(env: Record<string, string>, options: { readyTimeoutMs?: number } = {}): Promise<SpawnedServer> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const base = { ...process.env };
+  for (const name of ['DATABASE_URL', 'TEST_DATABASE_URL', 'LOG_LEVEL', 'PORT', 'STOWAGE_DATA_DIR']) delete base[name];
+  const child = spawn(process.execPath, [CLI, 'start'], {
+    cwd: root,
+    env: { ...base, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const logs: LogLine[] = [];
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  const ready = new Promise<{ url: string; adminKey: string | null }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not serving within ${options.readyTimeoutMs ?? 60_000} ms:\n${stdout}\n${stderr}`)), options.readyTimeoutMs ?? 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (line.startsWith('{')) logs.push(JSON.parse(line));
+      }
+      const served = /serving at (\S+)/.exec(stdout);
+      const fresh = /First start/.test(stdout);
+      const key = /^(stw_\S+)$/m.exec(stdout);
+      if (served && (!fresh || key)) {
+        clearTimeout(timer);
+        resolve({ url: served[1]!, adminKey: key?.[1] ?? null });
+      }
+    });
+    void exited.then(({ code }) => reject(new Error(`exited (${code}) before serving:\n${stdout}\n${stderr}`)));
+  });
+  const { url, adminKey } = await ready;
+  return { child, url, adminKey, logs, exited, stderr: () => stderr };
+}
+
+/** Log lines at error level or above (pino: 50 error, 60 fatal). */
+export const errorLines = (logs: LogLine[]) => logs.filter((line) => line.level >= 50);
