@@ -3,6 +3,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
+import { S3BlobStore } from '../src/blobs/s3.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
 import { confirm, presign, putBytes, settle, sha256 } from './helpers/uploads.js';
 
@@ -78,14 +80,26 @@ describe('the confirm job', () => {
     assert.equal(upload.detected_content_type, 'model/step');
   });
 
-  it('retries a transient storage fault with backoff and completes once storage recovers', async (t) => {
-    if (h.config.storageDriver !== 'local') {
-      return t.skip('s3 driver: the fault is made in the local blob folder; S3 faults are not injectable in a shared engine');
+  /**
+   * A storage fault that is no verdict on the upload, made where the driver keeps its blobs, and its
+   * undoing. Local: a folder where the blob should be (stat succeeds, reading fails with EISDIR). S3:
+   * this harness's own bucket deleted (every request fails until it is back).
+   */
+  async function breakStorage(id: string): Promise<() => Promise<void>> {
+    if (h.runtime.blobs instanceof S3BlobStore) {
+      const store = h.runtime.blobs;
+      for (const blob of await store.list({ after: '', limit: 1000 })) await store.delete(blob.key);
+      await store.client.send(new DeleteBucketCommand({ Bucket: store.bucket }));
+      return async () => void (await store.client.send(new CreateBucketCommand({ Bucket: store.bucket })));
     }
-    const p = await presign(h, { name: 'flaky.txt' });
-    // A folder where the blob should be: stat succeeds, reading fails with EISDIR — a fault, not a verdict.
-    const blobPath = path.join(h.dataDir, 'blobs', h.orgId, p.data_source_id);
+    const blobPath = path.join(h.dataDir, 'blobs', h.orgId, id);
     await mkdir(blobPath, { recursive: true });
+    return () => rm(blobPath, { recursive: true });
+  }
+
+  it('retries a transient storage fault with backoff and completes once storage recovers', async () => {
+    const p = await presign(h, { name: 'flaky.txt' });
+    const repair = await breakStorage(p.data_source_id);
     const jobId = await confirm(h, p.data_source_id);
     const retrying = await eventually(async () => {
       const job = (await h.api('GET', `/api/v1/jobs/${jobId}`)).body;
@@ -94,7 +108,7 @@ describe('the confirm job', () => {
     assert.notEqual(retrying.status, 'failed');
     assert.equal((await h.api('GET', `/api/v1/uploads/${p.data_source_id}`)).body.status, 'pending', 'a fault does not fail the upload');
 
-    await rm(blobPath, { recursive: true });
+    await repair();
     await storeDirectly(p.data_source_id, 'recovered');
     const { job, upload } = await settle(h, p.data_source_id, jobId);
     assert.equal(job.status, 'succeeded');
