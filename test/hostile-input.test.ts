@@ -53,7 +53,7 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
   it('JSON nested thousands deep is 422, with or without Idempotency-Key (was a stack overflow, 500)', async () => {
     const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
     const before = await partCount();
-    for (const headers of [{}, { 'idempotency-key': 'deep-json-1' }]) {
+    for (const headers of [{}, { 'idempotency-key': 'deep-json-1' }] as Record<string, string>[]) {
       const answer = await createPart(`{"part_number":"D1","attributes":${deep}}`, headers);
       assertError(answer, 422, 'validation_error', JSON.stringify(headers));
       assert.match(answer.body.error.details[0].message, /deeper than 64/);

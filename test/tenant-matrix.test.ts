@@ -1,0 +1,148 @@
+/**
+ * Tenancy, generated from the route table of /openapi.json (not a hand list): on every route, each
+ * id another organisation owns — in the path or in the body — answers exactly what an unknown id
+ * answers (same status, code and message, ids aside), in both directions, and changes nothing.
+ * test/tenancy-and-scopes.test.ts keeps the hand-written checks of lists, summaries and bulk rows.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { createFixtures, idsFor, type OrgFixtures } from './helpers/fuzz-fixtures.js';
+import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
+import { fillPath, type JsonSchema, readRoutes, type Route, routeName } from './helpers/openapi-routes.js';
+
+const UNKNOWN_ID = '0190d7c4-0000-7000-8000-00000000beef';
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/** An answer with every id (request ids included) blanked: what must not differ between a foreign and an unknown id. */
+const shape = (a: ApiAnswer) => `${a.status} ${JSON.stringify(a.body).replace(UUID, '<id>')}`;
+
+/** The smallest body the schema accepts (plus the optional field `also`), with `idOf` filling id-like fields. */
+function minimalBody(schema: JsonSchema, idOf: (field: string) => string, name = '', also = ''): unknown {
+  if (schema.anyOf) return minimalBody(schema.anyOf[0], idOf, name);
+  if (schema.enum) return schema.enum[0];
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  switch (type) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      const keys = [...(schema.required ?? []), ...(also && schema.properties?.[also] && !schema.required?.includes(also) ? [also] : [])];
+      for (const key of keys) out[key] = minimalBody(schema.properties?.[key] ?? {}, idOf, key);
+      return out;
+    }
+    case 'array':
+      return Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => minimalBody(schema.items ?? {}, idOf, name));
+    case 'integer':
+    case 'number':
+      return schema.minimum ?? 1;
+    case 'boolean':
+      return true;
+    case 'string':
+      if (schema.format === 'uuid' || isIdField(name)) return idOf(name);
+      if (schema.pattern) return fc.sample(fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length >= (schema.minLength ?? 1) && s.length <= (schema.maxLength ?? 64)), { seed: 1, numRuns: 1 })[0];
+      return 'x'.repeat(Math.max(1, schema.minLength ?? 1));
+    default:
+      return null;
+  }
+}
+
+const isIdField = (name: string) => /(^|_)id$/.test(name) || name === 'ids';
+const ID_PARAMS = ['part_id', 'revision_id', 'dataset_link_id', 'data_source_id', 'job_id', 'id'];
+const BODY_REFERENCES: Record<string, string> = { data_source_id: 'data_source_id', ids: 'data_source_id', parent_revision_id: 'revision_id' };
+
+describe('tenant matrix: every route × another organisation\'s ids answers like an unknown id', () => {
+  let h: Harness;
+  let routes: Route[];
+  let orgs: { name: string; key: string; own: OrgFixtures; other: OrgFixtures }[];
+  before(async () => {
+    h = await startStowage({ RATE_LIMIT_PER_KEY: '1000000', RATE_LIMIT_PER_ORG: '1000000' }, { worker: false, storage: 'local' });
+    routes = (await readRoutes(h.url)).filter((r) => r.authenticated);
+    const mine = await createFixtures(h, h.keys.admin, 'mine');
+    const theirs = await createFixtures(h, h.keys.otherOrg, 'theirs');
+    orgs = [
+      { name: 'first org', key: h.keys.admin, own: mine, other: theirs },
+      { name: 'second org', key: h.keys.otherOrg, own: theirs, other: mine },
+    ];
+  });
+  after(() => h.close());
+
+  /** Everything each org can see of its fixtures: must be the same after the matrix. */
+  const snapshot = async () => {
+    const out: string[] = [];
+    for (const { key, own } of orgs) {
+      for (const route of [
+        `/api/v1/parts/${own.part}`, `/api/v1/parts/${own.part}/revisions/${own.revision}`,
+        `/api/v1/parts/${own.part}/revisions/${own.revision}/datasets?include_inactive=true`,
+        `/api/v1/uploads/${own.confirmedUpload}`, `/api/v1/uploads/${own.pendingUpload}`, `/api/v1/uploads/${own.multipartUpload}`,
+        `/api/v1/uploads/${own.multipartUpload}/parts`, `/api/v1/jobs/${own.job}`, '/api/v1/keys', '/api/v1/uploads/summary',
+      ]) {
+        const answer = await h.api('GET', route, { key });
+        out.push(`${route} ${answer.status} ${JSON.stringify(answer.body, (k, v) => (k === 'last_used_at' ? undefined : v))}`);
+      }
+    }
+    return out;
+  };
+
+  it('path ids: foreign answers exactly like unknown, both ways, on every route; nothing changes', async () => {
+    const before = await snapshot();
+    const checked: string[] = [];
+    const differences: string[] = [];
+    for (const route of routes.filter((r) => r.pathParams.some((p) => ID_PARAMS.includes(p)))) {
+      for (const { name, key, own, other } of orgs) {
+        const body = route.body?.kind === 'json' ? minimalBody(route.body.schema, (field) => idsFor(field === 'parent_revision_id' ? 'revision_id' : 'data_source_id', own)[0] ?? UNKNOWN_ID) : undefined;
+        for (const param of route.pathParams) {
+          const ownValue = (p: string) => (p === 'data_source_id' && /\/(parts|complete)$/.test(route.template) ? own.multipartUpload : idsFor(p, own)[0]);
+          const call = (value: string) => {
+            const path = fillPath(route.template, (p) => (p === param ? value : ownValue(p)));
+            return route.body?.kind === 'form' ? formCall(route.method, path, key) : h.api(route.method, path, { key, body });
+          };
+          const unknown = await call(UNKNOWN_ID);
+          const what = `${routeName(route)} ${param} (${name}'s key)`;
+          assert.equal(unknown.status, 404, `${what}: an unknown id is 404 → ${JSON.stringify(unknown.body)}`);
+          for (const foreign of idsFor(param, other)) {
+            const answer = await call(foreign);
+            checked.push(what);
+            if (shape(answer) !== shape(unknown)) differences.push(`${what} with ${foreign}: ${shape(answer)} ≠ unknown ${shape(unknown)}`);
+          }
+        }
+      }
+    }
+    assert.deepEqual(differences, []);
+    const covered = new Set(checked.map((c) => c.split(' ').slice(0, 2).join(' ')));
+    console.log(`# tenant matrix: ${checked.length} foreign-id requests on ${covered.size} routes`);
+    assert.deepEqual(await snapshot(), before, 'no fixture of either org changed');
+  });
+
+  it('body ids: a foreign id in a JSON body answers exactly like an unknown one, on every route that takes one', async () => {
+    const before = await snapshot();
+    const differences: string[] = [];
+    let count = 0;
+    for (const route of routes.filter((r) => r.body?.kind === 'json')) {
+      const schema = (route.body as { schema: JsonSchema }).schema;
+      // Body fields that name a resource (change_request_id is free text; classifications are no resource here).
+      const idFields = Object.keys(schema.properties ?? {}).filter((f) => BODY_REFERENCES[f]);
+      for (const field of idFields) {
+        for (const { name, key, own, other } of orgs) {
+          const kind = BODY_REFERENCES[field];
+          const path = fillPath(route.template, (p) => (p === 'data_source_id' && /\/(parts|complete)$/.test(route.template) ? own.multipartUpload : idsFor(p, own)[0]));
+          const send = (id: string) => h.api(route.method, path, { key, body: minimalBody(schema, (f) => (f === field ? id : idsFor('data_source_id', own)[0]), '', field) });
+          const unknown = await send(UNKNOWN_ID);
+          for (const foreign of idsFor(kind, other)) {
+            count++;
+            const answer = await send(foreign);
+            if (shape(answer) !== shape(unknown)) differences.push(`${routeName(route)} body.${field} (${name}'s key) with ${foreign}: ${shape(answer)} ≠ unknown ${shape(unknown)}`);
+          }
+        }
+      }
+    }
+    assert.ok(count > 0, 'some route takes an id in its body');
+    assert.deepEqual(differences, []);
+    assert.deepEqual(await snapshot(), before, 'no fixture of either org changed');
+  });
+
+  async function formCall(method: string, path: string, key: string): Promise<ApiAnswer> {
+    const form = new FormData();
+    form.append('file', new Blob(['solid x\nendsolid\n']), 'matrix.step');
+    const response = await fetch(h.url + path, { method, headers: { 'x-api-key': key }, body: form });
+    return { status: response.status, headers: response.headers, body: await response.json() };
+  }
+});
