@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runSweep } from '../src/jobs/sweep.js';
+import { assertError, assertInvalid } from './helpers/assertions.js';
 import { type Harness, startStowage } from './helpers/harness.js';
 import { settle, sha256 } from './helpers/uploads.js';
 
@@ -51,7 +52,7 @@ describe('direct multipart uploads', () => {
     assert.equal(all.length, 3);
 
     const early = await h.api('POST', '/api/v1/uploads/confirm', { body: { data_source_id: id } });
-    assert.equal(early.status, 409, 'confirm waits for complete');
+    assertError(early, 409, 'conflict', 'confirm waits for complete');
 
     const completed = await h.api('POST', `/api/v1/uploads/${id}/complete`, {
       body: { parts: all.map((p: { part_number: number; etag: string }) => ({ part_number: p.part_number, etag: p.etag })) },
@@ -77,17 +78,17 @@ describe('direct multipart uploads', () => {
     const missing = await h.api('POST', `/api/v1/uploads/${id}/complete`, {
       body: { parts: [{ part_number: 1, etag: e1 }, { part_number: 2, etag: e2 }, { part_number: 3, etag: 'abc' }] },
     });
-    assert.equal(missing.status, 422);
+    assertInvalid(missing, 'body.parts[2].part_number');
     assert.ok(missing.body.error.details.some((d: { path: string; message: string }) => d.path === 'body.parts[2].part_number' && /not been uploaded/.test(d.message)));
 
     const e3 = await putPart((await partUrls(id, [3]))[0], slice(bytes, 3));
     const wrongEtag = await h.api('POST', `/api/v1/uploads/${id}/complete`, {
       body: { parts: [{ part_number: 1, etag: e2 }, { part_number: 2, etag: e2 }, { part_number: 3, etag: e3 }] },
     });
-    assert.equal(wrongEtag.status, 422);
+    assertInvalid(wrongEtag, 'body.parts[0].etag');
     assert.equal(wrongEtag.body.error.details[0].path, 'body.parts[0].etag');
     const short = await h.api('POST', `/api/v1/uploads/${id}/complete`, { body: { parts: [{ part_number: 1, etag: e1 }] } });
-    assert.equal(short.status, 422, 'a list short of the declared total size');
+    assertError(short, 422, 'validation_error', 'a list short of the declared total size');
     assert.equal((await h.api('GET', `/api/v1/uploads/${id}`)).body.status, 'pending', 'nothing changed');
 
     const done = await h.api('POST', `/api/v1/uploads/${id}/complete`, {
@@ -103,14 +104,15 @@ describe('direct multipart uploads', () => {
     const [url] = await partUrls(id, [1]);
     const headers = Object.fromEntries(Object.entries(url.headers as Record<string, string>).filter(([n]) => n.toLowerCase() !== 'content-length'));
     const answer = await fetch(url.url, { method: 'PUT', headers, body: 'too short' });
-    if (answer.status === 200) {
-      // An engine that does not check signed headers (s3rver): complete still refuses the layout.
-      const etag = (answer.headers.get('etag') ?? '').replace(/"/g, '');
-      const refused = await h.api('POST', `/api/v1/uploads/${id}/complete`, { body: { parts: [{ part_number: 1, etag }, { part_number: 2, etag }] } });
-      assert.equal(refused.status, 422);
+    const refusal = await answer.text();
+    // The harness's storage is the local driver or a real S3 engine, both of which check the signed size.
+    if (h.config.storageDriver === 'local') {
+      assert.equal(answer.status, 400, refusal);
+      assert.equal(JSON.parse(refusal).error.code, 'bad_request');
     } else {
-      assert.ok([400, 403, 413].includes(answer.status), `status ${answer.status}`);
+      assert.equal(answer.status, 403, `S3 finds the signed Content-Length changed: ${refusal}`);
     }
+    assert.deepEqual((await h.api('GET', `/api/v1/uploads/${id}/parts`)).body.parts, [], 'nothing was stored');
   });
 
   it('validates the start: size limit, part size bounds, the 10,000-part cap', async () => {
@@ -122,16 +124,14 @@ describe('direct multipart uploads', () => {
       [{ name: 'a.bin', size_bytes: 0 }, 'body.size_bytes'],
     ];
     for (const [body, path] of cases) {
-      const answer = await start(body);
-      assert.equal(answer.status, 422, JSON.stringify(body));
-      assert.ok(answer.body.error.details.some((d: { path: string }) => d.path === path), JSON.stringify(answer.body.error.details));
+      assertInvalid(await start(body), path, JSON.stringify(body));
     }
     const big = await start({ name: 'huge.bin', size_bytes: 250 * 1024 ** 3 });
     assert.equal(big.status, 200);
     assert.ok(big.body.part_count <= 10_000);
     assert.ok(big.body.part_size * big.body.part_count >= 250 * 1024 ** 3);
     const outOfRange = await h.api('POST', `/api/v1/uploads/${big.body.data_source_id}/parts`, { body: { part_numbers: [big.body.part_count + 1] } });
-    assert.equal(outOfRange.status, 422);
+    assertError(outOfRange, 422, 'validation_error', 'a part number past the part count');
     await h.api('POST', `/api/v1/uploads/${big.body.data_source_id}/cancel`);
   });
 
@@ -141,10 +141,10 @@ describe('direct multipart uploads', () => {
     await putPart((await partUrls(id, [1]))[0], slice(bytes, 1));
     for (const [method, route] of [['GET', `/api/v1/uploads/${id}/parts`], ['POST', `/api/v1/uploads/${id}/complete`]]) {
       const foreign = await h.api(method, route, { key: h.keys.otherOrg, body: method === 'POST' ? { parts: [{ part_number: 1, etag: 'x' }] } : undefined });
-      assert.equal(foreign.status, 404, `${method} ${route}`);
+      assertError(foreign, 404, 'not_found', `${method} ${route}`);
     }
     assert.equal((await h.api('POST', `/api/v1/uploads/${id}/cancel`)).status, 200);
-    assert.equal((await h.api('GET', `/api/v1/uploads/${id}/parts`)).status, 409, 'a cancelled upload takes no parts');
+    assertError(await h.api('GET', `/api/v1/uploads/${id}/parts`), 409, 'conflict', 'a cancelled upload takes no parts');
 
     const abandoned = (await start({ name: 'abandoned.bin', size_bytes: bytes.length, part_size: PART })).body.data_source_id;
     await putPart((await partUrls(abandoned, [1]))[0], slice(bytes, 1));
@@ -152,9 +152,8 @@ describe('direct multipart uploads', () => {
     const row = await h.runtime.database.db.selectFrom('uploads').selectAll().where('id', '=', abandoned).executeTakeFirstOrThrow();
     await runSweep({ ...h.runtime, db: h.runtime.database.db, log: h.runtime.logger });
     assert.equal((await h.api('GET', `/api/v1/uploads/${abandoned}`)).body.failure_reason, 'expired');
-    if (h.config.storageDriver === 'local' || process.env.S3_TEST_ENDPOINT) {
-      await assert.rejects(h.runtime.blobs.listParts(row.blob_key, row.multipart_upload_id!), /./, 'the parts are gone');
-    }
+    // The harness's storage (local, or a real S3 engine) lists parts, so their absence is shown on both.
+    await assert.rejects(h.runtime.blobs.listParts(row.blob_key, row.multipart_upload_id!), { name: 'BlobError', kind: 'missing' }, 'the parts are gone');
   });
 
   it('a multipart start with the sha256 of confirmed bytes is deduplicated at once', async () => {
