@@ -40,6 +40,12 @@ try {
   const started = Date.now();
   const template = await createTemplateDatabase(serverUrl);
   console.log(`# template database ${template.name} migrated in ${Date.now() - started} ms`);
+  if (!scratch) {
+    // On a shared server an interrupted run still drops its template (an embedded one goes with its cluster).
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => void template.drop().finally(() => process.exit(1)));
+    }
+  }
   try {
     const child = spawn(
       process.execPath,

@@ -99,8 +99,15 @@ describe('the stowage CLI on the embedded PostgreSQL', () => {
       assert.ok(id);
       const revoked = await runCli(['keys', 'revoke', id], env);
       assert.equal(revoked.code, 0, revoked.stderr);
-      // Another process revoked it: the server's short authentication cache lets it lapse within AUTH_CACHE_MS.
       const revokedAt = Date.now();
+
+      // 4. A second server would lose its database when the first one stops: it is refused, by name.
+      const second = await runCli(['start'], env);
+      assert.equal(second.code, 1, second.stderr);
+      assert.match(second.stderr, new RegExp(`another Stowage server \\(pid ${server.pid}\\) is using the data folder ${dataDir}`));
+      assert.doesNotMatch(second.stderr, /\n\s+at /, 'a message, not a stack');
+
+      // Another process revoked the key: the server's short authentication cache lets it lapse within AUTH_CACHE_MS.
       await eventually(async () => {
         const status = (await fetch(`${base}/api/v1/uploads/summary`, { headers: { 'x-api-key': readerKey } })).status;
         return status === 401 ? true : undefined;
@@ -109,14 +116,6 @@ describe('the stowage CLI on the embedded PostgreSQL', () => {
       const unknown = await runCli(['keys', 'revoke', '0190d7c4-0000-7000-8000-000000000000'], env);
       assert.equal(unknown.code, 2);
       assert.match(unknown.stderr, /not found/);
-
-      // 4. A second server would lose its database when the first one stops: it is refused, by name.
-      for (const role of ['start', 'worker']) {
-        const second = await runCli([role], env);
-        assert.equal(second.code, 1, second.stderr);
-        assert.match(second.stderr, new RegExp(`another Stowage server \\(pid ${server.pid}\\) is using the data folder ${dataDir}`));
-        assert.doesNotMatch(second.stderr, /\n\s+at /, 'a message, not a stack');
-      }
     } finally {
       server.kill('SIGKILL'); // a crash: no shutdown, so its PostgreSQL and its claim on the folder stay behind
       await collect(server);

@@ -95,12 +95,16 @@ export async function binariesReachableBy(user: RunAs): Promise<{ binaries: Post
     await cp(installed.dir, staging, { recursive: true, verbatimSymlinks: true });
     await openUp(staging);
     await writeFile(path.join(staging, '.complete'), `${version}\n`);
-    await rm(target, { recursive: true, force: true });
-    await rename(staging, target).catch(async (error) => {
-      // Another process put its copy in place first: use that one.
+    if (existsSync(complete)) {
+      // Another process put its copy in place meanwhile (and may run from it): keep that one.
       await rm(staging, { recursive: true, force: true });
-      if (!existsSync(complete)) throw error;
-    });
+    } else {
+      await rm(target, { recursive: true, force: true }); // an interrupted copy, never marked complete
+      await rename(staging, target).catch(async (error) => {
+        await rm(staging, { recursive: true, force: true });
+        if (!existsSync(complete)) throw error;
+      });
+    }
   }
   return { binaries: binariesIn(target), copied: true };
 }
