@@ -59,6 +59,13 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
       assert.match(answer.body.error.details[0].message, /deeper than 64/);
     }
     assert.equal(await partCount(), before);
+    // A route with no body schema: the hook (installBodyDepthGuard), not the schema, refuses it.
+    const upload = (await h.api('POST', '/api/v1/uploads/presign', { key: h.keys.admin, body: { name: 'deep.txt' } })).body.data_source_id;
+    for (const body of [`${'['.repeat(100_000)}${']'.repeat(100_000)}`, deep]) {
+      const answer = await h.api('POST', `/api/v1/uploads/${upload}/cancel`, { key: h.keys.admin, body, headers: { 'idempotency-key': `deep-${body.length}` } });
+      assertError(answer, 422, 'validation_error', 'schema-less route');
+    }
+    assert.equal((await h.api('GET', `/api/v1/uploads/${upload}`, { key: h.keys.admin })).body.status, 'pending', 'the upload was not cancelled');
     const fine = await createPart({ part_number: 'D2', attributes: { a: { b: { c: [1, [2, [3]]] } } } });
     assert.equal(fine.status, 201, 'ordinary nesting is fine');
   });

@@ -1,4 +1,6 @@
 import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler';
+import type { FastifyInstance } from 'fastify';
+import { validationError } from './errors.js';
 
 interface RouteDefinition {
   httpPart?: string;
@@ -90,3 +92,31 @@ function textProblem(text: string): string | null {
 }
 
 const issue = (instancePath: string, message: string): Issue => ({ instancePath, keyword: 'storable', message, params: {} });
+
+/**
+ * JSON nested past MAX_DEPTH is refused on every route, with a body schema or without: the schema
+ * check above covers the first kind, this hook the rest, before anything (the Idempotency-Key hash)
+ * walks a parsed body recursively and overflows the stack on 100,000 levels.
+ */
+export function installBodyDepthGuard(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    const body = request.body;
+    if (!body || typeof body !== 'object' || (!Array.isArray(body) && Object.getPrototypeOf(body) !== Object.prototype)) return;
+    const path = deeperThan(body, MAX_DEPTH);
+    if (path !== null) throw validationError([{ path: `body${path}`, message: `nests deeper than ${MAX_DEPTH} levels` }]);
+  });
+}
+
+/** The path (a.b[0]) of the first point deeper than `max` in `data`, or null; iterative. */
+function deeperThan(data: unknown, max: number): string | null {
+  const stack: [unknown, string, number][] = [[data, '', 0]];
+  while (stack.length) {
+    const [value, path, depth] = stack.pop()!;
+    if (!value || typeof value !== 'object') continue;
+    if (depth >= max) return path;
+    for (const [key, inner] of Object.entries(value)) {
+      stack.push([inner, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`, depth + 1]);
+    }
+  }
+  return null;
+}
