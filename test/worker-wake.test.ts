@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { type Harness, SIGNING_SECRET, eventually, startStowage } from './helpers/harness.js';
 import { spawnCli } from './helpers/cli.js';
 import { confirm, presign, putBytes, sha256 } from './helpers/uploads.js';
@@ -27,9 +28,16 @@ describe('a worker in another process', () => {
     worker.stdout?.on('data', (d) => (output += d));
     worker.stderr?.on('data', (d) => (output += d));
     try {
-      // Ready once it listens: its first poll is behind it, the next one 60 s away.
-      await eventually(async () => (/worker/i.test(output) ? true : undefined), 'the worker to start', 60_000);
-      await new Promise((r) => setTimeout(r, 2000));
+      // Ready once its wake listener is LISTENing on this database: the worker's first poll, made as it
+      // started, is then behind it, and the next one 60 s away.
+      await eventually(async () => {
+        const listening = await sql<{ pid: number }>`
+          SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'stowage-wake' AND query LIKE 'LISTEN %'`.execute(h.runtime.database.db);
+        return listening.rows.length ? true : undefined;
+      }, "the worker's wake listener", 60_000).catch((error: Error) => {
+        throw new Error(`${error.message}; worker said: ${output.slice(-2000)}`);
+      });
       const bytes = Buffer.from('wake up\n');
       const p = await presign(h, { name: 'wake.txt', size_bytes: bytes.length, sha256: sha256(bytes) });
       assert.equal((await putBytes(p, bytes)).status, 200);
