@@ -78,11 +78,11 @@ describe('stowage upload resumed after a connection lost mid-way', () => {
   const sorted = (numbers: number[]) => [...numbers].sort((a, b) => a - b);
 
   it('sends only the parts the server lacks, and the download matches the file', async () => {
-    const big = await patterned(dir, 'big.bin', 7 * 5 * MIB + 123_456);
+    const big = await patterned(dir, 'big.bin', 4 * 5 * MIB + 123_456);
     const args = ['upload', big.file, '--parallel', '2', '--part-size', '5MiB'];
-    const all = [1, 2, 3, 4, 5, 6, 7, 8];
+    const all = [1, 2, 3, 4, 5];
 
-    proxy.allowParts(3);
+    proxy.allowParts(2);
     const first = await runCli(args, env);
     assert.notEqual(first.code, 0, 'the CLI fails once its connection is cut');
     assert.ok(proxy.cut.length >= 1, `a part PUT was cut; the CLI said: ${first.stderr}`);
@@ -94,7 +94,8 @@ describe('stowage upload resumed after a connection lost mid-way', () => {
     assert.equal(held.part_count, all.length);
     const storedFirst = sorted(held.parts.map((p: { part_number: number }) => p.part_number));
     assert.deepEqual(storedFirst, sorted(proxy.stored), 'the server holds exactly the parts whose PUT it answered');
-    assert.ok(storedFirst.length >= 2 && storedFirst.length <= 3, `stored after the cut: ${storedFirst}`);
+    // Two PUTs were let through, and the cut one was sent only once one of them had been answered.
+    assert.ok(storedFirst.length >= 1 && storedFirst.length <= 2, `stored after the cut: ${storedFirst}`);
 
     proxy.allowParts(null);
     proxy.resetCounts();

@@ -39,7 +39,8 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   const forward = (request: http.IncomingMessage, response: http.ServerResponse, onResponse: (answer: http.IncomingMessage) => void) => {
     open++;
     const outgoing = http.request(
-      { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
+      // A connection of its own for each request: a pooled one the server closed while idle would fail it.
+      { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: { ...request.headers, connection: 'close' }, agent: false },
       (answer) => {
         // A client gone before the answer reached it: drain the answer so the exchange can end.
         response.once('close', () => answer.resume());
@@ -103,6 +104,9 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     });
   });
 
+  // Idle client connections are kept longer than any pause of the client's, so none is closed under it
+  // as it sends (the race that makes a reused keep-alive connection fail a POST).
+  server.keepAliveTimeout = 10 * 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
