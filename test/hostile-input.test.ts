@@ -99,3 +99,21 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
     assert.equal((await fetch(`${h.url}/healthz`)).status, 200, 'the server is fine');
   });
 });
+
+describe('rate limits answer in the envelope', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startStowage({ RATE_LIMIT_PER_KEY: '3', RATE_LIMIT_PER_ORG: '1000' }, { worker: false, storage: 'local' });
+  });
+  after(() => h.close());
+
+  it('the request past the limit is 429 rate_limited with Retry-After and X-Request-Id', async () => {
+    const answers: ApiAnswer[] = [];
+    for (let i = 0; i < 4; i++) answers.push(await h.api('GET', '/api/v1/parts/', { key: h.keys.admin }));
+    assert.deepEqual(answers.slice(0, 3).map((a) => a.status), [200, 200, 200]);
+    const limited = answers[3];
+    assertError(limited, 429, 'rate_limited');
+    assert.equal(limited.body.error.retryable, true);
+    assert.ok(Number(limited.headers.get('retry-after')) > 0, 'Retry-After says when to come back');
+  });
+});

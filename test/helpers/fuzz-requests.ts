@@ -89,15 +89,28 @@ function routeRequest(route: Route, world: FuzzWorld, allIds: string[]): fc.Arbi
     );
   };
   const params = fc.tuple(...route.pathParams.map(pathValue));
-  const query = fc.array(queryPair(route), { maxLength: 4 });
-  return fc.record({
-    params: route.pathParams.length ? params : fc.constant([] as [string, string][]),
-    query,
+  const hostile = fc.record({
+    params: route.pathParams.length ? params : fc.constant([] as Pair[]),
+    query: fc.array(queryPair(route), { maxLength: 4 }),
     auth: authHeaders(world, route),
     extra: extraHeaders(route.method),
     body: bodyOf(route, world),
     framing: framing(),
-  }).map(({ params, query, auth, extra, body, framing }) => {
+  });
+  // As a careful client would send it, so the deep paths (past validation and lookups) are reached too.
+  const ownValue = (p: string): Pair => (p === '*'
+    ? [(route.method === 'PUT' ? world.mine.blobPut : world.mine.blobGet).slice('/blob/'.length), 'signed']
+    : [bestIdFor(p, route.template, world.mine) ?? UNKNOWN_UUID, 'own id']);
+  const validQuery = route.query.map((q) => fromSchema(q.schema, { ids: [UNKNOWN_UUID] }, q.name).map((v): Pair => [q.name, percentEncode(String(v))]));
+  const careful = fc.record({
+    params: fc.constant(route.pathParams.map(ownValue)),
+    query: validQuery.length ? fc.uniqueArray(fc.oneof(...validQuery), { maxLength: 2, selector: ([k]) => k }) : fc.constant([] as Pair[]),
+    auth: fc.constant({ headers: [['X-API-Key', world.keys.admin]] as Pair[], probe: 'key: admin' }),
+    extra: fc.constant([] as Pair[]),
+    body: carefulBody(route, world),
+    framing: fc.constant('length' as const),
+  });
+  return fc.oneof({ weight: 1, arbitrary: careful }, { weight: 2, arbitrary: hostile }).map(({ params, query, auth, extra, body, framing }) => {
     const values = Object.fromEntries(route.pathParams.map((p, i) => [p, params[i][0]]));
     let target = fillPath(route.template, (p) => values[p]);
     const queryText = query.map(([k, v]) => `${k}=${v}`);
@@ -111,7 +124,7 @@ function routeRequest(route: Route, world: FuzzWorld, allIds: string[]): fc.Arbi
       probe,
       method: route.method,
       target,
-      headers: [['Host', '127.0.0.1'], ['Connection', 'close'], ...auth.headers, ...body.headers, ...extra] as [string, string][],
+      headers: [['Host', '127.0.0.1'], ['Connection', 'close'], ...auth.headers, ...body.headers, ...extra] as Pair[],
       body: body.bytes,
       framing: body.bytes === null ? 'length' : framing,
     };
@@ -191,6 +204,14 @@ function bodyOf(route: Route, world: FuzzWorld): fc.Arbitrary<BodyChoice> {
     );
   }
   return fc.oneof({ weight: 6, arbitrary: none }, { weight: 1, arbitrary: rawBody(world.bodyLimit) });
+}
+
+function carefulBody(route: Route, world: FuzzWorld): fc.Arbitrary<BodyChoice> {
+  const ctx = { ids: [bestIdFor('data_source_id', '', world.mine), world.mine.pendingUpload].filter((x): x is string => !!x) };
+  if (route.body?.kind === 'json') return fromSchema(route.body.schema, ctx).map((v) => json(v, 'valid body'));
+  if (route.body?.kind === 'form') return formBody().filter((b) => b.probe === 'valid form' || b.probe === 'form, hostile filename');
+  if (route.method === 'PUT') return fc.constant<BodyChoice>({ bytes: Buffer.from('abc'), headers: [], probe: '3 bytes' });
+  return fc.constant<BodyChoice>({ bytes: null, headers: [], probe: 'no body' });
 }
 
 /** `value` with the field (or array item) picked by `n` replaced by `bad`, one level deep at most. */
