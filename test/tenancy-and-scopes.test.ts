@@ -1,3 +1,6 @@
+// Hand-written checks of what the generated matrix (tenant-matrix.test.ts: every route of
+// /openapi.json × another org's ids, in paths and bodies, both ways) does not: lists, summaries,
+// bulk rows, scopes, key states and the envelope.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { assertError } from './helpers/assertions.js';
