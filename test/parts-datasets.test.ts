@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { assertError, assertScopesEnforced } from './helpers/assertions.js';
-import { type Harness, startStowage } from './helpers/harness.js';
+import { assertError, assertInvalid, assertScopesEnforced } from './helpers/assertions.js';
+import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
 import { sha256 } from './helpers/uploads.js';
 
 const UNKNOWN_ID = '0190d7c4-0000-7000-8000-000000000000';
@@ -88,11 +88,15 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     );
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
     const headers = { 'x-api-key': k, 'content-type': `multipart/form-data; boundary=${boundary}` };
-    return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    return new Promise<ApiAnswer>((resolve, reject) => {
       const request = http.request(`${h.url}${base}/upload${query}`, { method: 'POST', headers }, (response) => {
         let text = '';
         response.on('data', (d) => (text += d));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+        response.on('end', () => {
+          const answerHeaders = new Headers();
+          for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') answerHeaders.set(name, value);
+          resolve({ status: response.statusCode ?? 0, headers: answerHeaders, body: JSON.parse(text) });
+        });
       });
       request.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
       request.write(head);
@@ -375,25 +379,22 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     const before = await uploadCount();
     for (const target of [theirs.base, `/api/v1/parts/${partId}/revisions/${UNKNOWN_ID}/datasets`, `/api/v1/parts/bad/revisions/${UNKNOWN_ID}/datasets`]) {
       const answer = await uploadOneShot(target, 'x.step', Buffer.alloc(256 * 1024, 1));
-      assert.equal(answer.status, 404, `${target}: ${JSON.stringify(answer.body)}`);
+      assertError(answer, 404, 'not_found', target);
     }
     const tooLarge = await uploadOneShot(base, 'huge.step', Buffer.alloc(LIMIT + 1, 1));
-    assert.equal(tooLarge.status, 413, JSON.stringify(tooLarge.body));
-    assert.equal(tooLarge.body.error.code, 'payload_too_large');
+    assertError(tooLarge, 413, 'payload_too_large');
     const wrongField = await uploadOneShot(base, 'x.step', Buffer.from('x'), '', key, 'document');
-    assert.equal(wrongField.status, 422);
-    assert.equal(wrongField.body.error.details[0].path, 'body.file');
+    assertInvalid(wrongField, 'body.file');
     const badRole = await uploadOneShot(base, 'x.step', Buffer.from('x'), '?role=Bad%20Role');
-    assert.equal(badRole.status, 422);
-    assert.equal(badRole.body.error.details[0].path, 'querystring.role');
-    assert.equal((await uploadOneShot(base, 'x.step', Buffer.from('x'), '', reader)).status, 403);
-    assert.equal((await uploadOneShot(base, 'x.step', Buffer.from('x'), '', h.keys.writer)).status, 403, 'uploads:write is not parts:write');
-    assert.equal((await uploadOneShot(base, 'x.step', Buffer.from('x'), '', 'stw_000000000000_nope')).status, 401);
+    assertInvalid(badRole, 'querystring.role');
+    assertError(await uploadOneShot(base, 'x.step', Buffer.from('x'), '', reader), 403, 'insufficient_scope', 'a reader');
+    assertError(await uploadOneShot(base, 'x.step', Buffer.from('x'), '', h.keys.writer), 403, 'insufficient_scope', 'uploads:write is not parts:write');
+    assertError(await uploadOneShot(base, 'x.step', Buffer.from('x'), '', 'stw_000000000000_nope'), 401, 'invalid_api_key');
     // The wrong kind of request body is the request's fault, whatever it holds: 400.
     const json = await api('POST', `${base}/upload`, { name: 'x.step' });
     assertError(json, 400, 'bad_request', 'a JSON body');
     const text = await fetch(`${h.url}${base}/upload`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'text/plain' }, body: 'x' });
-    assert.equal(text.status, 400);
+    assertError({ status: text.status, headers: text.headers, body: await text.json() }, 400, 'bad_request', 'a text/plain body');
     assert.equal(await uploadCount(), before, 'no upload was kept by any refusal');
     assert.deepEqual(await links(base, true), []);
   });
