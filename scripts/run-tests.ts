@@ -26,7 +26,7 @@ let scratch: string | null = null;
 if (!serverUrl) {
   scratch = await mkdtemp(path.join(os.tmpdir(), 'stowage-test-pg-'));
   const started = Date.now();
-  const embedded = await openEmbeddedPostgres(scratch, () => {}, { notice: (line) => console.log(`# ${line}`) });
+  const embedded = await openEmbeddedPostgres(scratch, () => {}, { notice: (line) => console.log(`# ${line}`), throwaway: true });
   serverUrl = embedded.url;
   stop = embedded.stop;
   console.log(`# embedded PostgreSQL ready in ${Date.now() - started} ms`);

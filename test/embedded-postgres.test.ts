@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { freeLoopbackPort, openEmbeddedPostgres } from '../src/db/embedded.js';
 import { ROOT_PLACE, postgresUser, reachableBy, runningAsRoot } from '../src/db/postgres-binaries.js';
+import { runCli } from './helpers/cli.js';
 
 async function canQuery(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url });
@@ -81,7 +82,7 @@ describe('the embedded PostgreSQL', () => {
       return port;
     };
     try {
-      const embedded = await openEmbeddedPostgres(path.join(scratch, 'ports'), () => {}, { pickPort, notice: () => {} });
+      const embedded = await openEmbeddedPostgres(path.join(scratch, 'ports'), () => {}, { pickPort, notice: () => {}, throwaway: true });
       try {
         assert.equal(picked.length, 2);
         assert.equal(new URL(embedded.url).port, String(picked[1]));
@@ -91,6 +92,25 @@ describe('the embedded PostgreSQL', () => {
       }
     } finally {
       squatter.close();
+    }
+  });
+
+  it('runs as an ordinary user too, through the CLI', async (t) => {
+    // As root the other tests cover the root path; here the CLI runs as `nobody`.
+    const ordinary = runningAsRoot() ? { uid: 65534, gid: 65534 } : undefined;
+    if (ordinary && !(await reachableBy(path.resolve(import.meta.dirname, '..', 'dist'), ordinary))) {
+      t.skip('user nobody cannot reach this checkout (a clone in a 0700 folder): it could not run the CLI');
+      return;
+    }
+    const own = await mkdtemp(path.join(os.tmpdir(), 'stowage-cli-user-'));
+    try {
+      if (ordinary) await chown(own, ordinary.uid, ordinary.gid);
+      const created = await runCli(['keys', 'create', '--org', 'solo', '--scopes', 'admin'], { STOWAGE_DATA_DIR: path.join(own, 'data'), HOME: own }, ordinary);
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(created.stdout.trim().split('\n').at(-1) ?? '', /^stw_/, 'the key alone on the last line');
+      if (ordinary) assert.equal((await stat(path.join(own, 'data', 'pg', 'data'))).uid, ordinary.uid, 'the cluster belongs to the user');
+    } finally {
+      await rm(own, { recursive: true, force: true });
     }
   });
 });

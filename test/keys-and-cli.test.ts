@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chown, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { reachableBy } from '../src/db/postgres-binaries.js';
 import { collect, runCli, spawnCli, waitForOutput } from './helpers/cli.js';
 import { AUTH_CACHE_MS } from '../src/modules/keys/service.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
@@ -143,25 +142,6 @@ describe('the stowage CLI on the embedded PostgreSQL', () => {
     const migrate = await runCli(['migrate'], env);
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.match(migrate.stdout, /up to date/);
-  });
-
-  it('runs the embedded PostgreSQL as an ordinary user too', async (t) => {
-    // As root the suite's other tests cover the root path; here the CLI runs as `nobody`.
-    const ordinary = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
-    if (ordinary && !(await reachableBy(path.resolve(import.meta.dirname, '..', 'dist'), ordinary))) {
-      t.skip('user nobody cannot reach this checkout (a clone in a 0700 folder): it could not run the CLI');
-      return;
-    }
-    const own = await mkdtemp(path.join(os.tmpdir(), 'stowage-cli-user-'));
-    try {
-      if (ordinary) await chown(own, ordinary.uid, ordinary.gid);
-      const created = await runCli(['keys', 'create', '--org', 'solo', '--scopes', 'admin'], { STOWAGE_DATA_DIR: path.join(own, 'data'), HOME: own }, ordinary);
-      assert.equal(created.code, 0, created.stderr);
-      assert.match(lastLine(created.stdout), /^stw_/);
-      if (ordinary) assert.equal((await stat(path.join(own, 'data', 'pg', 'data'))).uid, ordinary.uid, 'the cluster belongs to the user');
-    } finally {
-      await rm(own, { recursive: true, force: true });
-    }
   });
 
   it('explains bad usage and bad configuration with exit code 2, before starting any database', async () => {

@@ -24,6 +24,8 @@ export interface EmbeddedOptions {
   notice?: (line: string) => void;
   /** How the port to try is chosen (tests hand out a taken one first). */
   pickPort?: () => Promise<number>;
+  /** A cluster deleted after use (the test suite's): skips every fsync. Never for data anyone keeps. */
+  throwaway?: boolean;
 }
 
 /** A second server on a data folder whose embedded PostgreSQL a live server owns. */
@@ -67,16 +69,16 @@ export async function openEmbeddedPostgres(dataDir: string, log: Log = () => {},
           'stop it first, or give this one its own STOWAGE_DATA_DIR',
       );
     }
-    if (running && (role === 'client' || !other)) {
-      // A server takes over a PostgreSQL whose owner died (kill -9): it stops it when done.
-      if (role === 'client' || !(await owner.claim('server'))) return { url: url(running.port), clusterDir, stop: async () => {} };
+    if (running && role === 'client') return { url: url(running.port), clusterDir, stop: async () => {} };
+    // A server takes over a PostgreSQL whose owner died (kill -9), and stops it when done.
+    if (running && !other && (await owner.claim('server'))) {
       log(`took over the PostgreSQL (pid ${running.pid}) left running by a process that is gone`);
       return { url: url(running.port), clusterDir, stop: () => stopOrphan(running.pid, clusterDir).finally(() => owner.release()) };
     }
     if (!running && !other && (await owner.claim(role))) {
       let started: { postmaster: Postmaster; port: number } | null;
       try {
-        started = await startOwn(place, credentials, options.pickPort ?? freeLoopbackPort, log);
+        started = await startOwn(place, credentials, { pickPort: options.pickPort ?? freeLoopbackPort, throwaway: options.throwaway ?? false }, log);
       } catch (error) {
         await owner.release();
         throw error;
@@ -139,12 +141,17 @@ async function letOthersTraverse(dir: string): Promise<void> {
 }
 
 /** Initialises the cluster if new and starts it; a port taken meanwhile is retried with another. Null: started by another process. */
-async function startOwn(place: Placement, credentials: Credentials, pickPort: () => Promise<number>, log: Log) {
+async function startOwn(
+  place: Placement,
+  credentials: Credentials,
+  { pickPort, throwaway }: { pickPort: () => Promise<number>; throwaway: boolean },
+  log: Log,
+) {
   const { binaries, clusterDir, runAs } = place;
-  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) await initCluster(binaries, clusterDir, credentials, runAs, log);
+  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) await initCluster(binaries, clusterDir, credentials, runAs, log, throwaway);
   for (let attempt = 1; ; attempt++) {
     const port = await pickPort();
-    const outcome = await startPostmaster(binaries, clusterDir, port, runAs, log);
+    const outcome = await startPostmaster(binaries, clusterDir, port, runAs, log, throwaway);
     if (outcome.kind === 'started') return { postmaster: outcome.postmaster, port };
     if (outcome.kind === 'cluster-busy') return null;
     log(`port ${port} was taken before PostgreSQL could bind it; trying another`);

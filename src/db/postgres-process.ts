@@ -17,6 +17,7 @@ export async function initCluster(
   superuser: { user: string; password: string },
   runAs: RunAs | null,
   log: Log,
+  throwaway = false,
 ): Promise<void> {
   await mkdir(clusterDir, { recursive: true, mode: 0o700 });
   // initdb reads the password from a file; it sits beside the cluster, readable by its owner only.
@@ -28,7 +29,7 @@ export async function initCluster(
       await chown(passwordFile, runAs.uid, runAs.gid);
     }
     const args = [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', `--username=${superuser.user}`, `--pwfile=${passwordFile}`,
-      '--encoding=UTF8', '--lc-messages=C'];
+      '--encoding=UTF8', '--lc-messages=C', ...(throwaway ? ['--no-sync'] : [])];
     const { code, output } = await runToEnd(spawn(binaries.initdb, args, { ...runAs, env: { ...process.env, ...ENGLISH } }), log);
     if (code !== 0) throw new Error(`initdb failed in ${clusterDir} (exit ${code}): ${output.trim()}`);
   } finally {
@@ -50,6 +51,8 @@ export interface Postmaster {
 }
 
 const START_TIMEOUT_MS = 60_000;
+/** For a cluster deleted after use (the test suite's): no waiting on the disk, at the price of durability. */
+const THROWAWAY_SETTINGS = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
 
 export function startPostmaster(
   binaries: PostgresBinaries,
@@ -57,11 +60,12 @@ export function startPostmaster(
   port: number,
   runAs: RunAs | null,
   log: Log,
+  throwaway = false,
 ): Promise<StartOutcome> {
   const child = spawn(
     binaries.postgres,
     ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=200', '-c', 'lc_messages=C'],
+      '-c', 'max_connections=200', '-c', 'lc_messages=C', ...(throwaway ? THROWAWAY_SETTINGS : [])],
     { ...runAs, env: { ...process.env, ...ENGLISH }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let output = '';
