@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -12,14 +12,7 @@ export function ensureFreshBuild(root: string): string {
   if (built >= newest) return 'dist/ is up to date';
   const started = Date.now();
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  // Incremental: after a small change only what it touches is checked and written again. The record
-  // of what was written means nothing once dist/ is gone, so it goes with it.
-  const buildInfo = path.join(root, 'node_modules', '.cache', 'stowage', 'build.tsbuildinfo');
-  if (!built) rmSync(buildInfo, { force: true });
-  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', buildInfo], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
   // tsc still writes dist/ when it reports type errors (`npm run typecheck` is where those fail).
   if (result.status !== 0 && !(statSync(path.join(root, 'dist', 'cli.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0)) {
     throw new Error(`the build (tsc -p tsconfig.build.json) failed with exit ${result.status}`);
