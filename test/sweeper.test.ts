@@ -168,6 +168,17 @@ describe('the sweeper', () => {
     assert.equal((await sweep()).purged_blobs, 0, 'nothing twice');
   });
 
+  it('removes bytes that land at a purged upload\'s key afterwards, as an orphan', async () => {
+    // An S3 presigned URL cannot be revoked: a client may still PUT to it after the sweeper purged
+    // its cancelled upload. The row still names the key, but no longer vouches for a blob there.
+    const cancelled = await cancelledUpload('late.txt');
+    await backdate(cancelled.id, GRACE + MINUTE);
+    assert.equal((await sweep()).purged_blobs, 1);
+    await h.runtime.blobs.put(cancelled.blob_key, Readable.from([Buffer.from('late bytes')]));
+    await fullPass(later(GRACE + MINUTE));
+    assert.equal(await exists(cancelled.blob_key), false);
+  });
+
   it('never removes a blob that a live upload still references, however old its dead twin', async () => {
     const kept = await uploadConfirmed(h, 'shared.bin', 'shared bytes');
     const sharedKey = (await rowOf(kept.id)).blob_key;

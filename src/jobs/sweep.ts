@@ -108,10 +108,12 @@ async function removeOrphans(deps: SweepDeps, batch: number, graceCutoff: Date):
   const listed = await deps.blobs.list({ after: cursor?.position ?? '', limit: batch });
   const old = listed.filter((blob) => blob.modifiedAt < graceCutoff);
   const keys = old.map((b) => b.key);
-  // Rows of both kinds name blobs: uploads their bytes, previews their GLB.
+  // Rows of both kinds name blobs: uploads their bytes, previews their GLB. A purged upload no longer
+  // does: bytes PUT to its unrevocable S3 URL after the purge belong to nobody.
   const known = new Set<string | null>();
   if (keys.length) {
-    for (const row of await deps.db.selectFrom('uploads').select('blob_key').where('blob_key', 'in', keys).execute()) known.add(row.blob_key);
+    const uploads = await deps.db.selectFrom('uploads').select('blob_key').where('blob_key', 'in', keys).where('blob_purged_at', 'is', null).execute();
+    for (const row of uploads) known.add(row.blob_key);
     for (const row of await deps.db.selectFrom('previews').select('blob_key').where('blob_key', 'in', keys).execute()) known.add(row.blob_key);
   }
   let removed = 0;
