@@ -10,8 +10,8 @@ import type { Config } from './config.js';
 import type { Db } from './db/database.js';
 import { installAuth } from './http/auth.js';
 import { installCors } from './http/cors.js';
-import { installErrorHandling } from './http/error-handler.js';
-import { validatorsByPart } from './http/validators.js';
+import { answerClientError, answerFrameworkError, installErrorHandling } from './http/error-handler.js';
+import { installBodyDepthGuard, validatorsByPart } from './http/validators.js';
 import { installIdempotency } from './http/idempotency.js';
 import { installRateLimits } from './http/rate-limit-hook.js';
 import { newRequestId } from './http/request-id.js';
@@ -50,6 +50,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: newRequestId,
+    // Errors the router and Node's HTTP parser raise before any hook runs still get the envelope.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
     // Fastify's own per-request lines are replaced by one debug line in onResponse.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
@@ -74,12 +77,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   installErrorHandling(app);
+  installBodyDepthGuard(app);
   // Before auth: a preflight carries no API key and must be answered all the same.
   await installCors(app, config.corsOrigins);
   const keys = new KeysService(db);
   installAuth(app, keys);
   installRateLimits(app, config.rateLimit);
-  installIdempotency(app, db);
+  // A retried form is read whole to compare its bytes: no further than the largest form we take.
+  installIdempotency(app, db, { maxStreamedBytes: config.limits.simpleUploadBytes + 64 * 1024 });
 
   app.addSchema(ErrorEnvelope);
   app.addSchema(Upload);
@@ -117,6 +122,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(partsModule, { db, blobs, queue, config });
   await app.register(previewRoutes, { previews: new PreviewService(db, blobs, queue, config), publicUrl: config.publicUrl });
-  if (blobs instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobs, signer: deps.signer });
+  if (blobs instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobs, signer: deps.signer, admit: (grant, moment) => uploads.admitBytes(grant.key, moment) });
   return app;
 }
