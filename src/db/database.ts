@@ -14,9 +14,14 @@ export interface DatabaseHandle {
 }
 
 export function openDatabase(connectionString: string, options: { max?: number } = {}): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString, max: options.max ?? 20, application_name: 'stowage' });
+  // A connection attempt that gets no answer (a partitioned network) fails after 10 s — a 503 — instead of holding the request forever.
+  const pool = new pg.Pool({ connectionString, max: options.max ?? 20, application_name: 'stowage', connectionTimeoutMillis: 10_000 });
   // An idle client losing its server (restart, failover) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // A connection lost while checked out (between the queries of a transaction, or as a query is being
+  // written) is reported on the client, not the pool: unheard, that event would crash the process. The
+  // query in flight still fails with it, and the pool drops the broken client on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
