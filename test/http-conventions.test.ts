@@ -5,6 +5,7 @@ import { S3BlobStore } from '../src/blobs/s3.js';
 import { after, before, describe, it } from 'node:test';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
 import { postForm, sendForm } from './helpers/forms.js';
+import { assertError } from './helpers/assertions.js';
 
 describe('HTTP conventions', () => {
   let h: Harness;
@@ -76,16 +77,17 @@ describe('HTTP conventions', () => {
       assert.equal(otherBody.body.error.code, 'conflict');
       assert.equal(otherBody.body.error.retryable, false);
       const otherPath = await h.api('POST', '/api/v1/uploads/presign/batch', { body: { files: [{ name: 'a.txt' }] }, headers });
-      assert.equal(otherPath.status, 409);
+      assertError(otherPath, 409, 'conflict');
     });
 
     it('replays error answers too, and keys are per organisation', async () => {
       const headers = { 'idempotency-key': 'cancel-missing' };
       const route = '/api/v1/uploads/0190d7c4-0000-7000-8000-000000000000/cancel';
       const first = await h.api('POST', route, { headers });
-      assert.equal(first.status, 404);
+      assertError(first, 404, 'not_found');
       const replay = await h.api('POST', route, { headers });
       assert.equal(replay.status, 404);
+      assert.deepEqual(replay.body, first.body, 'the first answer, envelope and all');
       assert.equal(replay.headers.get('idempotent-replayed'), 'true');
       const otherOrg = await h.api('POST', '/api/v1/uploads/presign', { key: h.keys.otherOrg, body: { name: 'mine.txt' }, headers });
       assert.equal(otherOrg.status, 200, 'another org may use the same key string');

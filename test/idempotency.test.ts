@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { type Harness, startStowage } from './helpers/harness.js';
 import { postForm } from './helpers/forms.js';
+import { assertError } from './helpers/assertions.js';
 
 describe('Idempotency-Key', () => {
   let h: Harness;
@@ -108,7 +109,7 @@ describe('Idempotency-Key', () => {
       }).execute();
 
       const busy = await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': key } });
-      assert.equal(busy.status, 409);
+      assertError(busy, 409, 'conflict');
       assert.equal(busy.body.error.retryable, true);
 
       await db().updateTable('idempotency_keys').set({ created_at: sql<Date>`now() - interval '301 seconds'` }).where('key', '=', key).execute();
@@ -124,7 +125,7 @@ describe('Idempotency-Key', () => {
       const headers = { 'idempotency-key': 'reused-after-a-day' };
       const first = await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'day1.txt' }, headers });
       assert.equal(first.status, 200);
-      assert.equal((await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'day2.txt' }, headers })).status, 409, 'while it is kept');
+      assertError(await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'day2.txt' }, headers }), 409, 'conflict', 'while it is kept');
 
       await db().updateTable('idempotency_keys').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('key', '=', 'reused-after-a-day').execute();
       const second = await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'day2.txt' }, headers });

@@ -92,7 +92,7 @@ describe('tenancy, scopes and API keys', () => {
     assert.equal((await listKeys()).length, keysBefore, 'no key was created');
     const pending = (await get(pendingId)).body;
     assert.equal(pending.status, 'pending');
-    assert.equal((await h.api('GET', `/api/v1/uploads/${pendingId}/download-url`, { key: h.keys.writer })).status, 404,
+    assertError(await h.api('GET', `/api/v1/uploads/${pendingId}/download-url`, { key: h.keys.writer }), 404, 'not_found',
       'still not confirmed: the confirm was refused');
 
     for (const route of ['/api/v1/uploads/', `/api/v1/uploads/${confirmed.id}`, '/api/v1/uploads/summary',

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { createFixtures, idsFor, type OrgFixtures } from './helpers/fuzz-fixtures.js';
 import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
 import { fillPath, type JsonSchema, readRoutes, type Route, routeName } from './helpers/openapi-routes.js';
+import { assertError } from './helpers/assertions.js';
 
 const UNKNOWN_ID = '0190d7c4-0000-7000-8000-00000000beef';
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
@@ -97,7 +98,7 @@ describe('tenant matrix: every route × another organisation\'s ids answers like
           };
           const unknown = await call(UNKNOWN_ID);
           const what = `${routeName(route)} ${param} (${name}'s key)`;
-          assert.equal(unknown.status, 404, `${what}: an unknown id is 404 → ${JSON.stringify(unknown.body)}`);
+          assertError(unknown, 404, 'not_found', `${what}: an unknown id`);
           for (const foreign of idsFor(param, other)) {
             const answer = await call(foreign);
             checked.push(what);

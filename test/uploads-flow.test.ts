@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { runSweep } from '../src/jobs/sweep.js';
 import { type Harness, startStowage } from './helpers/harness.js';
 import { confirm, presign, putBytes, settle, sha256, uploadConfirmed } from './helpers/uploads.js';
+import { assertError, assertInvalid } from './helpers/assertions.js';
 
 describe('the presigned upload flow', () => {
   let h: Harness;
@@ -160,8 +161,8 @@ describe('the presigned upload flow', () => {
     assert.ok(audit.body.data.some((u: { id: string; status: string }) => u.id === third.data_source_id && u.status === 'cancelled'));
     assert.equal(audit.body.count, all.body.count + 1);
 
-    assert.equal((await h.api('GET', '/api/v1/uploads/?limit=0')).status, 422);
-    assert.equal((await h.api('GET', '/api/v1/uploads/?limit=201')).status, 422);
+    assertInvalid(await h.api('GET', '/api/v1/uploads/?limit=0'), 'querystring.limit');
+    assertInvalid(await h.api('GET', '/api/v1/uploads/?limit=201'), 'querystring.limit');
   });
 
   it('summary counts by status and content type and sums confirmed bytes', async () => {
@@ -195,7 +196,7 @@ describe('the presigned upload flow', () => {
         assert.equal(answer.body.error.code, 'not_found');
       }
       const confirmAnswer = await h.api('POST', '/api/v1/uploads/confirm', { body: { data_source_id: id } });
-      assert.equal(confirmAnswer.status, 404);
+      assertError(confirmAnswer, 404, 'not_found');
     }
   });
 
@@ -217,10 +218,10 @@ describe('the presigned upload flow', () => {
     assert.ok(await h.runtime.blobs.stat(key), 'the late bytes are in storage');
 
     const confirmAnswer = await h.api('POST', '/api/v1/uploads/confirm', { body: { data_source_id: p.data_source_id } });
-    assert.equal(confirmAnswer.status, 409);
-    assert.equal((await h.api('POST', `/api/v1/uploads/${p.data_source_id}/retry`)).status, 409);
+    assertError(confirmAnswer, 409, 'conflict');
+    assertError(await h.api('POST', `/api/v1/uploads/${p.data_source_id}/retry`), 409, 'conflict');
     assert.equal((await h.api('GET', `/api/v1/uploads/${p.data_source_id}`)).body.status, 'cancelled');
-    assert.equal((await h.api('GET', `/api/v1/uploads/${p.data_source_id}/download-url`)).status, 404);
+    assertError(await h.api('GET', `/api/v1/uploads/${p.data_source_id}/download-url`), 404, 'not_found');
 
     const db = h.runtime.database.db;
     const pastGrace = new Date(Date.now() + (h.config.sweeper.graceSeconds + 60) * 1000);
