@@ -176,6 +176,20 @@ describe('3D previews of CAD datasets', () => {
     assert.equal((await fetch(after.body.url)).status, 200);
   });
 
+  it('a confirmed model without a preview (confirmed before previews existed) gets one on first request', async () => {
+    const { datasets } = await partWithRevision();
+    const link = await uploadDataset(datasets, 'legacy.stl', cubeStl());
+    const route = `/api/v1/parts/datasets/${link.data_source_id}/preview-url`;
+    assert.equal((await settled(route)).status, 'ok');
+    await h.runtime.database.db.deleteFrom('previews').where('upload_id', '=', link.data_source_id).execute();
+
+    const first = await api('GET', route);
+    assert.deepEqual(first.body, { data_source_id: link.data_source_id, status: 'pending', url: null }, 'started, not no_dataset or failed');
+    const preview = await settled(route);
+    assert.equal(preview.status, 'ok', JSON.stringify(preview));
+    assert.ok((await fetchGlb(preview.url)).triangles >= 12);
+  });
+
   it('another org sees 404 on both routes; a key without parts:read gets 403', async () => {
     const { partId, datasets } = await partWithRevision();
     const link = await uploadDataset(datasets, 'mine.stl', cubeStl());
