@@ -5,6 +5,18 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..', '..');
 const CLI = path.join(root, 'dist', 'cli.js');
 
+/** Servers still running when this test process ends (a test that timed out) go with it. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 export interface LogLine {
   level: number;
   msg: string;
@@ -38,6 +50,8 @@ export async function spawnServer(env: Record<string, string>, options: { readyT
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const logs: LogLine[] = [];
   let stdout = '';
   let stderr = '';
