@@ -179,6 +179,16 @@ describe('the sweeper', () => {
     assert.equal(await exists(cancelled.blob_key), false);
   });
 
+  it('removes a local multipart upload whose row was never saved, once past the pending lifetime', { skip: process.env.S3_TEST_ENDPOINT ? 'the local driver\'s own folder: on S3 the clock test above covers unfinished multipart uploads' : false }, async () => {
+    // What a process killed between starting a multipart upload in storage and committing its row leaves.
+    const store = h.runtime.blobs;
+    const { uploadId } = await store.createMultipart(`${h.orgId}/never-saved`, { contentType: null, partSize: 5 * MIB });
+    await fullPass(later(PENDING_TTL - MINUTE));
+    assert.deepEqual(await store.listParts(`${h.orgId}/never-saved`, uploadId), [], 'kept within the pending lifetime');
+    await fullPass(later(PENDING_TTL + MINUTE));
+    await assert.rejects(store.listParts(`${h.orgId}/never-saved`, uploadId), { name: 'BlobError', kind: 'missing' });
+  });
+
   it('never removes a blob that a live upload still references, however old its dead twin', async () => {
     const kept = await uploadConfirmed(h, 'shared.bin', 'shared bytes');
     const sharedKey = (await rowOf(kept.id)).blob_key;

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -173,6 +173,25 @@ export class LocalMultipart {
       throw error;
     }
     await this.discard(uploadId);
+  }
+
+  /**
+   * Removes uploads untouched since `olderThan`: those whose row was never committed (the process died
+   * between starting the upload and saving it) have no row for the sweeper to expire and abort. The
+   * caller's cut-off is past the pending lifetime, so any upload with a row has expired by then.
+   */
+  async removeAbandoned(olderThan: Date): Promise<number> {
+    let removed = 0;
+    for (const uploadId of await readdir(this.o.folder).catch(() => [] as string[])) {
+      if (!UPLOAD_ID_RE.test(uploadId)) continue;
+      const folder = this.folderOf(uploadId);
+      // The data file changes with every part; a folder without one died before its first write.
+      const touched = (await stat(path.join(folder, DATA_FILE)).catch(() => stat(folder)).catch(() => null))?.mtime;
+      if (!touched || touched >= olderThan) continue;
+      await this.discard(uploadId);
+      removed++;
+    }
+    return removed;
   }
 
   /**

@@ -232,7 +232,7 @@ export class LocalBlobStore implements BlobStore {
         removed++;
       }
     }
-    return removed;
+    return removed + (await this.multipart.removeAbandoned(olderThan));
   }
 
   async ping(): Promise<void> {
