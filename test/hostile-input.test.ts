@@ -80,6 +80,19 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
   };
   const get = (target: string, extra = '') => raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: ${h.keys.admin}\r\n${extra}\r\n`);
 
+  it('a form whose Content-Type names no boundary is 400, and both form routes say so in OpenAPI (was a 500 from busboy)', async () => {
+    const form = { 'content-type': 'multipart/form-data' };
+    const uploads = async () => (await h.api('GET', '/api/v1/uploads/summary')).body.total_count;
+    const before = await uploads();
+    assertError(await h.api('POST', '/api/v1/uploads', { body: '--x\r\n', headers: form }), 400, 'bad_request');
+    assert.equal(await uploads(), before, 'nothing was stored');
+    const { paths } = (await h.api('GET', '/openapi.json')).body;
+    for (const route of ['/api/v1/uploads', '/api/v1/parts/{part_id}/revisions/{revision_id}/datasets/upload']) {
+      const schema = paths[route].post.requestBody?.content?.['multipart/form-data']?.schema;
+      assert.equal(schema?.properties?.file?.format, 'binary', `${route} documents its form's file field`);
+    }
+  });
+
   it('bad percent-encoding in the path is 400 in the envelope with X-Request-Id (was Fastify\'s own FST_ERR_BAD_URL body)', async () => {
     for (const target of ['/api/v1/uploads/%E0%A4%A', '/api/v1/parts/%zz', '/api/v1/parts/x%/revisions']) {
       assertError(await get(target), 400, 'bad_request', target);

@@ -4,22 +4,11 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { errorResponses } from '../../http/schemas.js';
-import { refuseUnfitForm, storeFormFile } from '../uploads/form-file.js';
+import { formFileBody, refuseUnfitForm, storeFormFile } from '../uploads/form-file.js';
 import type { StreamedUploads } from '../uploads/streamed.js';
 import { DatasetLink, DatasetUploadQuery } from './dataset-schema.js';
 import type { DatasetService } from './dataset-service.js';
 import { RevisionParams } from './revision-schema.js';
-
-/**
- * Documents the form for OpenAPI. The multipart parser leaves the body undefined (validated as
- * null), which `nullable` lets through: validation never stands between the client and the stream.
- */
-const UploadForm = Type.Unsafe({
-  type: 'object',
-  nullable: true,
-  properties: { file: { type: 'string', format: 'binary', description: 'The CAD model or drawing file to attach to the revision.' } },
-  required: ['file'],
-});
 
 /**
  * `POST …/datasets/upload` (reference 001, "Upload Dataset"): the simple streamed upload, then the
@@ -46,7 +35,7 @@ export async function datasetUploadRoutes(
       consumes: ['multipart/form-data'],
       params: RevisionParams,
       querystring: DatasetUploadQuery,
-      body: UploadForm,
+      body: formFileBody('The CAD model or drawing file to attach to the revision.'),
       response: { 201: Type.Ref(DatasetLink), ...errorResponses(400, 404, 409, 413, 415, 422) },
     },
   }, async (request, reply) => {

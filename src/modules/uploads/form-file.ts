@@ -1,4 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
+import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, badRequest, payloadTooLarge, validationError } from '../../http/errors.js';
 import type { Caller } from './service.js';
@@ -14,6 +15,17 @@ export interface FormFileLimits {
 }
 
 /**
+ * The form as OpenAPI shows it. The multipart parser leaves the body undefined (validated as null),
+ * which `nullable` lets through: validation never stands between the client and the stream.
+ */
+export const formFileBody = (description: string) => Type.Unsafe({
+  type: 'object',
+  nullable: true,
+  properties: { file: { type: 'string', format: 'binary', description } },
+  required: ['file'],
+});
+
+/**
  * Refuses, before a byte of the body is read, a request that is not multipart/form-data or that
  * declares more than the limit; the connection then closes so the client stops sending.
  */
@@ -21,6 +33,11 @@ export function refuseUnfitForm(request: FastifyRequest, reply: FastifyReply, li
   if (!request.isMultipart()) {
     reply.header('connection', 'close');
     throw badRequest('send multipart/form-data with the file in a form field named "file"');
+  }
+  // busboy throws on a form without a boundary, which would surface as a 500.
+  if (!/;\s*boundary=/i.test(request.headers['content-type'] ?? '')) {
+    reply.header('connection', 'close');
+    throw badRequest('the multipart/form-data Content-Type names no boundary');
   }
   if (Number(request.headers['content-length']) > limits.maxBytes + ENVELOPE_BYTES) {
     reply.header('connection', 'close');

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { errorResponses } from '../../http/schemas.js';
-import { refuseUnfitForm, storeFormFile } from './form-file.js';
+import { formFileBody, refuseUnfitForm, storeFormFile } from './form-file.js';
 import { Upload } from './schema.js';
 import type { StreamedUploads } from './streamed.js';
 
@@ -22,6 +22,7 @@ export async function streamedUploadRoutes(app: FastifyInstance, opts: { streame
       summary: 'Simple upload',
       description: `Upload one file (form field \`file\`) streamed through the server, up to ${maxBytes} bytes; answers the confirmed upload.`,
       consumes: ['multipart/form-data'],
+      body: formFileBody('The file to upload.'),
       response: { 201: Type.Ref(Upload), ...errorResponses(400, 413, 415, 422) },
     },
   }, async (request, reply) => {
