@@ -28,7 +28,7 @@ export const uploadsRepo = {
   findOwnerOfBlob(db: Executor, blobKey: string) {
     return db
       .selectFrom('uploads')
-      .select(['id', 'status', 'expires_at'])
+      .select(['id', 'status', 'failure_reason', 'blob_purged_at', 'expires_at'])
       .where('blob_key', '=', blobKey)
       .orderBy('created_at')
       .limit(1)

@@ -174,10 +174,13 @@ export class UploadsService {
   async admitBytes(key: string, moment: 'before' | 'after' = 'before'): Promise<void> {
     const row = await uploadsRepo.findOwnerOfBlob(this.db, key);
     if (!row) throw notFound('upload');
-    if (row.status !== 'pending') {
+    // A failed upload may still be retried (bytes first, then retry), as on S3, unless it expired or
+    // its bytes were purged; a cancelled or confirmed one never takes bytes again.
+    const retryable = row.status === 'failed' && row.failure_reason !== 'expired' && row.blob_purged_at === null;
+    if (row.status !== 'pending' && !retryable) {
       throw conflict(`this upload is ${row.status}: its URL takes no bytes any more`, { status: row.status });
     }
-    if (moment === 'before' && row.expires_at.getTime() <= Date.now()) {
+    if (moment === 'before' && row.status === 'pending' && row.expires_at.getTime() <= Date.now()) {
       throw conflict('this upload has expired: its URL takes no bytes any more; presign again', { status: 'expired' });
     }
   }
