@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { S3BlobStore } from '../src/blobs/s3.js';
+import { assertError } from './helpers/assertions.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
 import { confirm, presign, putBytes, settle, sha256 } from './helpers/uploads.js';
 
@@ -128,18 +129,40 @@ describe('the confirm job', () => {
     assert.equal(confirmAnswer.status, 409);
     assert.equal(confirmAnswer.body.error.code, 'conflict');
     const retryAnswer = await h.api('POST', `/api/v1/uploads/${p.data_source_id}/retry`);
-    assert.equal(retryAnswer.status, 409);
+    assertError(retryAnswer, 409, 'conflict');
 
     const done = await presign(h, { name: 'kept.txt' });
     await putBytes(done, 'kept');
     await confirmAndSettle(done.data_source_id);
     const cancelConfirmed = await h.api('POST', `/api/v1/uploads/${done.data_source_id}/cancel`);
-    assert.equal(cancelConfirmed.status, 409);
+    assertError(cancelConfirmed, 409, 'conflict');
     assert.equal(cancelConfirmed.body.error.details.status, 'confirmed');
-    assert.equal((await h.api('POST', `/api/v1/uploads/${done.data_source_id}/retry`)).status, 409);
+    assertError(await h.api('POST', `/api/v1/uploads/${done.data_source_id}/retry`), 409, 'conflict');
 
     const failed = await presign(h, { name: 'gone.txt' });
     await confirmAndSettle(failed.data_source_id);
-    assert.equal((await h.api('POST', `/api/v1/uploads/${failed.data_source_id}/cancel`)).status, 409);
+    assertError(await h.api('POST', `/api/v1/uploads/${failed.data_source_id}/cancel`), 409, 'conflict');
+  });
+});
+
+describe('the confirm job under a small single-request limit', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startStowage({ STOWAGE_SINGLE_REQUEST_MAX_BYTES: '1024' });
+  });
+  after(() => h.close());
+
+  it('fails an upload presigned without a size whose stored bytes are over the limit', async () => {
+    // An S3 URL presigned without a size binds no length: storage keeps whatever was sent.
+    const over = await presign(h, { name: 'unsized.bin' });
+    await h.runtime.blobs.put(`${h.orgId}/${over.data_source_id}`, Readable.from([Buffer.alloc(1025, 1)]));
+    const { upload, job } = await settle(h, over.data_source_id, await confirm(h, over.data_source_id));
+    assert.equal(upload.status, 'failed');
+    assert.equal(upload.failure_reason, 'size_mismatch');
+    assert.match(job.error, /1025 bytes, over the 1024-byte limit/);
+
+    const at = await presign(h, { name: 'unsized-ok.bin' });
+    await h.runtime.blobs.put(`${h.orgId}/${at.data_source_id}`, Readable.from([Buffer.alloc(1024, 1)]));
+    assert.equal((await settle(h, at.data_source_id, await confirm(h, at.data_source_id))).upload.status, 'confirmed', 'the limit itself is allowed');
   });
 });

@@ -17,12 +17,20 @@ export type Verdict =
   | { status: 'failed'; reason: FailureReason; message: string };
 
 /** Reads the stored bytes once and decides: confirmed with their facts, or failed with a reason. */
-export async function inspectUpload(blobs: BlobStore, upload: UploadRow, refusedTypes: readonly string[]): Promise<Verdict> {
+export async function inspectUpload(
+  blobs: BlobStore,
+  upload: UploadRow,
+  policy: { refusedTypes: readonly string[]; singleRequestBytes: number },
+): Promise<Verdict> {
   const info = await blobs.stat(upload.blob_key);
   if (!info) return { status: 'failed', reason: 'object_missing', message: 'no bytes were uploaded for this upload' };
   const declaredSize = upload.declared_size === null ? null : Number(upload.declared_size);
   if (declaredSize !== null && info.size !== declaredSize) {
     return { status: 'failed', reason: 'size_mismatch', message: `stored ${info.size} bytes, declared ${declaredSize}` };
+  }
+  // An S3 URL presigned without a size binds none, so storage took whatever came: the limit holds here.
+  if (declaredSize === null && info.size > policy.singleRequestBytes) {
+    return { status: 'failed', reason: 'size_mismatch', message: `stored ${info.size} bytes, over the ${policy.singleRequestBytes}-byte limit of one request` };
   }
   let digest: Digest;
   try {
@@ -39,7 +47,7 @@ export async function inspectUpload(blobs: BlobStore, upload: UploadRow, refused
     return { status: 'failed', reason: 'checksum_mismatch', message: `stored bytes hash to ${digest.sha256}, declared ${upload.declared_sha256}` };
   }
   const detected = await sniffContentType(digest.head, digest.size);
-  if (detected && matchesType(detected, refusedTypes)) {
+  if (detected && matchesType(detected, policy.refusedTypes)) {
     return { status: 'failed', reason: 'type_refused', message: `${detected} files are refused by this server's policy` };
   }
   return { status: 'confirmed', size: digest.size, sha256: digest.sha256, detectedContentType: detected };
@@ -60,7 +68,10 @@ export async function runConfirm(deps: ConfirmDeps, job: JobRow): Promise<void> 
     await closeStale(deps.db, job, upload);
     return;
   }
-  const verdict = await inspectUpload(deps.blobs, upload, deps.config.refusedContentTypes);
+  const verdict = await inspectUpload(deps.blobs, upload, {
+    refusedTypes: deps.config.refusedContentTypes,
+    singleRequestBytes: deps.config.limits.singleRequestBytes,
+  });
   const previews = await deps.db.transaction().execute(async (tx) => {
     const row = await uploadsRepo.findForUpdate(tx, null, upload.id);
     if (!row || row.status !== 'pending' || row.confirm_job_id !== job.id) {
