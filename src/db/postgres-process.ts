@@ -66,7 +66,9 @@ export function startPostmaster(
     binaries.postgres,
     ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
       '-c', 'max_connections=200', '-c', 'lc_messages=C', ...(throwaway ? THROWAWAY_SETTINGS : [])],
-    { ...runAs, env: { ...process.env, ...ENGLISH }, stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group: a Ctrl-C or a group SIGTERM reaches only us, and we stop PostgreSQL last,
+    // instead of it ending our connections before our own shutdown has begun.
+    { ...runAs, env: { ...process.env, ...ENGLISH }, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
   let output = '';
   return new Promise((resolve, reject) => {

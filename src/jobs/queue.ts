@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { Config } from '../config.js';
 import { type Executor, executeRaw } from '../db/database.js';
@@ -46,13 +47,18 @@ export class JobQueue {
   ) {}
 
   static async start(connectionString: string, config: Config['jobs'], onError: (e: Error) => void): Promise<JobQueue> {
-    const boss = new PgBoss({
+    const options: PgBoss.ConstructorOptions & Pick<pg.PoolConfig, 'connectionTimeoutMillis' | 'query_timeout'> = {
       connectionString,
       max: 4,
       application_name: 'stowage-queue',
+      // pg-boss hands these to pg.Pool: without them a worker parked on a database that stopped
+      // answering never returns, and its stop() waits for it forever.
+      connectionTimeoutMillis: 10_000,
+      query_timeout: 60_000,
       maintenanceIntervalSeconds: config.maintenanceIntervalSeconds,
       monitorStateIntervalSeconds: Math.max(config.maintenanceIntervalSeconds, 10),
-    });
+    };
+    const boss = new PgBoss(options);
     boss.on('error', onError);
     await boss.start();
     await boss.createQueue(DEAD_LETTER_QUEUE);
