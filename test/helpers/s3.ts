@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { S3Settings } from '../../src/blobs/s3.js';
-import { freeLoopbackPort } from '../../src/db/embedded.js';
 
 /**
  * The S3 engine tests run against: the real one of S3_TEST_ENDPOINT (Ceph RGW in CI), else s3rver,
@@ -40,9 +39,9 @@ export async function startS3Engine(): Promise<S3Engine> {
   }
   const { default: S3rver } = await import('s3rver');
   const directory = await mkdtemp(path.join(os.tmpdir(), 'stowage-s3rver-'));
-  const port = await freeLoopbackPort();
-  const server = new S3rver({ port, address: '127.0.0.1', silent: true, directory });
-  await server.run();
+  // Port 0: the port it is given is the one it holds, with no window for another process to take it.
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
+  const { port } = (await server.run()) as { port: number };
   return {
     name: 's3rver',
     // Measured on s3rver 3.7.1: ListParts and Abort answer 405; CompleteMultipartUpload ignores etags and
