@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { collect, runCli, spawnCli, waitForOutput } from './helpers/cli.js';
 import { AUTH_CACHE_MS } from '../src/modules/keys/service.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
+import { assertError, assertInvalid } from './helpers/assertions.js';
 
 describe('API keys over HTTP', () => {
   let h: Harness;
@@ -35,7 +36,7 @@ describe('API keys over HTTP', () => {
     assert.ok(!foreignList.body.data.some((k: { id: string }) => k.id === created.body.id), 'other orgs do not see it');
 
     const foreignRevoke = await h.api('DELETE', `/api/v1/keys/${created.body.id}`, { key: h.keys.otherOrg });
-    assert.equal(foreignRevoke.status, 404);
+    assertError(foreignRevoke, 404, 'not_found');
     const revoked = await h.api('DELETE', `/api/v1/keys/${created.body.id}`, { key: h.keys.admin });
     assert.equal(revoked.status, 200);
     assert.ok(revoked.body.revoked_at);
@@ -48,7 +49,7 @@ describe('API keys over HTTP', () => {
     const answer = await h.api('POST', '/api/v1/keys', { key: h.keys.admin, body: { scopes: ['uploads:delete'] } });
     assert.equal(answer.status, 422);
     assert.equal(answer.body.error.details[0].path.startsWith('body.scopes'), true);
-    assert.equal((await h.api('POST', '/api/v1/keys', { key: h.keys.admin, body: { scopes: [] } })).status, 422);
+    assertInvalid(await h.api('POST', '/api/v1/keys', { key: h.keys.admin, body: { scopes: [] } }), 'body.scopes');
   });
 });
 

@@ -4,37 +4,12 @@ import { after, before, describe, it } from 'node:test';
 import { countBlobFiles } from './helpers/blob-files.js';
 import { type Harness, startStowage } from './helpers/harness.js';
 import { sha256 } from './helpers/uploads.js';
+import { assertError } from './helpers/assertions.js';
+import { postForm } from './helpers/forms.js';
 
 const LIMIT = 1024 * 1024;
 
 /** POSTs one file part as multipart/form-data, chunked (no Content-Length) unless told otherwise. */
-function postFile(h: Harness, options: { field?: string; filename: string | null; type?: string; bytes: Buffer; key?: string; contentLength?: boolean; idempotencyKey?: string }) {
-  const boundary = `----stowage${Date.now()}${Math.random().toString(16).slice(2, 10).padEnd(8, '0')}`;
-  const filename = options.filename === null ? '' : `; filename="${options.filename}"`;
-  const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="${options.field ?? 'file'}"${filename}\r\n` +
-      `Content-Type: ${options.type ?? 'application/octet-stream'}\r\n\r\n`,
-  );
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const headers: Record<string, string | number> = {
-    'x-api-key': options.key ?? h.keys.writer,
-    'content-type': `multipart/form-data; boundary=${boundary}`,
-  };
-  if (options.contentLength) headers['content-length'] = head.length + options.bytes.length + tail.length;
-  if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
-  return new Promise<{ status: number; body: any; replayed: boolean }>((resolve, reject) => {
-    const request = http.request(`${h.url}/api/v1/uploads`, { method: 'POST', headers }, (response) => {
-      let text = '';
-      response.on('data', (d) => (text += d));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text), replayed: response.headers['idempotent-replayed'] === 'true' }));
-    });
-    // The server may answer and close before it has read everything we send: that is the point.
-    request.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
-    request.write(head);
-    for (let i = 0; i < options.bytes.length; i += 64 * 1024) request.write(options.bytes.subarray(i, i + 64 * 1024));
-    request.end(tail);
-  });
-}
 
 describe('the simple streamed upload (POST /api/v1/uploads)', () => {
   let h: Harness;
@@ -65,7 +40,7 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
 
   it('takes a file exactly at the limit, chunked', async () => {
     const bytes = Buffer.alloc(LIMIT, 3);
-    const answer = await postFile(h, { filename: 'exact.bin', bytes });
+    const answer = await postForm(h, { filename: 'exact.bin', bytes });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
     assert.equal(answer.body.sha256, sha256(bytes));
   });
@@ -73,7 +48,7 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
   it('answers 413 as soon as a chunked body crosses the limit, leaving no row and no blob', async () => {
     const before = (await h.api('GET', '/api/v1/uploads/summary')).body.total_count;
     const filesBefore = await countBlobFiles(h);
-    const answer = await postFile(h, { filename: 'huge.bin', bytes: Buffer.alloc(LIMIT + 1, 1) });
+    const answer = await postForm(h, { filename: 'huge.bin', bytes: Buffer.alloc(LIMIT + 1, 1) });
     assert.equal(answer.status, 413);
     assert.equal(answer.body.error.code, 'payload_too_large');
     assert.equal((await h.api('GET', '/api/v1/uploads/summary')).body.total_count, before);
@@ -81,8 +56,8 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
   });
 
   it('answers 413 up front when Content-Length already says too much', async () => {
-    const answer = await postFile(h, { filename: 'huge.bin', bytes: Buffer.alloc(LIMIT * 2, 1), contentLength: true });
-    assert.equal(answer.status, 413);
+    const answer = await postForm(h, { filename: 'huge.bin', bytes: Buffer.alloc(LIMIT * 2, 1), contentLength: true });
+    assertError(answer, 413, 'payload_too_large');
     assert.match(answer.body.error.message, /multipart flow/);
   });
 
@@ -91,7 +66,7 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
     const elf = (await readFile(process.execPath)).subarray(0, 200 * 1024);
     const before = (await h.api('GET', '/api/v1/uploads/summary')).body.total_count;
     const filesBefore = await countBlobFiles(h);
-    const answer = await postFile(h, { filename: 'tool', bytes: elf });
+    const answer = await postForm(h, { filename: 'tool', bytes: elf });
     assert.equal(answer.status, 415);
     assert.equal(answer.body.error.code, 'unsupported_media_type');
     assert.equal((await h.api('GET', '/api/v1/uploads/summary')).body.total_count, before);
@@ -100,19 +75,19 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
 
   it('a retry of the same file under the same Idempotency-Key is replayed, though its form has a new boundary', async () => {
     const bytes = Buffer.from('sent twice\n');
-    const send = () => postFile(h, { filename: 'retry.txt', bytes, contentLength: true, idempotencyKey: 'form-retry-1' });
+    const send = () => postForm(h, { filename: 'retry.txt', bytes, contentLength: true, idempotencyKey: 'form-retry-1' });
     const first = await send();
     assert.equal(first.status, 201, JSON.stringify(first.body));
     const second = await send();
     assert.equal(second.status, 201, JSON.stringify(second.body));
     assert.equal(second.replayed, true);
     assert.equal(second.body.id, first.body.id, 'one upload, not two');
-    const other = await postFile(h, { filename: 'retry.txt', bytes: Buffer.from('another file, longer\n'), contentLength: true, idempotencyKey: 'form-retry-1' });
-    assert.equal(other.status, 409, 'the same key with another body');
+    const other = await postForm(h, { filename: 'retry.txt', bytes: Buffer.from('another file, longer\n'), contentLength: true, idempotencyKey: 'form-retry-1' });
+    assertError(other, 409, 'conflict', 'the same key with another body');
   });
 
   it('needs the form field "file", a multipart body and the uploads:write scope', async () => {
-    const wrongField = await postFile(h, { field: 'document', filename: 'a.txt', bytes: Buffer.from('a') });
+    const wrongField = await postForm(h, { field: 'document', filename: 'a.txt', bytes: Buffer.from('a') });
     assert.equal(wrongField.status, 422);
     assert.equal(wrongField.body.error.details[0].path, 'body.file');
     const json = await h.api('POST', '/api/v1/uploads', { body: { name: 'a.txt' } });
@@ -122,11 +97,11 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
     const text = await fetch(`${h.url}/api/v1/uploads`, { method: 'POST', headers: { 'x-api-key': h.keys.writer, 'content-type': 'text/plain' }, body: 'just text' });
     assert.equal(text.status, 400);
     assert.equal((await text.json()).error.code, 'bad_request');
-    const nameless = await postFile(h, { filename: null, bytes: Buffer.from('no name') });
+    const nameless = await postForm(h, { filename: null, bytes: Buffer.from('no name') });
     assert.equal(nameless.status, 422, JSON.stringify(nameless.body));
     assert.equal(nameless.body.error.details[0].path, 'body.file');
-    const reader = await postFile(h, { filename: 'a.txt', bytes: Buffer.from('a'), key: h.keys.reader });
-    assert.equal(reader.status, 403);
+    const reader = await postForm(h, { filename: 'a.txt', bytes: Buffer.from('a'), key: h.keys.reader });
+    assertError(reader, 403, 'insufficient_scope');
   });
 });
 

@@ -31,7 +31,9 @@ describe('tenancy, scopes and API keys', () => {
 
   it("another org's key gets 404 on every uploads endpoint for the first org's ids, and changes nothing", async () => {
     const otherOrg = h.keys.otherOrg;
-    const before = { confirmed: (await get(confirmed.id)).body, pending: (await get(pendingId)).body };
+    // Jobs are enqueued in the request's own transaction: a foreign confirm or retry that slipped through would show here at once.
+    const jobsOf = async () => (await h.runtime.database.db.selectFrom('jobs').select('id').where('subject_id', 'in', [confirmed.id, pendingId]).execute()).length;
+    const before = { confirmed: (await get(confirmed.id)).body, pending: (await get(pendingId)).body, jobs: await jobsOf() };
     const own = await presign(h, { name: 'globex.txt' }, otherOrg);
 
     for (const id of [confirmed.id, pendingId]) {
@@ -61,8 +63,7 @@ describe('tenancy, scopes and API keys', () => {
     assert.equal(theirs.total_bytes, 0, "the first org's confirmed bytes are not counted");
     assert.equal(theirs.by_status.confirmed, 0);
 
-    // Long enough for the worker to have run a confirm job, had the foreign confirm or retry enqueued one.
-    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await jobsOf(), before.jobs, 'no job was enqueued for the first org\'s uploads');
     assert.deepEqual((await get(confirmed.id)).body, before.confirmed, 'the confirmed upload is untouched');
     assert.deepEqual((await get(pendingId)).body, before.pending, 'the pending upload is untouched');
     const ownJob = await h.api('GET', `/api/v1/jobs/${confirmedJob}`);

@@ -1,15 +1,17 @@
 import http from 'node:http';
-import type { Harness } from './harness.js';
+import type { ApiAnswer, Harness } from './harness.js';
 
-export interface FormAnswer {
-  status: number;
-  body: any;
+export interface FormAnswer extends ApiAnswer {
   replayed: boolean;
 }
 
 export interface FormOptions {
   bytes: Buffer;
-  filename?: string;
+  /** null: a part with no filename at all. */
+  filename?: string | null;
+  field?: string;
+  type?: string;
+  key?: string;
   idempotencyKey?: string;
   /** Send a Content-Length (else the body goes chunked). */
   contentLength?: boolean;
@@ -22,13 +24,14 @@ export interface FormOptions {
  */
 export function sendForm(h: Harness, options: FormOptions): { finish(): Promise<FormAnswer>; answer: Promise<FormAnswer> } {
   const boundary = `----stowage-form-${Math.random().toString(16).slice(2, 14).padEnd(12, '0')}`;
+  const filename = options.filename === null ? '' : `; filename="${options.filename ?? 'file.bin'}"`;
   const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${options.filename ?? 'file.bin'}"\r\n` +
-      'Content-Type: application/octet-stream\r\n\r\n',
+    `--${boundary}\r\nContent-Disposition: form-data; name="${options.field ?? 'file'}"${filename}\r\n` +
+      `Content-Type: ${options.type ?? 'application/octet-stream'}\r\n\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   const headers: Record<string, string | number> = {
-    'x-api-key': h.keys.writer,
+    'x-api-key': options.key ?? h.keys.writer,
     'content-type': `multipart/form-data; boundary=${boundary}`,
   };
   if (options.contentLength) headers['content-length'] = head.length + options.bytes.length + tail.length;
@@ -39,7 +42,12 @@ export function sendForm(h: Harness, options: FormOptions): { finish(): Promise<
       let text = '';
       response.on('data', (d) => (text += d));
       response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : null, replayed: response.headers['idempotent-replayed'] === 'true' }),
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: new Headers(Object.entries(response.headers).flatMap(([n, v]): [string, string][] => (v === undefined ? [] : [[n, String(v)]]))),
+          body: text ? JSON.parse(text) : null,
+          replayed: response.headers['idempotent-replayed'] === 'true',
+        }),
       );
     });
     // The server may answer and close before it has read everything we send.
