@@ -51,17 +51,22 @@ function tamper(url: string, part: 0 | 1): string {
 /** A PUT whose Content-Length header says what we choose, whatever the body holds. */
 function rawPut(url: string, contentLength: number, body: Buffer): Promise<BlobAnswer> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: 'PUT', headers: { 'content-length': String(contentLength) } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (c: Buffer) => chunks.push(c));
-      response.on('end', () => {
-        const headers = new Headers();
-        for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers.set(k, v);
-        resolve({ status: response.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
-      });
-    });
+    const request = http.request(url, { method: 'PUT', headers: { 'content-length': String(contentLength) } }, (response) => resolve(blobAnswerOf(response)));
     request.on('error', reject);
     request.end(body);
+  });
+}
+
+/** A node:http response read whole, in the shape `blob()` answers. */
+function blobAnswerOf(response: http.IncomingMessage): Promise<BlobAnswer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (c: Buffer) => chunks.push(c));
+    response.on('end', () => {
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers.set(k, v);
+      resolve({ status: response.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
+    });
   });
 }
 
@@ -210,15 +215,7 @@ describe('signed blob URLs (local driver)', () => {
   it('bytes still streaming when their upload is cancelled are not kept: 409, nothing stored', async () => {
     const p = await presign(h, { name: 'midway.bin', size_bytes: 6 });
     const answer = new Promise<BlobAnswer>((resolve, reject) => {
-      const request = http.request(p.url, { method: 'PUT', headers: { 'content-length': '6' } }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (c: Buffer) => chunks.push(c));
-        response.on('end', () => {
-          const headers = new Headers();
-          for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers.set(k, v);
-          resolve({ status: response.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
-        });
-      });
+      const request = http.request(p.url, { method: 'PUT', headers: { 'content-length': '6' } }, (response) => resolve(blobAnswerOf(response)));
       request.on('error', reject);
       request.write('half');
       // The PUT was admitted and is writing: its temporary file exists. Then the upload is cancelled.
