@@ -27,6 +27,7 @@ import { PreviewService } from './modules/previews/service.js';
 import { DatasetLink, Part, PartRevision, partsModule } from './modules/parts/routes.js';
 import { KeysService } from './modules/keys/service.js';
 import { uploadsRoutes } from './modules/uploads/routes.js';
+import { ENVELOPE_BYTES } from './modules/uploads/form-file.js';
 import { Upload } from './modules/uploads/schema.js';
 import { UploadsService } from './modules/uploads/service.js';
 import { MultipartUploads } from './modules/uploads/multipart.js';
@@ -84,7 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installAuth(app, keys);
   installRateLimits(app, config.rateLimit);
   // A retried form is read whole to compare its bytes: no further than the largest form we take.
-  installIdempotency(app, db, { maxStreamedBytes: config.limits.simpleUploadBytes + 64 * 1024 });
+  installIdempotency(app, db, { maxStreamedBytes: config.limits.simpleUploadBytes + ENVELOPE_BYTES });
 
   app.addSchema(ErrorEnvelope);
   app.addSchema(Upload);

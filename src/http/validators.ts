@@ -56,18 +56,14 @@ export const MAX_DEPTH = 64;
  * Values PostgreSQL cannot hold or JSON cannot say, anywhere in `data` (keys included): NUL in text
  * and jsonb, lone UTF-16 surrogates (jsonb refuses them; text would store U+FFFD instead), and
  * numbers that are not finite (JSON.parse reads 1e400 as Infinity; ajv lets a coerced Infinity past
- * `maximum`), and nesting past MAX_DEPTH. Each would otherwise be a 500 from the database or a
- * stack overflow, or a silently altered value. Iterative, so any depth is safe to look at.
+ * `maximum`). Each would otherwise be a 500 from the database or a silently altered value. Nesting
+ * is the body depth guard's to refuse, before validation runs.
  */
 export function unstorable(data: unknown): Issue[] {
   const problems: Issue[] = [];
-  const stack: [unknown, string, number][] = [[data, '', 0]];
+  const stack: [unknown, string][] = [[data, '']];
   while (stack.length && problems.length < MAX_PROBLEMS) {
-    const [value, path, depth] = stack.pop()!;
-    if (depth > MAX_DEPTH) {
-      problems.push(issue(path, `nests deeper than ${MAX_DEPTH} levels`));
-      continue;
-    }
+    const [value, path] = stack.pop()!;
     if (typeof value === 'string') {
       const message = textProblem(value);
       if (message) problems.push(issue(path, message));
@@ -78,7 +74,7 @@ export function unstorable(data: unknown): Issue[] {
         const at = `${path}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
         const keyMessage = textProblem(key);
         if (keyMessage) problems.push(issue(at, `has a key that ${keyMessage}`));
-        else stack.push([inner, at, depth + 1]);
+        else stack.push([inner, at]);
       }
     }
   }

@@ -6,7 +6,7 @@ import type { Caller } from './service.js';
 import type { StreamedUploads } from './streamed.js';
 
 // Room for the multipart boundaries and part headers around the file itself.
-const ENVELOPE_BYTES = 64 * 1024;
+export const ENVELOPE_BYTES = 64 * 1024;
 
 export interface FormFileLimits {
   maxBytes: number;
