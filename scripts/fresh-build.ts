@@ -7,15 +7,17 @@ import path from 'node:path';
  * tests that spawn the built CLI never run yesterday's code. Returns what it did, for the log.
  */
 export function ensureFreshBuild(root: string): string {
-  const built = statSync(path.join(root, 'dist', 'cli.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const builtAt = () => statSync(path.join(root, 'dist', 'cli.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const built = builtAt();
   const newest = newestMtime(path.join(root, 'src'));
   if (built >= newest) return 'dist/ is up to date';
   const started = Date.now();
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  // tsc still writes dist/ when it reports type errors (`npm run typecheck` is where those fail).
-  if (result.status !== 0 && !(statSync(path.join(root, 'dist', 'cli.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0)) {
-    throw new Error(`the build (tsc -p tsconfig.build.json) failed with exit ${result.status}`);
+  // tsc still writes dist/ when it reports type errors (`npm run typecheck` is where those fail); a
+  // tsc that wrote nothing (crashed, killed, missing) must not leave the old build to be tested.
+  if (result.status !== 0 && builtAt() < started) {
+    throw new Error(`the build (tsc -p tsconfig.build.json) failed: ${result.status ?? result.signal ?? result.error?.message}`);
   }
   return `rebuilt dist/ in ${Date.now() - started} ms${result.status ? ' (with type errors)' : ''}`;
 }
