@@ -8,7 +8,8 @@ import type { Config } from './config.js';
 import { resolveDatabase } from './db/connect.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
-import { JobQueue, isLostConnection } from './jobs/queue.js';
+import { isLostConnection } from './db/pg-errors.js';
+import { JobQueue } from './jobs/queue.js';
 import { type Metrics, createMetrics } from './metrics.js';
 import { untilDeadline } from './shutdown.js';
 
@@ -48,7 +49,7 @@ const SHUTDOWN_SIGNAL_LAG_MS = 1000;
  * out at exit in a loop that never ends when stdout is a pipe whose reader has gone (EPIPE), which
  * is how `npm start | tee log` ends on a signal to its process group.
  */
-export function stdoutLogger(level: string): Logger {
+function stdoutLogger(level: string): Logger {
   return pino({ level }, pino.destination({ dest: 1, sync: true }));
 }
 

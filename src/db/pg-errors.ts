@@ -20,3 +20,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (!code) return /Connection terminated|timeout exceeded when trying to connect/i.test(String((error as Error)?.message));
   return code.startsWith(CONNECTION_CLASS) || UNAVAILABLE_CODES.has(code) || NETWORK_CODES.has(code);
 }
+
+// SQLSTATE class 57 (the server shutting down or ending the session) and class 08 (connection failures).
+const LOST_CONNECTION_SQLSTATE = /^(57P0[1-4]|08\d{3})$/;
+const LOST_CONNECTION_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+const LOST_CONNECTION_MESSAGE = /Connection terminated|connection error|Cannot use a pool after calling end|Client was closed|not queryable/i;
+
+/** Whether `error` says the database connection is gone (rather than a query being wrong). */
+export function isLostConnection(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (LOST_CONNECTION_SQLSTATE.test(code) || LOST_CONNECTION_ERRNO.has(code))) return true;
+  return typeof message === 'string' && LOST_CONNECTION_MESSAGE.test(message);
+}

@@ -18,18 +18,6 @@ export interface JobMessage {
   jobId: string;
 }
 
-// SQLSTATE class 57 (the server shutting down or ending the session) and class 08 (connection failures).
-const LOST_CONNECTION_SQLSTATE = /^(57P0[1-4]|08\d{3})$/;
-const LOST_CONNECTION_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
-const LOST_CONNECTION_MESSAGE = /Connection terminated|connection error|Cannot use a pool after calling end|Client was closed|not queryable/i;
-
-/** Whether `error` says the database connection is gone (rather than a query being wrong). */
-export function isLostConnection(error: unknown): boolean {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (typeof code === 'string' && (LOST_CONNECTION_SQLSTATE.test(code) || LOST_CONNECTION_ERRNO.has(code))) return true;
-  return typeof message === 'string' && LOST_CONNECTION_MESSAGE.test(message);
-}
-
 // pg-boss refuses leases of 24 h or more.
 const MAX_LEASE_SECONDS = 23 * 3600;
 
