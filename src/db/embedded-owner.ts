@@ -62,12 +62,18 @@ export class OwnerFile {
   }
 }
 
-function isAlive(owner: Owner): boolean {
+/** Whether a process with this pid exists; EPERM means it does, owned by another user (postgres). */
+export function pidExists(pid: number): boolean {
   try {
-    process.kill(owner.pid, 0);
+    process.kill(pid, 0);
+    return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+function isAlive(owner: Owner): boolean {
+  if (!pidExists(owner.pid)) return false;
   const since = startTimeOf(owner.pid);
   return !owner.since || !since || since === owner.since;
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { type OwnerRole, OwnerFile } from './embedded-owner.js';
+import { type OwnerRole, OwnerFile, pidExists } from './embedded-owner.js';
 import {
   type PostgresBinaries, ROOT_PLACE, type RunAs, binariesReachableBy, installedBinaries, postgresUser, reachableBy, runningAsRoot,
 } from './postgres-binaries.js';
@@ -186,12 +186,7 @@ async function runningPostmaster(clusterDir: string): Promise<{ pid: number; por
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || !Number.isInteger(port) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // EPERM: alive but owned by the postgres user we started it as.
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return null;
-  }
+  if (!pidExists(pid)) return null;
   return (await acceptsConnections(port)) ? { pid, port } : null;
 }
 

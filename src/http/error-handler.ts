@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BlobError } from '../blobs/blob-store.js';
@@ -50,30 +51,25 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
   }
   const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, message: 'the request is not valid HTTP' };
   const requestId = newId();
-  const body = JSON.stringify({
-    error: { code: 'bad_request', message: known.message, request_id: requestId, retryable: known.retryable ?? false, details: null },
-  });
+  const body = JSON.stringify(envelope(new AppError(known.status, 'bad_request', known.message, null, known.retryable ?? false), requestId));
   socket.end(
-    `HTTP/1.1 ${known.status} ${STATUS_TEXT[known.status]}\r\n` +
+    `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\n` +
       `X-Request-Id: ${requestId}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     () => socket.destroy(),
   );
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
-
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
   reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8');
-  return reply.send({
-    error: {
-      code: error.code,
-      message: error.message,
-      request_id: request.id,
-      retryable: error.retryable,
-      details: error.details ?? null,
-    },
-  });
+  return reply.send(envelope(error, request.id));
+}
+
+/** The SPEC's error envelope: the one shape every non-2xx answer has. */
+function envelope(error: AppError, requestId: string) {
+  return {
+    error: { code: error.code, message: error.message, request_id: requestId, retryable: error.retryable, details: error.details ?? null },
+  };
 }
 
 function toAppError(error: FastifyError): AppError {

@@ -2,6 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, badRequest, payloadTooLarge, validationError } from '../../http/errors.js';
+import { boundaryOf } from '../../http/streamed-body-digest.js';
 import type { Caller } from './service.js';
 import type { StreamedUploads } from './streamed.js';
 
@@ -35,7 +36,7 @@ export function refuseUnfitForm(request: FastifyRequest, reply: FastifyReply, li
     throw badRequest('send multipart/form-data with the file in a form field named "file"');
   }
   // busboy throws on a form without a boundary, which would surface as a 500.
-  if (!/;\s*boundary=/i.test(request.headers['content-type'] ?? '')) {
+  if (!boundaryOf(request.headers['content-type'] ?? '')) {
     reply.header('connection', 'close');
     throw badRequest('the multipart/form-data Content-Type names no boundary');
   }
