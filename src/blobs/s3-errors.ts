@@ -7,7 +7,7 @@ export function s3ErrorCode(error: unknown): string | null {
 }
 
 /** The bucket itself is gone: storage is misconfigured or being rebuilt, which no upload is to blame for. */
-export function isNoSuchBucket(error: unknown): boolean {
+function isNoSuchBucket(error: unknown): boolean {
   return s3ErrorCode(error) === 'NoSuchBucket';
 }
 

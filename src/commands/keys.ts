@@ -10,7 +10,7 @@ type KeysCommand =
   | { action: 'revoke'; id: string };
 
 /** Checks the arguments before anything starts: a mistyped command fails in a fraction of a second. */
-export function parseKeysCommand(args: ParsedArgs): KeysCommand {
+function parseKeysCommand(args: ParsedArgs): KeysCommand {
   const [action, ...rest] = args.positional;
   if (action === 'create') {
     const org = args.option('org');

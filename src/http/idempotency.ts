@@ -35,11 +35,8 @@ interface IdempotentRequest {
 
 export interface IdempotencyOptions {
   /** The most a form retried under a used key may carry: it is read whole to compare it with the first. */
-  maxStreamedBytes?: number;
+  maxStreamedBytes: number;
 }
-
-// The simple upload's default limit and room for the form around the file.
-const DEFAULT_MAX_STREAMED_BYTES = 512 * 1024 * 1024 + 64 * 1024;
 
 /**
  * Idempotency-Key on writes: the first answer is stored per (org, key) for 24 h and replayed for the
@@ -49,8 +46,7 @@ const DEFAULT_MAX_STREAMED_BYTES = 512 * 1024 * 1024 + 64 * 1024;
  * digest once the first request has read its whole body; a retry is read whole too, hashed and
  * discarded, and only then replayed (same bytes) or refused (other bytes).
  */
-export function installIdempotency(app: FastifyInstance, db: Db, options: IdempotencyOptions = {}): void {
-  const maxStreamedBytes = options.maxStreamedBytes ?? DEFAULT_MAX_STREAMED_BYTES;
+export function installIdempotency(app: FastifyInstance, db: Db, { maxStreamedBytes }: IdempotencyOptions): void {
   app.decorateRequest('idempotency', null);
   app.decorateRequest('streamedBody', null);
 

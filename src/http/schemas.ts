@@ -28,7 +28,7 @@ export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 export const Sha256Hex = Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'Hex-encoded SHA-256.' });
 
 export const DEFAULT_LIMIT = 50;
-export const MAX_OFFSET = 2_147_483_647;
+const MAX_OFFSET = 2_147_483_647;
 
 /** Optional in the documents, as the references have them; ajv's useDefaults fills both in before a handler runs. */
 export const Pagination = Type.Object({

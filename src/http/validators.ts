@@ -50,7 +50,7 @@ function alsoStorable(validate: Validate): Validate {
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const MAX_PROBLEMS = 20;
 /** Deeper JSON than anyone means; past some thousands of levels, recursive code downstream overflows its stack. */
-export const MAX_DEPTH = 64;
+const MAX_DEPTH = 64;
 
 /**
  * Values PostgreSQL cannot hold or JSON cannot say, anywhere in `data` (keys included): NUL in text
