@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { assertError, assertInvalid, assertScopesEnforced } from './helpers/assertions.js';
-import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
+import { type Harness, startStowage } from './helpers/harness.js';
 import { sha256 } from './helpers/uploads.js';
+import { postForm } from './helpers/forms.js';
 
 const UNKNOWN_ID = '0190d7c4-0000-7000-8000-000000000000';
 const LIMIT = 4 * 1024 * 1024;
@@ -81,29 +81,8 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
   }
 
   /** The one-shot upload: multipart/form-data, chunked, so the server cannot know the size up front. */
-  function uploadOneShot(base: string, filename: string, bytes: Buffer, query = '', k = key, field = 'file') {
-    const boundary = `----parts${Date.now()}`;
-    const head = Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
-    );
-    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-    const headers = { 'x-api-key': k, 'content-type': `multipart/form-data; boundary=${boundary}` };
-    return new Promise<ApiAnswer>((resolve, reject) => {
-      const request = http.request(`${h.url}${base}/upload${query}`, { method: 'POST', headers }, (response) => {
-        let text = '';
-        response.on('data', (d) => (text += d));
-        response.on('end', () => {
-          const answerHeaders = new Headers();
-          for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') answerHeaders.set(name, value);
-          resolve({ status: response.statusCode ?? 0, headers: answerHeaders, body: JSON.parse(text) });
-        });
-      });
-      request.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
-      request.write(head);
-      for (let i = 0; i < bytes.length; i += 64 * 1024) request.write(bytes.subarray(i, i + 64 * 1024));
-      request.end(tail);
-    });
-  }
+  const uploadOneShot = (base: string, filename: string, bytes: Buffer, query = '', k = key, field = 'file') =>
+    postForm(h, { bytes, filename, field, key: k, route: `${base}/upload${query}` });
 
   const uploadCount = async () => (await h.api('GET', '/api/v1/uploads/summary', { key: h.keys.admin })).body.total_count;
 
