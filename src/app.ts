@@ -82,7 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Before auth: a preflight carries no API key and must be answered all the same.
   await installCors(app, config.corsOrigins);
   const keys = new KeysService(db);
-  installAuth(app, keys);
+  installAuth(app, (presented) => keys.authenticate(presented));
   installRateLimits(app, config.rateLimit);
   // A retried form is read whole to compare its bytes: no further than the largest form we take.
   installIdempotency(app, db, { maxStreamedBytes: config.limits.simpleUploadBytes + ENVELOPE_BYTES });

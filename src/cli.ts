@@ -3,7 +3,7 @@ import './threadpool.js';
 import { ConfigError, loadConfig } from './config.js';
 import { UsageError, parseArgs } from './commands/args.js';
 import { ApiError } from './client/api-client.js';
-import { AppError } from './http/errors.js';
+import { AppError } from './errors.js';
 
 // Commands load what they need when they run: `stowage upload` starts in a tenth of the time when it
 // does not first load the server (Fastify, Kysely, pg-boss, the AWS SDK) it only talks to.

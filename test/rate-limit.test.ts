@@ -112,7 +112,8 @@ describe('rate limits on the API', () => {
       app = Fastify({ genReqId: newRequestId });
       app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
       installErrorHandling(app);
-      installAuth(app, new KeysService(h.runtime.database.db));
+      const keys = new KeysService(h.runtime.database.db);
+      installAuth(app, (presented) => keys.authenticate(presented));
       installRateLimits(app, { enabled: true, perKey: 2, perOrg: 100, windowSeconds: 60 }, clock.now);
       app.get('/limited', { config: { scope: 'uploads:read' } }, async () => ({ ok: true }));
     });

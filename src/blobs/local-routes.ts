@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
-import { AppError, badRequest, conflict, notFound, payloadTooLarge, rangeNotSatisfiable } from '../http/errors.js';
+import { AppError, badRequest, conflict, notFound, payloadTooLarge, rangeNotSatisfiable } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
 import { BlobError } from './blob-store.js';
 import { parseRange } from './byte-range.js';

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { signatureInvalid, urlExpired } from '../http/errors.js';
+import { signatureInvalid, urlExpired } from '../errors.js';
 
 /** What a signed blob URL allows: one method on one key (or one part of it) until `exp`, with the declared size, sha256 and type. */
 export interface BlobGrant {

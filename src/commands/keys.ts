@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import { SCOPES, isScope } from '../modules/keys/scopes.js';
+import { SCOPES, isScope } from '../access/scopes.js';
 import { type ParsedArgs, UsageError } from './args.js';
 
 const USAGE = 'usage: stowage keys create --org NAME --scopes a,b [--label L] | keys list [--org NAME] | keys revoke ID';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { grants, type Scope } from '../modules/keys/scopes.js';
-import type { KeysService, Principal } from '../modules/keys/service.js';
-import { insufficientScope, invalidApiKey } from './errors.js';
+import { grants, type Scope } from '../access/scopes.js';
+import type { Principal } from '../access/caller.js';
+import { insufficientScope, invalidApiKey } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,15 +13,18 @@ declare module 'fastify' {
   }
 }
 
+/** Finds the caller a presented key stands for; null for an unknown, malformed or revoked key. */
+export type Authenticate = (presentedKey: string) => Promise<Principal | null>;
+
 /** Authenticates `X-API-Key` / `Authorization: Bearer` on every route that names a scope. */
-export function installAuth(app: FastifyInstance, keys: KeysService): void {
+export function installAuth(app: FastifyInstance, authenticate: Authenticate): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const needed = request.routeOptions.config?.scope;
     if (!needed) return;
     const presented = presentedKey(request);
     if (!presented) throw invalidApiKey('an API key is required: send X-API-Key or Authorization: Bearer');
-    const principal = await keys.authenticate(presented);
+    const principal = await authenticate(presented);
     if (!principal) throw invalidApiKey();
     request.principal = principal;
     if (!grants(principal.scopes, needed)) throw insufficientScope(needed);

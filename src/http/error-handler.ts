@@ -4,7 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { BlobError } from '../blobs/blob-store.js';
 import { isDatabaseUnavailable } from '../db/pg-errors.js';
 import { newId } from '../ids.js';
-import { AppError, type ErrorCode, type FieldProblem, badRequest, internalError, notFound, unavailable } from './errors.js';
+import { AppError, type ErrorCode, type FieldProblem, badRequest, internalError, notFound, unavailable } from '../errors.js';
 
 /** Renders every failure as the SPEC envelope; the only place that decides what a client sees of an error. */
 export function installErrorHandling(app: FastifyInstance): void {

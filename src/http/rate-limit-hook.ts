@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
-import { rateLimited } from './errors.js';
+import { rateLimited } from '../errors.js';
 import { FixedWindowLimiter, type RateDecision } from './rate-limit.js';
 
 /**

@@ -1,27 +1,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+export { ErrorEnvelope, errorResponses } from '../errors.js';
 
 /** Schemas shared by every module's routes. */
-export const ErrorEnvelope = Type.Object(
-  {
-    error: Type.Object({
-      code: Type.String({ description: 'Stable machine-readable error code (see the errors table).' }),
-      message: Type.String({ description: 'Human-readable explanation.' }),
-      request_id: Type.String({ description: 'Echo of the X-Request-Id header of this answer.' }),
-      retryable: Type.Boolean({ description: 'Whether the same request may succeed when retried.' }),
-      details: Type.Unknown({ description: 'Structured details: for 422, a list of {path, message}.' }),
-    }),
-  },
-  { $id: 'ErrorEnvelope', title: 'Error envelope' },
-);
-
-const ErrorRef = Type.Ref('ErrorEnvelope');
-
-/** The error rows a route can produce, for its OpenAPI responses. */
-export function errorResponses(...statuses: number[]): Record<number, TSchema> {
-  const all = new Set([401, 403, 429, 500, 503, ...statuses]);
-  return Object.fromEntries([...all].sort().map((status) => [status, ErrorRef]));
-}
-
 export const Uuid = Type.String({ format: 'uuid' });
 export const Timestamp = Type.String({ format: 'date-time' });
 export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { payloadTooLarge } from './errors.js';
+import { payloadTooLarge } from '../errors.js';
 
 /**
  * The sha256 of a request body that a handler streams (a multipart form), taken as the bytes pass

@@ -1,6 +1,6 @@
 import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler';
 import type { FastifyInstance } from 'fastify';
-import { validationError } from './errors.js';
+import { validationError } from '../errors.js';
 
 interface RouteDefinition {
   httpPart?: string;

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import type { Registry } from 'prom-client';
 import type { BlobStore } from '../../blobs/blob-store.js';
 import type { Db } from '../../db/database.js';
-import { unavailable } from '../../http/errors.js';
+import { unavailable } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
 
 const Status = Type.Object({ status: Type.String() });

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { NullableTimestamp, Timestamp, errorResponses, listOf } from '../../http/schemas.js';
-import { SCOPES } from './scopes.js';
+import { SCOPES } from '../../access/scopes.js';
 import type { KeysService } from './service.js';
 
 const ApiKey = Type.Object({

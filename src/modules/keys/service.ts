@@ -1,16 +1,13 @@
+import type { Principal } from '../../access/caller.js';
 import type { Db } from '../../db/database.js';
 import type { ApiKeyRow } from '../../db/schema.js';
-import { AppError, notFound, validationError } from '../../http/errors.js';
+import { AppError, notFound, validationError } from '../../errors.js';
 import { isUuid, newId } from '../../ids.js';
 import { generateKey, hashKey, prefixOf, sameHash } from './key-secret.js';
 import { keysRepo } from './repo.js';
-import { isScope, type Scope } from './scopes.js';
+import { isScope, type Scope } from '../../access/scopes.js';
 
-export interface Principal {
-  keyId: string;
-  orgId: string;
-  scopes: string[];
-}
+export type { Principal } from '../../access/caller.js';
 
 export interface KeyView {
   id: string;

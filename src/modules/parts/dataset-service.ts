@@ -1,8 +1,8 @@
 import type { Db, Executor } from '../../db/database.js';
 import type { Attributes, PartRevisionRow } from '../../db/schema.js';
-import { conflict, notFound } from '../../http/errors.js';
+import { conflict, notFound } from '../../errors.js';
 import { isUuid, newId } from '../../ids.js';
-import type { Caller } from '../uploads/service.js';
+import type { Caller } from '../../access/caller.js';
 import { datasetRepo } from './dataset-repo.js';
 import type { DatasetUpdate } from './dataset-schema.js';
 import { cleanFilename, lockedRevision, ownedRevision } from './lookup.js';

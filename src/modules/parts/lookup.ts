@@ -1,7 +1,7 @@
 import type { Executor } from '../../db/database.js';
-import { type AppError, notFound, validationError } from '../../http/errors.js';
+import { type AppError, notFound, validationError } from '../../errors.js';
 import { isUuid } from '../../ids.js';
-import type { Caller } from '../uploads/service.js';
+import type { Caller } from '../../access/caller.js';
 import { partRepo } from './part-repo.js';
 import { revisionRepo } from './revision-repo.js';
 

@@ -1,8 +1,8 @@
 import type { Db } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
-import { conflict, notFound } from '../../http/errors.js';
+import { conflict, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
-import type { Caller } from '../uploads/service.js';
+import type { Caller } from '../../access/caller.js';
 import { cleanLabel, ownedPart } from './lookup.js';
 import { partRepo } from './part-repo.js';
 import type { PartCreate, PartUpdate } from './schema.js';

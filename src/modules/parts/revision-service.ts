@@ -1,8 +1,8 @@
 import type { Db } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
-import { conflict, notFound, validationError } from '../../http/errors.js';
+import { conflict, notFound, validationError } from '../../errors.js';
 import { isUuid, newId } from '../../ids.js';
-import type { Caller } from '../uploads/service.js';
+import type { Caller } from '../../access/caller.js';
 import { cleanLabel, lockedRevision, ownedPart, ownedRevision } from './lookup.js';
 import { partRepo } from './part-repo.js';
 import type { RevisionCreate, RevisionUpdate } from './revision-schema.js';

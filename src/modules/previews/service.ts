@@ -2,12 +2,12 @@ import type { BlobStore } from '../../blobs/blob-store.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import type { UploadRow } from '../../db/schema.js';
-import { notFound } from '../../http/errors.js';
+import { notFound } from '../../errors.js';
 import { isUuid } from '../../ids.js';
 import type { JobQueue } from '../../jobs/queue.js';
 import { cadFormatOf } from '../../previews/formats.js';
 import { ownedPart } from '../parts/lookup.js';
-import type { Caller } from '../uploads/service.js';
+import type { Caller } from '../../access/caller.js';
 import { uploadsRepo } from '../uploads/repo.js';
 import { previewsRepo } from './repo.js';
 

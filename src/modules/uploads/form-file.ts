@@ -1,9 +1,9 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, badRequest, payloadTooLarge, validationError } from '../../http/errors.js';
+import { AppError, badRequest, payloadTooLarge, validationError } from '../../errors.js';
 import { boundaryOf } from '../../http/streamed-body-digest.js';
-import type { Caller } from './service.js';
+import type { Caller } from '../../access/caller.js';
 import type { StreamedUploads } from './streamed.js';
 
 // Room for the multipart boundaries and part headers around the file itself.

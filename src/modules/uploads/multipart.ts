@@ -3,10 +3,11 @@ import { MAX_PART_NUMBER, MIN_PART_BYTES, sameEtag } from '../../blobs/multipart
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import type { UploadRow } from '../../db/schema.js';
-import { conflict, type FieldProblem, notFound, validationError } from '../../http/errors.js';
+import { conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
 import { isUuid } from '../../ids.js';
 import { uploadsRepo } from './repo.js';
-import type { Caller, UploadsService } from './service.js';
+import type { Caller } from '../../access/caller.js';
+import type { UploadsService } from './service.js';
 
 const MIB = 1024 * 1024;
 const MAX_PART_BYTES = 5 * 1024 ** 3;

@@ -3,10 +3,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { baseUrlOf } from '../../http/base-url.js';
-import { insufficientScope } from '../../http/errors.js';
+import { insufficientScope } from '../../errors.js';
 import { errorResponses, pageOf } from '../../http/schemas.js';
-import { grants } from '../keys/scopes.js';
-import type { Principal } from '../keys/service.js';
+import { grants } from '../../access/scopes.js';
 import {
   BulkRequest,
   BulkResponse,
@@ -24,7 +23,8 @@ import {
   Upload,
   UploadList,
 } from './schema.js';
-import type { Caller, UploadsService } from './service.js';
+import type { Caller, Principal } from '../../access/caller.js';
+import type { UploadsService } from './service.js';
 
 const caller = (p: Principal): Caller => ({ orgId: p.orgId, keyId: p.keyId });
 const UploadRef = Type.Ref(Upload);

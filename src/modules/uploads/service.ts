@@ -1,9 +1,10 @@
+import type { Caller } from '../../access/caller.js';
 import type { BlobStore } from '../../blobs/blob-store.js';
 import type { Config } from '../../config.js';
 import type { Db, Executor } from '../../db/database.js';
 import { InsertBatcher } from '../../db/insert-batcher.js';
 import type { NewUpload, UploadRow, UploadStatus } from '../../db/schema.js';
-import { conflict, type FieldProblem, notFound, validationError } from '../../http/errors.js';
+import { conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
 import { isUuid, newId } from '../../ids.js';
 import { jobsRepo, jobView } from '../../jobs/jobs-repo.js';
 import type { JobQueue } from '../../jobs/queue.js';
@@ -16,11 +17,6 @@ export interface PresignInput {
   content_type?: string | null;
   size_bytes?: number | null;
   sha256?: string | null;
-}
-
-export interface Caller {
-  orgId: string;
-  keyId: string | null;
 }
 
 interface ReusableContent {

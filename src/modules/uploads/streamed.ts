@@ -4,13 +4,13 @@ import type { Config } from '../../config.js';
 import { readHead } from '../../content/digest.js';
 import { matchesType, sniffContentType } from '../../content/sniff.js';
 import type { Db } from '../../db/database.js';
-import { unsupportedMediaType, validationError } from '../../http/errors.js';
+import { unsupportedMediaType, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { jobsRepo } from '../../jobs/jobs-repo.js';
 import type { JobQueue } from '../../jobs/queue.js';
 import { previewsRepo } from '../previews/repo.js';
 import { uploadsRepo } from './repo.js';
-import type { Caller } from './service.js';
+import type { Caller } from '../../access/caller.js';
 import { uploadView } from './view.js';
 
 export interface StreamedFile {

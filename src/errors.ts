@@ -1,3 +1,5 @@
+import { type TSchema, Type } from '@sinclair/typebox';
+
 /** The one error type the service raises; the error handler renders it as the SPEC envelope. */
 export type ErrorCode =
   | 'bad_request'
@@ -59,3 +61,25 @@ export const rateLimited = (retryAfterSeconds: number, scope: 'key' | 'org') =>
     { scope, retry_after: retryAfterSeconds }, true, { 'retry-after': String(retryAfterSeconds) });
 export const internalError = () => new AppError(500, 'internal_error', 'internal error', null, true);
 export const unavailable = (what: string) => new AppError(503, 'unavailable', `${what} is unreachable; retry shortly`, null, true);
+
+/** The envelope every error answer carries, for the OpenAPI document. */
+export const ErrorEnvelope = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable machine-readable error code (see the errors table).' }),
+      message: Type.String({ description: 'Human-readable explanation.' }),
+      request_id: Type.String({ description: 'Echo of the X-Request-Id header of this answer.' }),
+      retryable: Type.Boolean({ description: 'Whether the same request may succeed when retried.' }),
+      details: Type.Unknown({ description: 'Structured details: for 422, a list of {path, message}.' }),
+    }),
+  },
+  { $id: 'ErrorEnvelope', title: 'Error envelope' },
+);
+
+const ErrorRef = Type.Ref('ErrorEnvelope');
+
+/** The error rows a route can produce, for its OpenAPI responses. */
+export function errorResponses(...statuses: number[]): Record<number, TSchema> {
+  const all = new Set([401, 403, 429, 500, 503, ...statuses]);
+  return Object.fromEntries([...all].sort().map((status) => [status, ErrorRef]));
+}

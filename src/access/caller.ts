@@ -1,0 +1,12 @@
+/** Who a request acts for: every read and write is scoped to `orgId`. */
+export interface Caller {
+  orgId: string;
+  /** The API key that made the request; null for work the server does on its own. */
+  keyId: string | null;
+}
+
+/** An authenticated caller with what its key may do. */
+export interface Principal extends Caller {
+  keyId: string;
+  scopes: string[];
+}
