@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { CadFormat } from '../src/previews/formats.js';
+import type { CadFormat } from '../src/cad/formats.js';
 import { InvalidRun, MIB, beforeStartLine, busyCoresBeforeStart, envInt, fmt, median, onCleanup, runBenchmark } from './lib.js';
 
 interface Options {
@@ -153,10 +153,10 @@ async function main(): Promise<number> {
   const options = readOptions();
   const busyBefore = await busyCoresBeforeStart();
   const root = path.resolve(import.meta.dirname, '..');
-  const modules = options.from === 'dist' ? path.join(root, 'dist', 'previews') : path.join(root, 'src', 'previews');
+  const modules = options.from === 'dist' ? path.join(root, 'dist', 'cad') : path.join(root, 'src', 'cad');
   const ext = options.from === 'dist' ? 'js' : 'ts';
-  const { convertToGlb } = (await import(pathToFileURL(path.join(modules, `convert.${ext}`)).href)) as typeof import('../src/previews/convert.js');
-  const { toGlb } = (await import(pathToFileURL(path.join(modules, `to-glb.${ext}`)).href)) as typeof import('../src/previews/to-glb.js');
+  const { convertToGlb } = (await import(pathToFileURL(path.join(modules, `convert.${ext}`)).href)) as typeof import('../src/cad/convert.js');
+  const { toGlb } = (await import(pathToFileURL(path.join(modules, `to-glb.${ext}`)).href)) as typeof import('../src/cad/to-glb.js');
 
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log('Stowage preview benchmark (CAD → GLB in a child process)');

@@ -24,7 +24,7 @@ import { healthRoutes } from './modules/health/routes.js';
 import { keysRoutes } from './modules/keys/routes.js';
 import { previewRoutes } from './modules/previews/routes.js';
 import { PreviewService } from './modules/previews/service.js';
-import { DatasetLink, Part, PartRevision, partsModule } from './modules/parts/routes.js';
+import { DatasetLink, Part, PartRevision, partsModule } from './modules/parts/index.js';
 import { KeysService } from './modules/keys/service.js';
 import { uploadsRoutes } from './modules/uploads/routes.js';
 import { ENVELOPE_BYTES } from './modules/uploads/form-file.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runSweep } from '../src/jobs/sweep.js';
+import { runSweep } from '../src/modules/sweeper/sweep-job.js';
 import { assertError, assertInvalid } from './helpers/assertions.js';
 import { type Harness, startStowage } from './helpers/harness.js';
 import { settle, sha256 } from './helpers/uploads.js';

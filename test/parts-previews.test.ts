@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NodeIO } from '@gltf-transform/core';
-import { runSweep } from '../src/jobs/sweep.js';
+import { runSweep } from '../src/modules/sweeper/sweep-job.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
 
 const SAMPLES = path.join(path.dirname(createRequire(import.meta.url).resolve('occt-import-js/package.json')), 'test', 'testfiles');

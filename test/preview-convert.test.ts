@@ -12,9 +12,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Document, NodeIO } from '@gltf-transform/core';
-import { convertToGlb, PreviewError, type PreviewFailure, type PreviewLimits } from '../src/previews/convert.js';
-import { cadFormatOf } from '../src/previews/formats.js';
-import { readStl } from '../src/previews/stl.js';
+import { convertToGlb, PreviewError, type PreviewFailure, type PreviewLimits } from '../src/cad/convert.js';
+import { cadFormatOf } from '../src/cad/formats.js';
+import { readStl } from '../src/cad/stl.js';
 
 const SAMPLES = path.join(path.dirname(createRequire(import.meta.url).resolve('occt-import-js/package.json')), 'test', 'testfiles');
 const STEP_SAMPLE = path.join(SAMPLES, 'cax-if', 'as1_pe_203.stp'); // an assembly of 18 coloured parts, 136 KB
@@ -286,7 +286,7 @@ test('a parent started with -e code does not pass that code on to the child', as
   const code = `
     if (process.env.PREVIEW_E_GUARD) process.exit(0);
     process.env.PREVIEW_E_GUARD = '1';
-    const { convertToGlb } = await import(${JSON.stringify(new URL('../src/previews/convert.ts', import.meta.url).href)});
+    const { convertToGlb } = await import(${JSON.stringify(new URL('../src/cad/convert.ts', import.meta.url).href)});
     const result = await convertToGlb(${JSON.stringify(IGES_SAMPLE)}, 'iges', ${JSON.stringify(fresh('e.glb'))}, { timeoutMs: 30000, maxMemoryMb: 2048 });
     console.log(JSON.stringify(result));`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { timeout: 60_000 });

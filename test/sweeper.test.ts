@@ -3,7 +3,7 @@ import { stat, utimes, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { type SweepReport, runSweep } from '../src/jobs/sweep.js';
+import { type SweepReport, runSweep } from '../src/modules/sweeper/sweep-job.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
 import { confirm, presign, putBytes, settle, uploadConfirmed } from './helpers/uploads.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { runSweep } from '../src/jobs/sweep.js';
+import { runSweep } from '../src/modules/sweeper/sweep-job.js';
 import { type Harness, startStowage } from './helpers/harness.js';
 import { confirm, presign, putBytes, settle, sha256, uploadConfirmed } from './helpers/uploads.js';
 import { assertError, assertInvalid } from './helpers/assertions.js';

@@ -5,11 +5,11 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
 import type { JobRow } from '../db/schema.js';
 import type { Metrics } from '../metrics.js';
-import { runConfirm } from './confirm.js';
-import { runPreview } from './preview.js';
+import { runConfirm } from '../modules/uploads/confirm-job.js';
+import { runPreview } from '../modules/previews/preview-job.js';
 import { jobsRepo } from './jobs-repo.js';
 import { DEAD_LETTER_QUEUE, type JobKind, type JobMessage, type JobQueue, SWEEP_QUEUE } from './queue.js';
-import { runSweep } from './sweep.js';
+import { runSweep } from '../modules/sweeper/sweep-job.js';
 import { listenForWakes } from './wake-listener.js';
 
 export interface WorkerDeps {

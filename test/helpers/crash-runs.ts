@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { BlobUrlSigner } from '../../src/blobs/signed-url.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
-import { runSweep } from '../../src/jobs/sweep.js';
+import { runSweep } from '../../src/modules/sweeper/sweep-job.js';
 import { createMetrics } from '../../src/metrics.js';
 import { openBlobStore } from '../../src/runtime.js';
 import { SIGNING_SECRET, freshDatabase } from './harness.js';

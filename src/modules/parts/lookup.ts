@@ -2,8 +2,8 @@ import type { Executor } from '../../db/database.js';
 import { type AppError, notFound, validationError } from '../../errors.js';
 import { isUuid } from '../../ids.js';
 import type { Caller } from '../../access/caller.js';
-import { partRepo } from './part-repo.js';
-import { revisionRepo } from './revision-repo.js';
+import { partRepo } from './repo.js';
+import { revisionRepo } from '../revisions/repo.js';
 
 /**
  * Lookups every parts route starts with. A malformed id, an unknown id and another org's id all

@@ -1,31 +1,58 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { BlobStore } from '../../blobs/blob-store.js';
-import type { Config } from '../../config.js';
-import type { Db } from '../../db/database.js';
-import type { JobQueue } from '../../jobs/queue.js';
-import { StreamedUploads } from '../uploads/streamed.js';
-import { datasetRoutes } from './dataset-routes.js';
-import { DatasetService } from './dataset-service.js';
-import { datasetUploadRoutes } from './dataset-upload-routes.js';
-import { partRoutes } from './part-routes.js';
-import { PartService } from './part-service.js';
-import { revisionRoutes } from './revision-routes.js';
-import { RevisionService } from './revision-service.js';
+import { principalOf } from '../../http/auth.js';
+import { errorResponses, pageOf } from '../../http/schemas.js';
+import type { PartService } from './service.js';
+import { Message, Part, PartCreate, PartList, PartListQuery, PartParams, PartUpdate } from './schema.js';
 
-export { DatasetLink } from './dataset-schema.js';
-export { PartRevision } from './revision-schema.js';
-export { Part } from './schema.js';
+const PartRef = Type.Ref(Part);
 
-/** Parts, revisions and their dataset links (reference 001), wired from the app's dependencies. */
-export async function partsModule(app: FastifyInstance, opts: { db: Db; blobs: BlobStore; queue: JobQueue; config: Config }) {
-  const { db, blobs, queue, config } = opts;
-  const datasets = new DatasetService(db);
-  await app.register(partRoutes, { parts: new PartService(db) });
-  await app.register(revisionRoutes, { revisions: new RevisionService(db) });
-  await app.register(datasetRoutes, { datasets });
-  await app.register(datasetUploadRoutes, {
-    datasets,
-    streamed: new StreamedUploads(db, blobs, queue, config),
-    maxBytes: config.limits.simpleUploadBytes,
+/** Parts: reference 001, "List Parts" … "Update Part". */
+export async function partRoutes(app: FastifyInstance, opts: { parts: PartService }) {
+  const { parts } = opts;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const read = { scope: 'parts:read' } as const;
+  const write = { scope: 'parts:write' } as const;
+  const tags = ['parts'];
+
+  r.get('/api/v1/parts/', {
+    config: read,
+    schema: {
+      tags, summary: 'List Parts', description: "The org's parts, newest first; `q` matches part_number and description, case-insensitive.",
+      querystring: PartListQuery, response: { 200: PartList, ...errorResponses(422) },
+    },
+  }, async (request) => {
+    const { q, classification_id: classificationId } = request.query;
+    return parts.list(principalOf(request), { q, classificationId, ...pageOf(request.query) });
   });
+
+  r.post('/api/v1/parts/', {
+    config: write,
+    schema: {
+      tags, summary: 'Create Part', description: '`part_number` is unique per org (409); `base_uom` defaults to EA.',
+      body: PartCreate, response: { 201: PartRef, ...errorResponses(409, 422) },
+    },
+  }, async (request, reply) => reply.code(201).send(await parts.create(principalOf(request), request.body)));
+
+  r.get('/api/v1/parts/:part_id', {
+    config: read,
+    schema: { tags, summary: 'Get Part', params: PartParams, response: { 200: PartRef, ...errorResponses(404, 422) } },
+  }, async (request) => parts.get(principalOf(request), request.params.part_id));
+
+  r.patch('/api/v1/parts/:part_id', {
+    config: write,
+    schema: {
+      tags, summary: 'Update Part', description: 'Changes the fields sent; `attributes` replaces the whole object. `part_number` stays as created.',
+      params: PartParams, body: PartUpdate, response: { 200: PartRef, ...errorResponses(404, 409, 422) },
+    },
+  }, async (request) => parts.update(principalOf(request), request.params.part_id, request.body));
+
+  r.delete('/api/v1/parts/:part_id', {
+    config: write,
+    schema: {
+      tags, summary: 'Delete Part', description: 'Deletes the part with its revisions and dataset links; the uploads themselves are kept.',
+      params: PartParams, response: { 200: Message, ...errorResponses(404, 409, 422) },
+    },
+  }, async (request) => parts.delete(principalOf(request), request.params.part_id));
 }

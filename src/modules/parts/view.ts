@@ -1,5 +1,5 @@
 import type { PartRevisionRow, PartRow } from '../../db/schema.js';
-import type { LinkWithUpload } from './dataset-repo.js';
+import type { LinkWithUpload } from '../datasets/repo.js';
 
 /** Parts, revisions and dataset links as the API shows them, fields in the reference's order. */
 export function partView(row: PartRow) {

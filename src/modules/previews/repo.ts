@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { JobQueue } from '../../jobs/queue.js';
-import { cadFormatOf } from '../../previews/formats.js';
+import { cadFormatOf } from '../../cad/formats.js';
 
 export type PreviewStatus = 'pending' | 'ok' | 'failed';
 

@@ -5,7 +5,7 @@ import type { UploadRow } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
 import { isUuid } from '../../ids.js';
 import type { JobQueue } from '../../jobs/queue.js';
-import { cadFormatOf } from '../../previews/formats.js';
+import { cadFormatOf } from '../../cad/formats.js';
 import { ownedPart } from '../parts/lookup.js';
 import type { Caller } from '../../access/caller.js';
 import { uploadsRepo } from '../uploads/repo.js';

@@ -4,7 +4,7 @@ import { conflict, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Caller } from '../../access/caller.js';
 import { cleanLabel, ownedPart } from './lookup.js';
-import { partRepo } from './part-repo.js';
+import { partRepo } from './repo.js';
 import type { PartCreate, PartUpdate } from './schema.js';
 import { partView } from './view.js';
 

@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { listOf, nullable, Pagination } from '../../http/schemas.js';
-import { Attributes } from './schema.js';
+import { Attributes } from '../parts/schema.js';
 
 export const DatasetParams = Type.Object({
   part_id: Type.String({ description: 'Identifier of the part.' }),

@@ -1,14 +1,14 @@
-import { BlobError, type BlobStore } from '../blobs/blob-store.js';
-import type { Config } from '../config.js';
-import { type Digest, digestStream, readHead } from '../content/digest.js';
-import { matchesType, sniffContentType } from '../content/sniff.js';
-import type { Db, Executor } from '../db/database.js';
-import type { JobRow, UploadRow } from '../db/schema.js';
-import type { Metrics } from '../metrics.js';
-import { previewsRepo } from '../modules/previews/repo.js';
-import { uploadsRepo } from '../modules/uploads/repo.js';
-import { jobsRepo } from './jobs-repo.js';
-import type { JobQueue } from './queue.js';
+import { BlobError, type BlobStore } from '../../blobs/blob-store.js';
+import type { Config } from '../../config.js';
+import { type Digest, digestStream, readHead } from '../../content/digest.js';
+import { matchesType, sniffContentType } from '../../content/sniff.js';
+import type { Db, Executor } from '../../db/database.js';
+import type { JobRow, UploadRow } from '../../db/schema.js';
+import type { Metrics } from '../../metrics.js';
+import { previewsRepo } from '../previews/repo.js';
+import { uploadsRepo } from './repo.js';
+import { jobsRepo } from '../../jobs/jobs-repo.js';
+import type { JobQueue } from '../../jobs/queue.js';
 
 export type FailureReason = 'object_missing' | 'size_mismatch' | 'checksum_mismatch' | 'type_refused';
 

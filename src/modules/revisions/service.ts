@@ -3,11 +3,11 @@ import { isUniqueViolation } from '../../db/pg-errors.js';
 import { conflict, notFound, validationError } from '../../errors.js';
 import { isUuid, newId } from '../../ids.js';
 import type { Caller } from '../../access/caller.js';
-import { cleanLabel, lockedRevision, ownedPart, ownedRevision } from './lookup.js';
-import { partRepo } from './part-repo.js';
-import type { RevisionCreate, RevisionUpdate } from './revision-schema.js';
-import { revisionRepo } from './revision-repo.js';
-import { revisionView } from './view.js';
+import { cleanLabel, lockedRevision, ownedPart, ownedRevision } from '../parts/lookup.js';
+import { partRepo } from '../parts/repo.js';
+import type { RevisionCreate, RevisionUpdate } from './schema.js';
+import { revisionRepo } from './repo.js';
+import { revisionView } from '../parts/view.js';
 
 export class RevisionService {
   constructor(private readonly db: Db) {}

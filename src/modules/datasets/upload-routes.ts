@@ -6,9 +6,9 @@ import { principalOf } from '../../http/auth.js';
 import { errorResponses } from '../../http/schemas.js';
 import { formFileBody, refuseUnfitForm, storeFormFile } from '../uploads/form-file.js';
 import type { StreamedUploads } from '../uploads/streamed.js';
-import { DatasetLink, DatasetUploadQuery } from './dataset-schema.js';
-import type { DatasetService } from './dataset-service.js';
-import { RevisionParams } from './revision-schema.js';
+import { DatasetLink, DatasetUploadQuery } from './schema.js';
+import type { DatasetService } from './service.js';
+import { RevisionParams } from '../revisions/schema.js';
 
 /**
  * `POST …/datasets/upload` (reference 001, "Upload Dataset"): the simple streamed upload, then the

@@ -3,15 +3,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { BlobStore } from '../blobs/blob-store.js';
-import type { Config } from '../config.js';
-import type { Db } from '../db/database.js';
-import type { JobRow } from '../db/schema.js';
-import type { Metrics } from '../metrics.js';
-import { previewsRepo } from '../modules/previews/repo.js';
-import { convertToGlb, PreviewError } from '../previews/convert.js';
-import { cadFormatOf } from '../previews/formats.js';
-import { jobsRepo } from './jobs-repo.js';
+import type { BlobStore } from '../../blobs/blob-store.js';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/database.js';
+import type { JobRow } from '../../db/schema.js';
+import type { Metrics } from '../../metrics.js';
+import { previewsRepo } from './repo.js';
+import { convertToGlb, PreviewError } from '../../cad/convert.js';
+import { cadFormatOf } from '../../cad/formats.js';
+import { jobsRepo } from '../../jobs/jobs-repo.js';
 
 export interface PreviewDeps {
   db: Db;

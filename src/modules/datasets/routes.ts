@@ -3,9 +3,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { errorResponses, pageOf } from '../../http/schemas.js';
-import { DatasetAttach, DatasetLink, DatasetList, DatasetListQuery, DatasetParams, DatasetUpdate } from './dataset-schema.js';
-import type { DatasetService } from './dataset-service.js';
-import { RevisionParams } from './revision-schema.js';
+import { DatasetAttach, DatasetLink, DatasetList, DatasetListQuery, DatasetParams, DatasetUpdate } from './schema.js';
+import type { DatasetService } from './service.js';
+import { RevisionParams } from '../revisions/schema.js';
 
 const LinkRef = Type.Ref(DatasetLink);
 const Detached = Type.Object({ message: Type.String({ description: 'Human-readable confirmation that the dataset was detached.' }) });

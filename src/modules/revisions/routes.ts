@@ -3,9 +3,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { errorResponses, pageOf } from '../../http/schemas.js';
-import { PartRevision, RevisionCreate, RevisionList, RevisionListQuery, RevisionParams, RevisionUpdate } from './revision-schema.js';
-import type { RevisionService } from './revision-service.js';
-import { Message, PartParams } from './schema.js';
+import { PartRevision, RevisionCreate, RevisionList, RevisionListQuery, RevisionParams, RevisionUpdate } from './schema.js';
+import type { RevisionService } from './service.js';
+import { Message, PartParams } from '../parts/schema.js';
 
 const RevisionRef = Type.Ref(PartRevision);
 

@@ -18,7 +18,7 @@ export type ChildReply =
 
 const send = process.send?.bind(process);
 if (!send) {
-  console.error('convert-child is started by convertToGlb (src/previews/convert.ts) with an IPC channel, not by hand');
+  console.error('convert-child is started by convertToGlb (src/cad/convert.ts) with an IPC channel, not by hand');
   process.exit(2);
 }
 // A parent that died (or gave up on us) cannot read the answer: stop at the next chance.

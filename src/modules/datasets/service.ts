@@ -3,12 +3,12 @@ import type { Attributes, PartRevisionRow } from '../../db/schema.js';
 import { conflict, notFound } from '../../errors.js';
 import { isUuid, newId } from '../../ids.js';
 import type { Caller } from '../../access/caller.js';
-import { datasetRepo } from './dataset-repo.js';
-import type { DatasetUpdate } from './dataset-schema.js';
-import { cleanFilename, lockedRevision, ownedRevision } from './lookup.js';
+import { datasetRepo } from './repo.js';
+import type { DatasetUpdate } from './schema.js';
+import { cleanFilename, lockedRevision, ownedRevision } from '../parts/lookup.js';
 import { planAttach } from './primary.js';
 import { roleFor } from './roles.js';
-import { linkView } from './view.js';
+import { linkView } from '../parts/view.js';
 
 export interface AttachInput {
   data_source_id: string;

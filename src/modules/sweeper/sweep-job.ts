@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { BlobStore } from '../blobs/blob-store.js';
-import type { Config } from '../config.js';
-import type { Db } from '../db/database.js';
-import type { Metrics } from '../metrics.js';
+import type { BlobStore } from '../../blobs/blob-store.js';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/database.js';
+import type { Metrics } from '../../metrics.js';
 
 export interface SweepDeps {
   db: Db;
