@@ -1,17 +1,14 @@
 import { BlobError, type BlobStore } from '../../blobs/blob-store.js';
-import { MAX_PART_NUMBER, MIN_PART_BYTES, sameEtag } from '../../blobs/multipart.js';
+import { sameEtag } from '../../blobs/multipart.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import type { UploadRow } from '../../db/schema.js';
 import { conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
 import { isUuid } from '../../ids.js';
+import { planParts } from './part-plan.js';
 import { uploadsRepo } from './repo.js';
 import type { Caller } from '../../access/caller.js';
 import type { UploadsService } from './service.js';
-
-const MIB = 1024 * 1024;
-const MAX_PART_BYTES = 5 * 1024 ** 3;
-const DEFAULT_PART_BYTES = 16 * MIB;
 
 export interface MultipartStart {
   name: string;
@@ -35,8 +32,7 @@ export class MultipartUploads {
   ) {}
 
   async start(caller: Caller, input: MultipartStart) {
-    const partSize = this.partSizeFor(input);
-    const partCount = Math.max(1, Math.ceil(input.size_bytes / partSize));
+    const { partSize, partCount } = planParts(input, this.config.limits.multipartBytes);
     const known = await this.uploads.confirmedContent(caller.orgId, [input]);
     const row = this.uploads.rowFor(caller, input, known, Date.now());
     const expiresIn = this.config.limits.pendingTtlSeconds;
@@ -142,21 +138,6 @@ export class MultipartUploads {
     return row;
   }
 
-  private partSizeFor(input: MultipartStart): number {
-    const problems: FieldProblem[] = [];
-    const max = this.config.limits.multipartBytes;
-    if (input.size_bytes > max) problems.push({ path: 'body.size_bytes', message: `at most ${max} bytes` });
-    const smallest = Math.max(MIN_PART_BYTES, Math.ceil(input.size_bytes / MAX_PART_NUMBER / MIB) * MIB);
-    const partSize = input.part_size ?? Math.max(DEFAULT_PART_BYTES, smallest);
-    if (partSize < MIN_PART_BYTES || partSize > MAX_PART_BYTES) {
-      problems.push({ path: 'body.part_size', message: `parts are ${MIN_PART_BYTES} to ${MAX_PART_BYTES} bytes` });
-    } else if (Math.ceil(input.size_bytes / partSize) > MAX_PART_NUMBER) {
-      problems.push({ path: 'body.part_size', message: `${input.size_bytes} bytes in parts of ${partSize} is over ${MAX_PART_NUMBER} parts; use at least ${smallest}` });
-    }
-    if (input.name.includes('/') || input.name.includes('\\')) problems.push({ path: 'body.name', message: 'must be a file name without slashes' });
-    if (problems.length) throw validationError(problems);
-    return partSize;
-  }
 }
 
 /** Every part is part_size bytes but the last, which holds the rest. */
