@@ -3,6 +3,8 @@
  * machine's when DATABASE_URL is set, else an embedded one started here in a temporary folder.
  * Each harness copies its own database from one migrated template made here (and dropped after).
  * dist/ is rebuilt first when src/ changed since, as tests spawn the built CLI.
+ * Test files run as many at a time as the machine has cores (os.availableParallelism()), or
+ * TEST_CONCURRENCY when set.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -18,7 +20,10 @@ const files = requested.length
   ? requested
   : (await readdir(path.join(root, 'test'))).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('test', f));
 
+const concurrency = testConcurrency(process.env.TEST_CONCURRENCY);
+
 console.log(`# ${ensureFreshBuild(root)}`);
+console.log(`# ${files.length} test file(s), ${concurrency} at a time (${process.env.TEST_CONCURRENCY ? 'TEST_CONCURRENCY' : 'os.availableParallelism()'})`);
 
 let serverUrl = process.env.DATABASE_URL;
 let stop = async () => {};
@@ -49,7 +54,7 @@ try {
   try {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files],
       {
         cwd: root,
         stdio: 'inherit',
@@ -65,3 +70,13 @@ try {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 }
 process.exit(code);
+
+function testConcurrency(requested: string | undefined): number {
+  if (!requested) return os.availableParallelism();
+  const n = Number(requested);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`TEST_CONCURRENCY must be a whole number of at least 1, got ${JSON.stringify(requested)}`);
+    process.exit(2);
+  }
+  return n;
+}
