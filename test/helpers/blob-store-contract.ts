@@ -1,110 +1,49 @@
 /**
- * One contract, every BlobStore driver: the local folder and S3 over real HTTP (the engine of
- * S3_TEST_ENDPOINT, else s3rver). Whatever a driver promises the service, it is checked here.
+ * One contract, every BlobStore driver (the shape of tus-node-server's shared store tests): each
+ * driver's test file calls blobStoreContract with a way to make the driver and what kind of storage it
+ * is. Whatever a driver promises the service is checked here, over real HTTP for its signed URLs.
  */
 import assert from 'node:assert/strict';
 import type { NonSharedBuffer } from 'node:buffer';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { BlobError, type BlobStore } from '../src/blobs/blob-store.js';
-import { LocalBlobStore } from '../src/blobs/local.js';
-import { S3BlobStore } from '../src/blobs/s3.js';
-import { BlobUrlSigner } from '../src/blobs/signed-url.js';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { localBlobRoutes } from '../src/blobs/local-routes.js';
-import { installErrorHandling } from '../src/http/error-handler.js';
-import { ErrorEnvelope } from '../src/http/schemas.js';
-import { type S3Engine, freshBucketName, startS3Engine } from './helpers/s3.js';
+import { BlobError, type BlobStore } from '../../src/blobs/blob-store.js';
+import type { S3Engine } from './s3.js';
 
-const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-const text = async (stream: Readable) => {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-};
-let counter = 0;
-const freshKey = () => `contract/${Date.now()}-${++counter}`;
-const md5Etag = (data: Buffer) => `"${createHash('md5').update(data).digest('hex')}"`;
-/**
- * stat gives the size, and a sha256 only when it is the right one: the confirm job trusts it instead
- * of reading the blob again. `vouched` says the driver must know it here.
- */
-function assertStat(info: { size: number; sha256?: string } | null, bytes: Buffer, vouched = false) {
-  assert.ok(info, 'stat finds the blob');
-  assert.equal(info.size, bytes.length);
-  if (vouched) assert.equal(info.sha256, sha256(bytes), 'storage vouches for the sha256 it computed while writing');
-  else if (info.sha256 !== undefined) assert.equal(info.sha256, sha256(bytes), 'a sha256 storage gives is the right one');
-}
-const blobError = (kind: string) => (e: unknown) => e instanceof BlobError && e.kind === kind;
-
-/**
- * Storage refused a request through a signed URL: the local driver's routes answer our error envelope
- * with its code, an S3 engine its own XML error with the status S3 gives.
- */
-async function assertRefused(answer: Response, driver: 'local' | 's3', expected: { local: [number, string]; s3: number }, what = '') {
-  const body = await answer.text();
-  if (driver === 's3') return assert.equal(answer.status, expected.s3, `${what}: ${body}`);
-  const [status, code] = expected.local;
-  assert.equal(answer.status, status, `${what}: ${body}`);
-  assert.equal(JSON.parse(body).error.code, code, what);
-}
-
-// Small for the local driver (a constructor option); S3 engines hold every part but the last to 5 MiB,
-// and Ceph's in-memory store has 2 GiB in all, so S3 uploads stay at a part or two of this size.
-const LOCAL_MIN_PART_BYTES = 1024;
-const S3_MIN_PART_BYTES = 5 * 1024 * 1024;
-
-interface DriverUnderTest {
+export interface DriverUnderTest {
   store: BlobStore;
+  /** Where the driver's signed URLs are answered when this process answers them; '' when storage does. */
   baseUrl: string;
+  /** What the storage behind the driver cannot show; tests that need it skip, naming `name`. */
   lacks: S3Engine['lacks'] & { name: string };
   close(): Promise<void>;
 }
 
-/** The local driver with the HTTP endpoints that answer its signed URLs. */
-async function localDriver(): Promise<DriverUnderTest> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'stowage-contract-'));
-  const signer = new BlobUrlSigner('contract-secret');
-  const store = new LocalBlobStore(dir, signer, { minPartBytes: LOCAL_MIN_PART_BYTES });
-  await store.init();
-  const app: FastifyInstance = Fastify();
-  installErrorHandling(app);
-  app.addSchema(ErrorEnvelope);
-  await app.register(localBlobRoutes, { store, signer });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = app.server.address() as { port: number };
-  return {
-    store,
-    baseUrl: `http://127.0.0.1:${port}`,
-    lacks: { signatures: false, checksums: false, multipartListing: false, multipartChecks: false, name: 'local' },
-    close: async () => {
-      await app.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+/** What kind of storage the driver is: the few points where drivers rightly differ. */
+export interface ContractOptions {
+  /** The smallest part but the last it takes: the multipart tests send parts of this size. */
+  minPartBytes: number;
+  /** stat always knows the sha256, computed while writing (else it gives one only when it is sure). */
+  vouchesForSha256: boolean;
+  /** How its signed URLs refuse: our error envelope (status and code), or an S3 engine's status. */
+  refusals: Refusals;
+  /** A part's ETag: S3's quoted MD5, or a fresh opaque quoted token per write. */
+  partEtags: 'md5' | 'opaque';
+  /** Refuses a part over the part size createMultipart was given, and gaps in the part numbers. */
+  holdsPartLayout: boolean;
 }
 
-async function s3Driver(engine: S3Engine): Promise<DriverUnderTest> {
-  const store = new S3BlobStore(engine.settings(freshBucketName()));
-  await store.init();
-  return { store, baseUrl: '', lacks: { ...engine.lacks, name: engine.name }, close: async () => {} };
-}
+type Refusals = 'envelope' | 's3';
 
-for (const driverName of ['local', 's3'] as const) {
-  describe(`BlobStore contract: ${driverName}`, () => {
-    let engine: S3Engine | null = null;
+export function blobStoreContract(name: string, makeDriver: () => Promise<DriverUnderTest>, options: ContractOptions): void {
+  describe(`BlobStore contract: ${name}`, () => {
     let d: DriverUnderTest;
     before(async () => {
-      if (driverName === 's3') engine = await startS3Engine();
-      d = driverName === 'local' ? await localDriver() : await s3Driver(engine!);
+      d = await makeDriver();
     });
     after(async () => {
-      await d.close();
-      await engine?.close();
+      await d?.close();
     });
 
     const presignOptions = (seconds = 60) => ({ expiresInSeconds: seconds, baseUrl: d.baseUrl });
@@ -114,7 +53,7 @@ for (const driverName of ['local', 's3'] as const) {
       const bytes = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
       const stored = await d.store.put(key, Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]));
       assert.deepEqual(stored, { size: bytes.length, sha256: sha256(bytes) });
-      assertStat(await d.store.stat(key), bytes, driverName === 'local');
+      assertStat(await d.store.stat(key), bytes, options.vouchesForSha256);
       assert.ok((await text(await d.store.read(key))).equals(bytes));
     });
 
@@ -167,7 +106,7 @@ for (const driverName of ['local', 's3'] as const) {
       assert.doesNotMatch(put.url, /[?&]x-amz-checksum-sha256=/i, 'the checksum travels as a signed header, not in the query');
       const answer = await fetch(put.url, { method: 'PUT', headers: withoutLength(put.headers), body: bytes });
       assert.equal(answer.status, 200, await answer.text());
-      assertStat(await d.store.stat(key), bytes, driverName === 'local');
+      assertStat(await d.store.stat(key), bytes, options.vouchesForSha256);
 
       const url = await d.store.presignGet(key, { filename: 'résumé final.txt', contentType: 'text/plain' }, presignOptions());
       const download = await fetch(url);
@@ -185,7 +124,7 @@ for (const driverName of ['local', 's3'] as const) {
       if (d.lacks.signatures) return t.skip(`${d.lacks.name} does not check signed headers: size binding not shown`);
       const answer = await fetch(put.url, { method: 'PUT', headers: withoutLength(put.headers), body: 'longer than five' });
       // Locally the signed size is checked against Content-Length; S3 finds the signed header changed.
-      await assertRefused(answer, driverName, { local: [400, 'bad_request'], s3: 403 });
+      await assertRefused(answer, options.refusals, { envelope: [400, 'bad_request'], s3: 403 });
       assert.equal(await d.store.stat(key), null);
     });
 
@@ -194,7 +133,7 @@ for (const driverName of ['local', 's3'] as const) {
       const key = freshKey();
       const put = await d.store.presignPut(key, { size: 5, sha256: sha256('right') }, presignOptions());
       const answer = await fetch(put.url, { method: 'PUT', headers: withoutLength(put.headers), body: 'wrong' });
-      await assertRefused(answer, driverName, { local: [400, 'bad_request'], s3: 400 });
+      await assertRefused(answer, options.refusals, { envelope: [400, 'bad_request'], s3: 400 });
       assert.equal(await d.store.stat(key), null);
     });
 
@@ -203,7 +142,7 @@ for (const driverName of ['local', 's3'] as const) {
       const key = freshKey();
       const put = await d.store.presignPut(key, {}, presignOptions());
       const tampered = tamperSignature(put.url);
-      await assertRefused(await fetch(tampered, { method: 'PUT', body: 'x' }), driverName, { local: [403, 'signature_invalid'], s3: 403 }, 'tampered');
+      await assertRefused(await fetch(tampered, { method: 'PUT', body: 'x' }), options.refusals, { envelope: [403, 'signature_invalid'], s3: 403 }, 'tampered');
       // A GET URL signed after the PUT URL expires no sooner: once it is refused, so must the PUT be.
       // Polling the GET (which changes nothing) waits exactly as long as the expiry takes.
       const readable = freshKey();
@@ -220,8 +159,8 @@ for (const driverName of ['local', 's3'] as const) {
         assert.ok(++polls < 100, 'the GET URL never expired');
         await new Promise((r) => setTimeout(r, 50));
       }
-      await assertRefused(await fetch(shortGet), driverName, { local: [403, 'url_expired'], s3: 403 }, 'expired GET');
-      await assertRefused(await fetch(shortPut.url, { method: 'PUT', body: 'x' }), driverName, { local: [403, 'url_expired'], s3: 403 }, 'expired PUT');
+      await assertRefused(await fetch(shortGet), options.refusals, { envelope: [403, 'url_expired'], s3: 403 }, 'expired GET');
+      await assertRefused(await fetch(shortPut.url, { method: 'PUT', body: 'x' }), options.refusals, { envelope: [403, 'url_expired'], s3: 403 }, 'expired PUT');
       assert.equal(await d.store.stat(key), null);
     });
 
@@ -255,7 +194,7 @@ for (const driverName of ['local', 's3'] as const) {
     });
 
     describe('multipart', () => {
-      const partSize = driverName === 'local' ? LOCAL_MIN_PART_BYTES : S3_MIN_PART_BYTES;
+      const partSize = options.minPartBytes;
       const noListing = () => `${d.lacks.name} lacks ListParts/AbortMultipartUpload`;
 
       /** Sends one part through its presigned URL, as a client would; answers the ETag storage gave. */
@@ -287,15 +226,15 @@ for (const driverName of ['local', 's3'] as const) {
         const { uploadId } = await d.store.createMultipart(key, { contentType: 'application/octet-stream', partSize });
         const order = [3, 1, 2];
         const etags = await Promise.all(order.map((n) => sendPart(key, uploadId, n, parts[n - 1])));
-        if (driverName === 's3') order.forEach((n, i) => assert.equal(etags[i], md5Etag(parts[n - 1]), `part ${n}'s ETag is its quoted MD5`));
-        // The local driver names each write with a fresh opaque ETag instead (no MD5 pass over every part).
+        if (options.partEtags === 'md5') order.forEach((n, i) => assert.equal(etags[i], md5Etag(parts[n - 1]), `part ${n}'s ETag is its quoted MD5`));
+        // An opaque driver names each write with a fresh ETag instead (no MD5 pass over every part).
         else assert.equal(new Set(etags.filter((e) => /^"[0-9a-f]{32}"$/.test(e))).size, 3, 'three distinct quoted ETags');
         assert.equal(await d.store.stat(key), null, 'nothing at the key before completion');
 
         const receipts = [1, 2, 3].map((n) => ({ partNumber: n, etag: etags[order.indexOf(n)] }));
         assert.deepEqual(await d.store.completeMultipart(key, uploadId, receipts), { size: whole.length });
-        // Local: the parts were hashed as they arrived, so the store vouches for the whole file's sha256.
-        assertStat(await d.store.stat(key), whole, driverName === 'local');
+        // A vouching driver hashed the parts as they arrived, so it knows the whole file's sha256.
+        assertStat(await d.store.stat(key), whole, options.vouchesForSha256);
         assert.equal(sha256(await text(await d.store.read(key))), sha256(whole));
       });
 
@@ -355,15 +294,15 @@ for (const driverName of ['local', 's3'] as const) {
         await cleanUp(key, uploadId);
       });
 
-      it('the local driver holds parts to the layout it was started with: no part over the part size, no gaps', async (t) => {
-        if (driverName !== 'local') return t.skip('S3 takes parts of any size and numbering; the API holds clients to the layout there');
+      it('parts keep the layout the upload was started with: no part over the part size, no gaps', async (t) => {
+        if (!options.holdsPartLayout) return t.skip(`${name} takes parts of any size and numbering; the API holds clients to the layout there`);
         const key = freshKey();
         // Twice the minimum, so a middle part can be above the minimum and still not fit the layout.
         const layout = 2 * partSize;
         const { uploadId } = await d.store.createMultipart(key, { contentType: null, partSize: layout });
         const oversized = await d.store.presignPart(key, uploadId, 1, presignOptions());
         const answer = await fetch(oversized.url, { method: 'PUT', body: randomBytes(layout + 1) });
-        await assertRefused(answer, driverName, { local: [413, 'payload_too_large'], s3: 413 }, 'a part over the part size');
+        await assertRefused(answer, options.refusals, { envelope: [413, 'payload_too_large'], s3: 413 }, 'a part over the part size');
         assert.deepEqual(await d.store.listParts(key, uploadId), []);
         const first = await sendPart(key, uploadId, 1, randomBytes(layout));
         const third = await sendPart(key, uploadId, 3, randomBytes(10));
@@ -415,7 +354,7 @@ for (const driverName of ['local', 's3'] as const) {
         await assert.rejects(d.store.completeMultipart(key, uploadId, receipts), blobError('missing'), 'completeMultipart');
         await d.store.abortMultipart(key, uploadId);
         const late = await d.store.presignPart(key, uploadId, 2, presignOptions());
-        await assertRefused(await fetch(late.url, { method: 'PUT', body: 'late' }), driverName, { local: [404, 'not_found'], s3: 404 }, 'a part for an aborted upload');
+        await assertRefused(await fetch(late.url, { method: 'PUT', body: 'late' }), options.refusals, { envelope: [404, 'not_found'], s3: 404 }, 'a part for an aborted upload');
         assert.equal(await d.store.stat(key), null);
       });
 
@@ -433,7 +372,7 @@ for (const driverName of ['local', 's3'] as const) {
         const key = freshKey();
         const { uploadId } = await d.store.createMultipart(key, { contentType: null, partSize });
         const elsewhere = await d.store.presignPart(freshKey(), uploadId, 1, presignOptions());
-        await assertRefused(await fetch(elsewhere.url, { method: 'PUT', body: 'misfiled' }), driverName, { local: [404, 'not_found'], s3: 404 });
+        await assertRefused(await fetch(elsewhere.url, { method: 'PUT', body: 'misfiled' }), options.refusals, { envelope: [404, 'not_found'], s3: 404 });
         assert.deepEqual(await d.store.listParts(key, uploadId), []);
         await d.store.abortMultipart(key, uploadId);
       });
@@ -444,12 +383,45 @@ for (const driverName of ['local', 's3'] as const) {
         const { uploadId } = await d.store.createMultipart(key, { contentType: null, partSize });
         const put = await d.store.presignPart(key, uploadId, 1, { ...presignOptions(), size: 5 });
         const answer = await fetch(put.url, { method: 'PUT', headers: withoutLength(put.headers), body: 'longer than five' });
-        await assertRefused(answer, driverName, { local: [400, 'bad_request'], s3: 403 });
+        await assertRefused(answer, options.refusals, { envelope: [400, 'bad_request'], s3: 403 });
         assert.deepEqual(await d.store.listParts(key, uploadId), []);
         await d.store.abortMultipart(key, uploadId);
       });
     });
   });
+}
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+const text = async (stream: Readable) => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+};
+let counter = 0;
+const freshKey = () => `contract/${Date.now()}-${++counter}`;
+const md5Etag = (data: Buffer) => `"${createHash('md5').update(data).digest('hex')}"`;
+/**
+ * stat gives the size, and a sha256 only when it is the right one: the confirm job trusts it instead
+ * of reading the blob again. `vouched` says the driver must know it here.
+ */
+function assertStat(info: { size: number; sha256?: string } | null, bytes: Buffer, vouched = false) {
+  assert.ok(info, 'stat finds the blob');
+  assert.equal(info.size, bytes.length);
+  if (vouched) assert.equal(info.sha256, sha256(bytes), 'storage vouches for the sha256 it computed while writing');
+  else if (info.sha256 !== undefined) assert.equal(info.sha256, sha256(bytes), 'a sha256 storage gives is the right one');
+}
+const blobError = (kind: string) => (e: unknown) => e instanceof BlobError && e.kind === kind;
+
+/**
+ * Storage refused a request through a signed URL: the local driver's routes answer our error envelope
+ * with its code, an S3 engine its own XML error with the status S3 gives.
+ */
+async function assertRefused(answer: Response, refusals: Refusals, expected: { envelope: [number, string]; s3: number }, what = '') {
+  const body = await answer.text();
+  if (refusals === 's3') return assert.equal(answer.status, expected.s3, `${what}: ${body}`);
+  const [status, code] = expected.envelope;
+  assert.equal(answer.status, status, `${what}: ${body}`);
+  assert.equal(JSON.parse(body).error.code, code, what);
 }
 
 /**
