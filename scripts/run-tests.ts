@@ -18,12 +18,17 @@ const root = path.resolve(import.meta.dirname, '..');
 const requested = process.argv.slice(2);
 const files = requested.length
   ? requested
-  : (await readdir(path.join(root, 'test'))).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('test', f));
+  : (await readdir(path.join(root, 'test')))
+      .filter((f) => f.endsWith('.test.ts'))
+      .sort()
+      .map((f) => path.join('test', f));
 
 const concurrency = testConcurrency(process.env.TEST_CONCURRENCY);
 
 console.log(`# ${ensureFreshBuild(root)}`);
-console.log(`# ${files.length} test file(s), ${concurrency} at a time (${process.env.TEST_CONCURRENCY ? 'TEST_CONCURRENCY' : 'os.availableParallelism()'})`);
+console.log(
+  `# ${files.length} test file(s), ${concurrency} at a time (${process.env.TEST_CONCURRENCY ? 'TEST_CONCURRENCY' : 'os.availableParallelism()'})`,
+);
 
 let serverUrl = process.env.DATABASE_URL;
 let stop = async () => {};

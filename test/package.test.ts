@@ -32,7 +32,9 @@ describe('the npm package', () => {
   });
 
   it('leaves out tests, sources, benchmarks, scripts and CI', () => {
-    const stray = files.filter((f) => /^(test|bench|scripts|\.ci)\//.test(f) || (f.startsWith('src/') && !f.startsWith('src/db/migrations/')));
+    const stray = files.filter(
+      (f) => /^(test|bench|scripts|\.ci)\//.test(f) || (f.startsWith('src/') && !f.startsWith('src/db/migrations/')),
+    );
     assert.deepEqual(stray, []);
   });
 });
