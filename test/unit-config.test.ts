@@ -133,7 +133,12 @@ describe('loadConfig reads each variable', () => {
     ['STOWAGE_PREVIEW_MAX_MEMORY_MB', '128', (c) => c.previews.maxMemoryMb, 128],
     ['CORS_ORIGINS', 'https://a.example, https://B.example,', (c) => c.corsOrigins, ['https://a.example', 'https://b.example']],
     ['CORS_ORIGINS', '', (c) => c.corsOrigins, []],
-    ['STOWAGE_REFUSED_CONTENT_TYPES', 'Application/X-Msdownload,image/*', (c) => c.refusedContentTypes, ['application/x-msdownload', 'image/*']],
+    [
+      'STOWAGE_REFUSED_CONTENT_TYPES',
+      'Application/X-Msdownload,image/*',
+      (c) => c.refusedContentTypes,
+      ['application/x-msdownload', 'image/*'],
+    ],
     ['STOWAGE_REFUSED_CONTENT_TYPES', '', (c) => c.refusedContentTypes, []],
   ];
   for (const [name, raw, get, expected] of cases) {
@@ -224,26 +229,46 @@ describe('loadConfig refuses what it cannot use, naming the variable and the val
 describe('loadConfig: values that parse but cannot work', () => {
   // new URL() takes "localhost:8080" as a URL of scheme "localhost:", so a PUBLIC_URL without its
   // scheme is accepted and every absolute URL the server answers (signed URLs, Location) is broken.
-  for (const [name, raw] of [['PUBLIC_URL', 'localhost:8080'], ['PUBLIC_URL', 'ftp://files.example.com'], ['S3_ENDPOINT', 'minio:9000']] as const) {
+  for (const [name, raw] of [
+    ['PUBLIC_URL', 'localhost:8080'],
+    ['PUBLIC_URL', 'ftp://files.example.com'],
+    ['S3_ENDPOINT', 'minio:9000'],
+  ] as const) {
     it(`${name}=${JSON.stringify(raw)} is refused: only http and https URLs work`, { todo: 'url() accepts any scheme' }, () => {
       const env: Record<string, string> = name === 'S3_ENDPOINT' ? { ...S3_ENV, [name]: raw } : { [name]: raw };
       assert.match(refusedWith(env), new RegExp(name));
     });
   }
 
-  it('LOG_LEVEL=verbose is refused here, not by the logger when the server starts', { todo: 'LOG_LEVEL is not checked against pino\'s levels' }, () => {
-    assert.match(refusedWith({ LOG_LEVEL: 'verbose' }), /LOG_LEVEL/);
-  });
+  it(
+    'LOG_LEVEL=verbose is refused here, not by the logger when the server starts',
+    { todo: "LOG_LEVEL is not checked against pino's levels" },
+    () => {
+      assert.match(refusedWith({ LOG_LEVEL: 'verbose' }), /LOG_LEVEL/);
+    },
+  );
 
-  it('STOWAGE_SWEEP_CRON that is not a cron expression is refused here', { todo: 'the cron is only parsed when pg-boss schedules it' }, () => {
-    assert.match(refusedWith({ STOWAGE_SWEEP_CRON: 'every five minutes' }), /STOWAGE_SWEEP_CRON/);
-  });
+  it(
+    'STOWAGE_SWEEP_CRON that is not a cron expression is refused here',
+    { todo: 'the cron is only parsed when pg-boss schedules it' },
+    () => {
+      assert.match(refusedWith({ STOWAGE_SWEEP_CRON: 'every five minutes' }), /STOWAGE_SWEEP_CRON/);
+    },
+  );
 
-  it('with the s3 driver, a single-request limit over S3\'s 5 GiB PUT is refused', { todo: 'no upper bound: presigned PUTs S3 then refuses (EntityTooLarge)' }, () => {
-    assert.match(refusedWith({ ...S3_ENV, STOWAGE_SINGLE_REQUEST_MAX_BYTES: String(5 * GIB + 1) }), /STOWAGE_SINGLE_REQUEST_MAX_BYTES/);
-  });
+  it(
+    "with the s3 driver, a single-request limit over S3's 5 GiB PUT is refused",
+    { todo: 'no upper bound: presigned PUTs S3 then refuses (EntityTooLarge)' },
+    () => {
+      assert.match(refusedWith({ ...S3_ENV, STOWAGE_SINGLE_REQUEST_MAX_BYTES: String(5 * GIB + 1) }), /STOWAGE_SINGLE_REQUEST_MAX_BYTES/);
+    },
+  );
 
-  it('a multipart limit over 10,000 parts of 5 GiB is refused', { todo: 'no upper bound: larger files then get a 422 about part_size the client never sent' }, () => {
-    assert.match(refusedWith({ STOWAGE_MULTIPART_MAX_BYTES: String(10_000 * 5 * GIB + 1) }), /STOWAGE_MULTIPART_MAX_BYTES/);
-  });
+  it(
+    'a multipart limit over 10,000 parts of 5 GiB is refused',
+    { todo: 'no upper bound: larger files then get a 422 about part_size the client never sent' },
+    () => {
+      assert.match(refusedWith({ STOWAGE_MULTIPART_MAX_BYTES: String(10_000 * 5 * GIB + 1) }), /STOWAGE_MULTIPART_MAX_BYTES/);
+    },
+  );
 });

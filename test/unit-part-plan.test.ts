@@ -58,7 +58,10 @@ describe('planParts: the part size the server picks', () => {
   });
 
   it('grows by whole MiB past 10,000 × 16 MiB, to the smallest that keeps 10,000 parts', () => {
-    assert.deepEqual(plan(MAX_PART_NUMBER * 16 * MIB + 1), { partSize: 17 * MIB, partCount: Math.ceil((MAX_PART_NUMBER * 16 * MIB + 1) / (17 * MIB)) });
+    assert.deepEqual(plan(MAX_PART_NUMBER * 16 * MIB + 1), {
+      partSize: 17 * MIB,
+      partCount: Math.ceil((MAX_PART_NUMBER * 16 * MIB + 1) / (17 * MIB)),
+    });
   });
 
   it('fits a 250 GiB file (the default limit) in at most 10,000 parts: 26 MiB each', () => {
@@ -88,7 +91,8 @@ describe('planParts: the part size the server picks', () => {
           const chosen = plan(size, undefined, maxBytes);
           assertWorkable(size, chosen);
           assert.equal(chosen.partSize % MIB, 0, 'a whole MiB');
-          if (chosen.partSize > 16 * MIB) assert.ok(Math.ceil(size / (chosen.partSize - MIB)) > MAX_PART_NUMBER, 'one MiB less would not fit');
+          if (chosen.partSize > 16 * MIB)
+            assert.ok(Math.ceil(size / (chosen.partSize - MIB)) > MAX_PART_NUMBER, 'one MiB less would not fit');
         }),
       );
     }

@@ -114,7 +114,10 @@ describe('planAttach: properties over any revision', () => {
     fc.assert(
       fc.property(revision, filename, wish, (active, name, wantPrimary) => {
         const { links, superseded } = attach(active, name, wantPrimary);
-        assert.deepEqual(superseded, active.filter((l) => l.filename === name).map((l) => l.id));
+        assert.deepEqual(
+          superseded,
+          active.filter((l) => l.filename === name).map((l) => l.id),
+        );
         assert.equal(links.filter((l) => l.filename === name).length, 1, 'one active link per name');
         assert.equal(links[0].id, 'new');
       }),
@@ -147,7 +150,10 @@ describe('planAttach: properties over any revision', () => {
         const plan = planAttach(active, name, wantPrimary);
         if (plan.promote === null) return;
         assert.equal(plan.newIsPrimary, false);
-        assert.ok(active.some((l) => l.is_primary && plan.superseded.includes(l.id)), 'the primary was superseded');
+        assert.ok(
+          active.some((l) => l.is_primary && plan.superseded.includes(l.id)),
+          'the primary was superseded',
+        );
         assert.equal(plan.promote, active.find((l) => l.filename !== name)!.id, 'the newest remaining link');
       }),
     );

@@ -59,7 +59,7 @@ describe('roleFor', () => {
     assert.equal(roleFor('drawing.step.pdf'), 'drawing_2d');
   });
 
-  it('every file a preview can be made from is cad_3d, so a part\'s 3D datasets include all that preview', () => {
+  it("every file a preview can be made from is cad_3d, so a part's 3D datasets include all that preview", () => {
     const extension = fc.constantFrom('step', 'stp', 'iges', 'igs', 'brep', 'brp', 'stl', 'gltf', 'glb');
     const base = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/[./\\]/.test(s));
     fc.assert(

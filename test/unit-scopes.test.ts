@@ -9,7 +9,15 @@ import { SCOPES, grants, isScope } from '../src/access/scopes.js';
 
 describe('scopes', () => {
   it('are the seven SPEC lists', () => {
-    assert.deepEqual([...SCOPES].sort(), ['admin', 'files:read', 'files:write', 'parts:read', 'parts:write', 'uploads:read', 'uploads:write']);
+    assert.deepEqual([...SCOPES].sort(), [
+      'admin',
+      'files:read',
+      'files:write',
+      'parts:read',
+      'parts:write',
+      'uploads:read',
+      'uploads:write',
+    ]);
   });
 
   it('admin grants every scope, whatever else the key holds', () => {

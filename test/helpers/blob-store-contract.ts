@@ -86,7 +86,11 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
       ];
       for (const [bytes, expect, kind] of cases) {
         const key = freshKey();
-        await assert.rejects(d.store.put(key, Readable.from([bytes]), expect), (e: unknown) => e instanceof BlobError && e.kind === kind, kind);
+        await assert.rejects(
+          d.store.put(key, Readable.from([bytes]), expect),
+          (e: unknown) => e instanceof BlobError && e.kind === kind,
+          kind,
+        );
         assert.equal(await d.store.stat(key), null, `${kind} left nothing`);
       }
     });
@@ -94,7 +98,10 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
     it('put never overwrites an existing blob', async () => {
       const key = freshKey();
       await d.store.put(key, Readable.from([Buffer.from('first')]));
-      await assert.rejects(d.store.put(key, Readable.from([Buffer.from('second')])), (e: unknown) => e instanceof BlobError && e.kind === 'exists');
+      await assert.rejects(
+        d.store.put(key, Readable.from([Buffer.from('second')])),
+        (e: unknown) => e instanceof BlobError && e.kind === 'exists',
+      );
       assert.equal((await text(await d.store.read(key))).toString(), 'first');
     });
 
@@ -129,7 +136,10 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
     });
 
     it('a presigned PUT refuses bytes that do not match the declared sha256', async (t) => {
-      if (d.lacks.checksums) return t.skip(`${d.lacks.name} ignores x-amz-checksum-sha256: storage-side checksum binding not shown (the confirm job still checks)`);
+      if (d.lacks.checksums)
+        return t.skip(
+          `${d.lacks.name} ignores x-amz-checksum-sha256: storage-side checksum binding not shown (the confirm job still checks)`,
+        );
       const key = freshKey();
       const put = await d.store.presignPut(key, { size: 5, sha256: sha256('right') }, presignOptions());
       const answer = await fetch(put.url, { method: 'PUT', headers: withoutLength(put.headers), body: 'wrong' });
@@ -142,7 +152,12 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
       const key = freshKey();
       const put = await d.store.presignPut(key, {}, presignOptions());
       const tampered = tamperSignature(put.url);
-      await assertRefused(await fetch(tampered, { method: 'PUT', body: 'x' }), options.refusals, { envelope: [403, 'signature_invalid'], s3: 403 }, 'tampered');
+      await assertRefused(
+        await fetch(tampered, { method: 'PUT', body: 'x' }),
+        options.refusals,
+        { envelope: [403, 'signature_invalid'], s3: 403 },
+        'tampered',
+      );
       // A GET URL signed after the PUT URL expires no sooner: once it is refused, so must the PUT be.
       // Polling the GET (which changes nothing) waits exactly as long as the expiry takes.
       const readable = freshKey();
@@ -160,11 +175,16 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
         await new Promise((r) => setTimeout(r, 50));
       }
       await assertRefused(await fetch(shortGet), options.refusals, { envelope: [403, 'url_expired'], s3: 403 }, 'expired GET');
-      await assertRefused(await fetch(shortPut.url, { method: 'PUT', body: 'x' }), options.refusals, { envelope: [403, 'url_expired'], s3: 403 }, 'expired PUT');
+      await assertRefused(
+        await fetch(shortPut.url, { method: 'PUT', body: 'x' }),
+        options.refusals,
+        { envelope: [403, 'url_expired'], s3: 403 },
+        'expired PUT',
+      );
       assert.equal(await d.store.stat(key), null);
     });
 
-    it('list walks blobs in key order from a cursor, without the driver\'s working files', async () => {
+    it("list walks blobs in key order from a cursor, without the driver's working files", async () => {
       const prefix = `listing-${Date.now()}`;
       const keys = [`${prefix}/a/1`, `${prefix}/a/2`, `${prefix}/b`, `${prefix}/c/9`];
       // S3 keeps LastModified to the second: the window is widened by one on each side.
@@ -226,7 +246,8 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
         const { uploadId } = await d.store.createMultipart(key, { contentType: 'application/octet-stream', partSize });
         const order = [3, 1, 2];
         const etags = await Promise.all(order.map((n) => sendPart(key, uploadId, n, parts[n - 1])));
-        if (options.partEtags === 'md5') order.forEach((n, i) => assert.equal(etags[i], md5Etag(parts[n - 1]), `part ${n}'s ETag is its quoted MD5`));
+        if (options.partEtags === 'md5')
+          order.forEach((n, i) => assert.equal(etags[i], md5Etag(parts[n - 1]), `part ${n}'s ETag is its quoted MD5`));
         // An opaque driver names each write with a fresh ETag instead (no MD5 pass over every part).
         else assert.equal(new Set(etags.filter((e) => /^"[0-9a-f]{32}"$/.test(e))).size, 3, 'three distinct quoted ETags');
         assert.equal(await d.store.stat(key), null, 'nothing at the key before completion');
@@ -247,7 +268,10 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
         const [second, first] = await Promise.all([sendPart(key, uploadId, 2, parts[1]), sendPart(key, uploadId, 1, parts[0])]);
 
         const listed = await d.store.listParts(key, uploadId);
-        assert.deepEqual(listed, [first, second].map((etag, i) => ({ partNumber: i + 1, etag, size: parts[i].length })));
+        assert.deepEqual(
+          listed,
+          [first, second].map((etag, i) => ({ partNumber: i + 1, etag, size: parts[i].length })),
+        );
         await d.store.completeMultipart(key, uploadId, listed);
         await assert.rejects(d.store.listParts(key, uploadId), blobError('missing'));
         await d.store.abortMultipart(key, uploadId);
@@ -263,14 +287,21 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
         // Shorter than the first tail: nothing of the old one may linger past the end.
         const newTail = Buffer.from('new');
         const etags = [await sendPart(key, uploadId, 1, first), await sendPart(key, uploadId, 2, newTail)];
-        await d.store.completeMultipart(key, uploadId, etags.map((etag, i) => ({ partNumber: i + 1, etag })));
+        await d.store.completeMultipart(
+          key,
+          uploadId,
+          etags.map((etag, i) => ({ partNumber: i + 1, etag })),
+        );
         const whole = Buffer.concat([first, newTail]);
         assert.ok((await text(await d.store.read(key))).equals(whole));
         assertStat(await d.store.stat(key), whole);
       });
 
       it('completion refuses a wrong etag or a part never stored, stores nothing, and can then succeed', async (t) => {
-        if (d.lacks.multipartChecks) return t.skip(`${d.lacks.name} ignores part etags (and a listed part it lacks crashes it): refusing a wrong etag or a missing part not shown`);
+        if (d.lacks.multipartChecks)
+          return t.skip(
+            `${d.lacks.name} ignores part etags (and a listed part it lacks crashes it): refusing a wrong etag or a missing part not shown`,
+          );
         const key = freshKey();
         const parts = [randomBytes(partSize), Buffer.from('end')];
         const { uploadId, receipts } = await startWith(key, parts);
@@ -295,7 +326,8 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
       });
 
       it('parts keep the layout the upload was started with: no part over the part size, no gaps', async (t) => {
-        if (!options.holdsPartLayout) return t.skip(`${name} takes parts of any size and numbering; the API holds clients to the layout there`);
+        if (!options.holdsPartLayout)
+          return t.skip(`${name} takes parts of any size and numbering; the API holds clients to the layout there`);
         const key = freshKey();
         // Twice the minimum, so a middle part can be above the minimum and still not fit the layout.
         const layout = 2 * partSize;
@@ -307,13 +339,20 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
         const first = await sendPart(key, uploadId, 1, randomBytes(layout));
         const third = await sendPart(key, uploadId, 3, randomBytes(10));
         await assert.rejects(
-          d.store.completeMultipart(key, uploadId, [{ partNumber: 1, etag: first }, { partNumber: 3, etag: third }]),
+          d.store.completeMultipart(key, uploadId, [
+            { partNumber: 1, etag: first },
+            { partNumber: 3, etag: third },
+          ]),
           blobError('invalid_part'),
           'a gap in the part numbers',
         );
         const short = await sendPart(key, uploadId, 2, randomBytes(layout - 100));
         await assert.rejects(
-          d.store.completeMultipart(key, uploadId, [{ partNumber: 1, etag: first }, { partNumber: 2, etag: short }, { partNumber: 3, etag: third }]),
+          d.store.completeMultipart(key, uploadId, [
+            { partNumber: 1, etag: first },
+            { partNumber: 2, etag: short },
+            { partNumber: 3, etag: third },
+          ]),
           blobError('invalid_part'),
           'a middle part shorter than the part size',
         );
@@ -354,7 +393,12 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
         await assert.rejects(d.store.completeMultipart(key, uploadId, receipts), blobError('missing'), 'completeMultipart');
         await d.store.abortMultipart(key, uploadId);
         const late = await d.store.presignPart(key, uploadId, 2, presignOptions());
-        await assertRefused(await fetch(late.url, { method: 'PUT', body: 'late' }), options.refusals, { envelope: [404, 'not_found'], s3: 404 }, 'a part for an aborted upload');
+        await assertRefused(
+          await fetch(late.url, { method: 'PUT', body: 'late' }),
+          options.refusals,
+          { envelope: [404, 'not_found'], s3: 404 },
+          'a part for an aborted upload',
+        );
         assert.equal(await d.store.stat(key), null);
       });
 
@@ -363,7 +407,11 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
         const key = freshKey();
         const unknown = randomUUID();
         await assert.rejects(d.store.listParts(key, unknown), blobError('missing'), 'listParts');
-        await assert.rejects(d.store.completeMultipart(key, unknown, [{ partNumber: 1, etag: md5Etag(Buffer.from('x')) }]), blobError('missing'), 'complete');
+        await assert.rejects(
+          d.store.completeMultipart(key, unknown, [{ partNumber: 1, etag: md5Etag(Buffer.from('x')) }]),
+          blobError('missing'),
+          'complete',
+        );
         await d.store.abortMultipart(key, unknown);
       });
 
@@ -372,7 +420,10 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
         const key = freshKey();
         const { uploadId } = await d.store.createMultipart(key, { contentType: null, partSize });
         const elsewhere = await d.store.presignPart(freshKey(), uploadId, 1, presignOptions());
-        await assertRefused(await fetch(elsewhere.url, { method: 'PUT', body: 'misfiled' }), options.refusals, { envelope: [404, 'not_found'], s3: 404 });
+        await assertRefused(await fetch(elsewhere.url, { method: 'PUT', body: 'misfiled' }), options.refusals, {
+          envelope: [404, 'not_found'],
+          s3: 404,
+        });
         assert.deepEqual(await d.store.listParts(key, uploadId), []);
         await d.store.abortMultipart(key, uploadId);
       });
