@@ -1,13 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { Logger } from 'pino';
-import type { BlobStore } from './blobs/blob-store.js';
-import { localBlobRoutes } from './blobs/local-routes.js';
-import { LocalBlobStore } from './blobs/local.js';
-import type { BlobUrlSigner } from './blobs/signed-url.js';
-import type { Config } from './config.js';
-import type { Db } from './db/database.js';
 import { installAuth } from './http/auth.js';
 import { installCors } from './http/cors.js';
 import { answerClientError, answerFrameworkError, installErrorHandling } from './http/error-handler.js';
@@ -18,36 +11,12 @@ import { newRequestId } from './http/request-id.js';
 import { trackRunningHandlers } from './http/shutdown.js';
 import { closeIdleConnections, serverTimeoutOptions } from './http/timeouts.js';
 import { ErrorEnvelope } from './http/schemas.js';
-import type { JobQueue } from './jobs/queue.js';
-import type { Metrics } from './metrics.js';
-import { healthRoutes } from './modules/health/routes.js';
-import { keysRoutes } from './modules/keys/routes.js';
-import { previewRoutes } from './modules/previews/routes.js';
-import { PreviewService } from './modules/previews/service.js';
-import { DatasetLink, Part, PartRevision, partsModule } from './modules/parts/index.js';
-import { KeysService } from './modules/keys/service.js';
-import { uploadsRoutes } from './modules/uploads/routes.js';
+import type { Composition } from './modules.js';
 import { ENVELOPE_BYTES } from './modules/uploads/form-file.js';
-import { Upload } from './modules/uploads/schema.js';
-import { UploadsService } from './modules/uploads/service.js';
-import { MultipartUploads } from './modules/uploads/multipart.js';
-import { multipartRoutes } from './modules/uploads/multipart-routes.js';
-import { StreamedUploads } from './modules/uploads/streamed.js';
-import { streamedUploadRoutes } from './modules/uploads/streamed-routes.js';
 
-export interface AppDeps {
-  config: Config;
-  db: Db;
-  blobs: BlobStore;
-  signer: BlobUrlSigner;
-  queue: JobQueue;
-  metrics: Metrics;
-  logger: Logger;
-}
-
-/** The HTTP API as a Fastify instance; everything it touches comes in through `deps`. */
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config, db, blobs, queue, metrics } = deps;
+/** The HTTP API as a Fastify instance: the plumbing every route shares, then each module's routes. */
+export async function buildApp({ deps, modules }: Pick<Composition, 'deps' | 'modules'>): Promise<FastifyInstance> {
+  const { config, db, metrics } = deps;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: newRequestId,
@@ -81,17 +50,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installBodyDepthGuard(app);
   // Before auth: a preflight carries no API key and must be answered all the same.
   await installCors(app, config.corsOrigins);
-  const keys = new KeysService(db);
-  installAuth(app, (presented) => keys.authenticate(presented));
+  const authenticate = modules.find((m) => m.authenticate)?.authenticate;
+  if (!authenticate) throw new Error('no module authenticates API keys');
+  installAuth(app, authenticate);
   installRateLimits(app, config.rateLimit);
   // A retried form is read whole to compare its bytes: no further than the largest form we take.
   installIdempotency(app, db, { maxStreamedBytes: config.limits.simpleUploadBytes + ENVELOPE_BYTES });
 
   app.addSchema(ErrorEnvelope);
-  app.addSchema(Upload);
-  app.addSchema(Part);
-  app.addSchema(PartRevision);
-  app.addSchema(DatasetLink);
+  // At the root, not in the modules' own contexts: the OpenAPI document is built from the root's schemas.
+  for (const schema of modules.flatMap((m) => m.schemas ?? [])) app.addSchema(schema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -112,17 +80,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(healthRoutes, { db, blobs, registry: metrics.registry });
-  await app.register(keysRoutes, { keys });
-  const uploads = new UploadsService(db, blobs, queue, config);
-  await app.register(uploadsRoutes, { uploads, publicUrl: config.publicUrl });
-  await app.register(multipartRoutes, { multipart: new MultipartUploads(db, blobs, uploads, config), publicUrl: config.publicUrl });
-  await app.register(streamedUploadRoutes, {
-    streamed: new StreamedUploads(db, blobs, queue, config),
-    maxBytes: config.limits.simpleUploadBytes,
-  });
-  await app.register(partsModule, { db, blobs, queue, config });
-  await app.register(previewRoutes, { previews: new PreviewService(db, blobs, queue, config), publicUrl: config.publicUrl });
-  if (blobs instanceof LocalBlobStore) await app.register(localBlobRoutes, { store: blobs, signer: deps.signer, admit: (grant, moment) => uploads.admitBytes(grant.key, moment) });
+  for (const module of modules) {
+    if (module.routes) await app.register(module.routes, { prefix: module.prefix ?? '' });
+  }
   return app;
 }

@@ -94,7 +94,7 @@ export async function openRuntime(config: Config, options: { logger?: Logger; si
     const signer = new BlobUrlSigner(options.signingSecret);
     const blobs = await openBlobStore(config, signer);
 
-    const queue = await JobQueue.start(target.url, config.jobs, onQueueError);
+    const queue = await JobQueue.start(target.url, config, onQueueError);
     // Jobs still running get the time left before the queue's deadline; past it pg-boss hands them back for a retry.
     closers.push({ name: 'job queue', close: (until) => queue.stop({ timeoutMs: until - Date.now() }) });
     return {

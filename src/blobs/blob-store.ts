@@ -1,4 +1,6 @@
+import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
+import type { BlobGrant } from './signed-url.js';
 
 /** What the uploader declared, bound into presigned requests and checked by storage. */
 export interface BlobExpectations {
@@ -106,7 +108,19 @@ export interface BlobStore {
   init(): Promise<void>;
   /** Throws when storage cannot be reached (for /readyz). */
   ping(): Promise<void>;
+  /**
+   * The routes the server must answer for this driver's URLs: the local driver's signed URLs point
+   * at the server itself. Absent where the URLs point at storage (S3).
+   */
+  routes?(options: { admit: BlobAdmission }): (app: FastifyInstance) => Promise<void>;
 }
+
+/**
+ * Throws (an AppError) when what a signed URL was made for takes no bytes any more: a cancelled or
+ * expired upload. A signature cannot be revoked, so the service is asked on every PUT: 'before'
+ * reading the body, and 'after' storing it (cancelled meanwhile: the bytes are removed again).
+ */
+export type BlobAdmission = (grant: BlobGrant, moment: 'before' | 'after') => Promise<void>;
 
 export type BlobErrorKind =
   | 'missing'

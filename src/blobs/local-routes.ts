@@ -1,23 +1,21 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
-import { AppError, badRequest, conflict, notFound, payloadTooLarge, rangeNotSatisfiable } from '../errors.js';
-import { errorResponses } from '../http/schemas.js';
-import { BlobError } from './blob-store.js';
+import { AppError, badRequest, conflict, errorResponses, notFound, payloadTooLarge, rangeNotSatisfiable } from '../errors.js';
+import { type BlobAdmission, BlobError, type BlobStore, type StoredPart } from './blob-store.js';
 import { parseRange } from './byte-range.js';
 import { contentDisposition } from './content-disposition.js';
-import type { LocalBlobStore } from './local.js';
 import type { BlobGrant, BlobUrlSigner } from './signed-url.js';
 
+/** What the routes need of the local store: its blobs, and the parts of its multipart uploads. */
+type LocalStore = Pick<BlobStore, 'put' | 'read' | 'stat' | 'delete'> & {
+  putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<StoredPart>;
+};
+
 export interface LocalBlobRoutesOptions {
-  store: LocalBlobStore;
+  store: LocalStore;
   signer: BlobUrlSigner;
-  /**
-   * Throws (an AppError) when what the URL was signed for takes no bytes any more: a cancelled or
-   * expired upload. A signature cannot be revoked, so the service is asked on every PUT: 'before'
-   * reading the body, and 'after' storing it (cancelled meanwhile: the bytes are removed again).
-   */
-  admit?: (grant: BlobGrant, moment: 'before' | 'after') => Promise<void>;
+  admit?: BlobAdmission;
 }
 
 /**

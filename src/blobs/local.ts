@@ -4,7 +4,9 @@ import { access, constants, link, mkdir, open, readFile, readdir, rm, stat, unli
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance } from 'fastify';
 import {
+  type BlobAdmission,
   BlobError,
   type BlobExpectations,
   type BlobInfo,
@@ -18,6 +20,7 @@ import {
   type StoredPart,
 } from './blob-store.js';
 import { FlushingWriter } from './flushing-writer.js';
+import { localBlobRoutes } from './local-routes.js';
 import { TrailingHasher } from './trailing-hasher.js';
 import { LocalMultipart } from './local-multipart.js';
 import { MeteredStream, checkDeclaredSha256 } from './metered-stream.js';
@@ -165,6 +168,10 @@ export class LocalBlobStore implements BlobStore {
   }
 
   /** The bytes of a part PUT to a signed part URL (see local-routes). */
+  routes(options: { admit: BlobAdmission }) {
+    return (app: FastifyInstance) => localBlobRoutes(app, { store: this, signer: this.signer, admit: options.admit });
+  }
+
   async putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<StoredPart> {
     return this.multipart.putPart(this.checked(key), uploadId, partNumber, body, size);
   }

@@ -3,6 +3,7 @@ import { closeGracefully } from '../http/shutdown.js';
 import { bootstrapFirstStart } from '../bootstrap.js';
 import type { Config } from '../config.js';
 import { startWorker } from '../jobs/worker.js';
+import { composeModules } from '../modules.js';
 import { type Runtime, openRuntime } from '../runtime.js';
 import { resolveSigningSecret } from '../secrets.js';
 import { exitAt, shutdownSignal, untilDeadline } from '../shutdown.js';
@@ -67,10 +68,11 @@ export async function runServer(config: Config, role: Role): Promise<void> {
 /** Starts the HTTP API and/or the worker; adds to `drains` how each stops. */
 async function start(runtime: Runtime, role: Role, drains: Drain[]): Promise<void> {
   const { config, logger } = runtime;
+  const composition = await composeModules({ ...runtime, db: runtime.database.db });
   let banner = '';
   if (role !== 'worker') {
     const first = await bootstrapFirstStart(runtime.database.db, config.dataDir);
-    const app = await buildApp({ ...runtime, db: runtime.database.db });
+    const app = await buildApp(composition);
     await app.listen({ port: config.port, host: config.host });
     drains.push({ name: 'http', drain: (until) => closeGracefully(app, until - Date.now()) });
     const address = app.server.address();
@@ -83,7 +85,7 @@ async function start(runtime: Runtime, role: Role, drains: Drain[]): Promise<voi
   }
   if (role !== 'serve') {
     // Stops taking jobs; the ones running finish (or are handed back) when the queue stops.
-    const stopWorker = await startWorker({ ...runtime, db: runtime.database.db, log: logger });
+    const stopWorker = await startWorker({ ...runtime, db: runtime.database.db, log: logger }, composition.deps, composition);
     drains.push({ name: 'worker', drain: () => stopWorker() });
     logger.info({ concurrency: config.jobs.concurrency }, 'worker started');
   }

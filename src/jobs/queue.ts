@@ -2,20 +2,32 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { Config } from '../config.js';
-import { type Executor, executeRaw } from '../db/database.js';
+import { type Db, type Tx, executeRaw } from '../db/database.js';
+import type { JobRow } from '../db/schema.js';
 import { newId } from '../ids.js';
+import type { JobKind, PeriodicJob } from './job-kind.js';
 import { jobsRepo } from './jobs-repo.js';
 import { WAKE_CHANNEL } from './wake-listener.js';
 
-export type JobKind = 'confirm' | 'preview';
-export const JOB_KINDS: readonly JobKind[] = ['confirm', 'preview'];
 /** Jobs that exhausted their attempts land here, so their row can be closed even when a worker died. */
 export const DEAD_LETTER_QUEUE = 'dead-letter';
-/** The periodic sweep: one run at a time across all workers. */
-export const SWEEP_QUEUE = 'sweep';
 
 export interface JobMessage {
   jobId: string;
+}
+
+/** What a job needs to be enqueued: the org it belongs to and the row it works on. */
+export interface NewJob {
+  orgId: string;
+  subjectId: string;
+  /** More than the kind's lease, for an attempt known to take longer (a large file to read). */
+  leaseSeconds?: number;
+}
+
+/** A database transaction that may also enqueue jobs; they are delivered when it commits, and only then. */
+export interface JobTransaction {
+  readonly db: Tx;
+  enqueue(kind: JobKind<any>, job: NewJob): Promise<JobRow>;
 }
 
 // pg-boss refuses leases of 24 h or more.
@@ -29,12 +41,12 @@ const MAX_LEASE_SECONDS = 23 * 3600;
 export class JobQueue {
   private constructor(
     readonly boss: PgBoss,
-    private readonly config: Config['jobs'],
+    private readonly config: Config,
     /** For the wake listener of worker processes. */
     readonly connectionString: string,
   ) {}
 
-  static async start(connectionString: string, config: Config['jobs'], onError: (e: Error) => void): Promise<JobQueue> {
+  static async start(connectionString: string, config: Config, onError: (e: Error) => void): Promise<JobQueue> {
     const options: PgBoss.ConstructorOptions & Pick<pg.PoolConfig, 'connectionTimeoutMillis' | 'query_timeout'> = {
       connectionString,
       max: 4,
@@ -43,32 +55,57 @@ export class JobQueue {
       // answering never returns, and its stop() waits for it forever.
       connectionTimeoutMillis: 10_000,
       query_timeout: 60_000,
-      maintenanceIntervalSeconds: config.maintenanceIntervalSeconds,
-      monitorStateIntervalSeconds: Math.max(config.maintenanceIntervalSeconds, 10),
+      maintenanceIntervalSeconds: config.jobs.maintenanceIntervalSeconds,
+      monitorStateIntervalSeconds: Math.max(config.jobs.maintenanceIntervalSeconds, 10),
     };
     const boss = new PgBoss(options);
     boss.on('error', onError);
     await boss.start();
     await boss.createQueue(DEAD_LETTER_QUEUE);
-    await boss.createQueue(SWEEP_QUEUE, { name: SWEEP_QUEUE, policy: 'singleton', retryLimit: 0, expireInSeconds: 3600 });
-    for (const kind of JOB_KINDS) await boss.createQueue(kind);
     return new JobQueue(boss, config, connectionString);
   }
 
-  /** Creates the job row and its delivery inside `tx`. `leaseSeconds` covers one attempt's worst case. */
-  async enqueue(tx: Executor, job: { orgId: string; kind: JobKind; subjectId: string; leaseSeconds?: number }) {
-    const row = await jobsRepo.insert(tx, { id: newId(), org_id: job.orgId, kind: job.kind, subject_id: job.subjectId });
-    const lease = Math.min(MAX_LEASE_SECONDS, Math.max(this.config.leaseSeconds, job.leaseSeconds ?? 0));
-    await this.boss.send(job.kind, { jobId: row.id } satisfies JobMessage, {
+  /** Creates the queues of these kinds (idempotent): pg-boss delivers only to queues that exist. */
+  async prepare(kinds: readonly JobKind<any>[], periodic: readonly PeriodicJob<any>[]): Promise<void> {
+    for (const { kind } of kinds) await this.boss.createQueue(kind);
+    for (const { kind } of periodic) {
+      await this.boss.createQueue(kind, { name: kind, policy: 'singleton', retryLimit: 0, expireInSeconds: 3600 });
+    }
+  }
+
+  /**
+   * Runs `work` in one transaction of `db` in which jobs may be enqueued; after the commit, this
+   * process's workers for the kinds enqueued are woken (the commit's notification wakes the others).
+   */
+  async transaction<T>(db: Db, work: (t: JobTransaction) => Promise<T>): Promise<T> {
+    const enqueued = new Set<string>();
+    const result = await db.transaction().execute((tx) =>
+      work({
+        db: tx,
+        enqueue: (kind, job) => {
+          enqueued.add(kind.kind);
+          return this.enqueueIn(tx, kind, job);
+        },
+      }),
+    );
+    for (const kind of enqueued) this.wake(kind);
+    return result;
+  }
+
+  /** The job row and its delivery, inside `tx`: the job exists exactly when the rows it works on do. */
+  private async enqueueIn(tx: Tx, kind: JobKind<any>, job: NewJob): Promise<JobRow> {
+    const row = await jobsRepo.insert(tx, { id: newId(), org_id: job.orgId, kind: kind.kind, subject_id: job.subjectId });
+    const lease = Math.min(MAX_LEASE_SECONDS, Math.max(kind.lease(this.config), job.leaseSeconds ?? 0));
+    await this.boss.send(kind.kind, { jobId: row.id } satisfies JobMessage, {
       db: { executeSql: (text, values) => executeRaw(tx, text, values) },
-      retryLimit: this.config.retryLimit,
-      retryDelay: this.config.retryDelaySeconds,
+      retryLimit: this.config.jobs.retryLimit,
+      retryDelay: this.config.jobs.retryDelaySeconds,
       retryBackoff: true,
       expireInSeconds: lease,
       deadLetter: DEAD_LETTER_QUEUE,
     });
     // Delivered at commit, and only then, to the workers of every process (see wake-listener).
-    await sql`SELECT pg_notify(${WAKE_CHANNEL}, ${job.kind})`.execute(tx);
+    await sql`SELECT pg_notify(${WAKE_CHANNEL}, ${kind.kind})`.execute(tx);
     return row;
   }
 
@@ -80,8 +117,8 @@ export class JobQueue {
   }
 
   /**
-   * Call after the enqueuing transaction committed; before, a woken worker would find nothing. Saves
-   * this process's workers the round trip of the notification the commit sends to all processes.
+   * Only after the enqueuing transaction committed (before, a woken worker would find nothing).
+   * Saves this process's workers the round trip of the notification the commit sends to all processes.
    */
   wake(kind: string): void {
     for (const id of this.localWorkers.get(kind) ?? []) this.boss.notifyWorker(id);

@@ -10,6 +10,7 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { ensureDatabase } from '../../src/db/connect.js';
 import { closeGracefully } from '../../src/http/shutdown.js';
 import { startWorker } from '../../src/jobs/worker.js';
+import { composeModules } from '../../src/modules.js';
 import { KeysService } from '../../src/modules/keys/service.js';
 import { keysRepo } from '../../src/modules/keys/repo.js';
 import { newId } from '../../src/ids.js';
@@ -111,7 +112,8 @@ export async function startStowage(
   });
   const runtime = await openRuntime(config, { signingSecret: SIGNING_SECRET, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const db = runtime.database.db;
-  const app = await buildApp({ ...runtime, db });
+  const composition = await composeModules({ ...runtime, db });
+  const app = await buildApp(composition);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -160,7 +162,7 @@ export async function startStowage(
       return { status: response.status, headers: response.headers, body: parsed as any };
     },
     async startWorker() {
-      if (!stopWorker) stopWorker = await startWorker({ ...runtime, db, log: runtime.logger });
+      if (!stopWorker) stopWorker = await startWorker({ ...runtime, db, log: runtime.logger }, composition.deps, composition);
     },
     async stopWorker() {
       if (stopWorker) await stopWorker();

@@ -32,7 +32,7 @@ export async function createTemplateDatabase(serverUrl: string): Promise<{ name:
     } finally {
       await database.close();
     }
-    const queue = await JobQueue.start(url.toString(), loadConfig({}).jobs, (error) => {
+    const queue = await JobQueue.start(url.toString(), loadConfig({}), (error) => {
       throw error;
     });
     await queue.stop({ graceful: false });

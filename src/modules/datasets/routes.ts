@@ -18,7 +18,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { datasets: Data
   const write = { scope: 'parts:write' } as const;
   const tags = ['datasets'];
 
-  r.get('/api/v1/parts/:part_id/revisions/:revision_id/datasets', {
+  r.get('', {
     config: read,
     schema: {
       tags, summary: 'List Datasets', description: "The revision's active dataset links, newest first; superseded ones too with `include_inactive=true`.",
@@ -29,7 +29,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { datasets: Data
     return datasets.list(principalOf(request), request.params.part_id, request.params.revision_id, { includeInactive, ...pageOf(request.query) });
   });
 
-  r.post('/api/v1/parts/:part_id/revisions/:revision_id/datasets', {
+  r.post('', {
     config: write,
     schema: {
       tags, summary: 'Attach Dataset',
@@ -43,7 +43,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { datasets: Data
     return reply.code(201).send(await datasets.attach(principalOf(request), partId, revisionId, request.body));
   });
 
-  r.delete('/api/v1/parts/:part_id/revisions/:revision_id/datasets/:dataset_link_id', {
+  r.delete('/:dataset_link_id', {
     config: write,
     schema: {
       tags, summary: 'Detach Dataset', description: 'Removes the link, never the upload; a detached primary hands over to the newest remaining active link.',
@@ -54,7 +54,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { datasets: Data
     return datasets.detach(principalOf(request), partId, revisionId, linkId);
   });
 
-  r.patch('/api/v1/parts/:part_id/revisions/:revision_id/datasets/:dataset_link_id', {
+  r.patch('/:dataset_link_id', {
     config: write,
     schema: {
       tags, summary: 'Update Dataset',

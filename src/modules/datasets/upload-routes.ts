@@ -24,7 +24,7 @@ export async function datasetUploadRoutes(
 
   const limits = { maxBytes, largerFiles: 'use the multipart flow and attach the upload' };
 
-  r.post('/api/v1/parts/:part_id/revisions/:revision_id/datasets/upload', {
+  r.post('/upload', {
     config: { scope: 'parts:write' },
     preValidation: async (request, reply) => refuseUnfitForm(request, reply, limits),
     schema: {

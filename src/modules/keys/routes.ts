@@ -31,7 +31,7 @@ export async function keysRoutes(app: FastifyInstance, opts: { keys: KeysService
   const admin = { scope: 'admin' } as const;
   const tags = ['keys'];
 
-  r.post('/api/v1/keys', {
+  r.post('', {
     // The secret is shown in this answer only: Idempotency-Key keeps the answer without it and refuses a replay (409).
     config: { ...admin, secretField: 'key' },
     schema: {
@@ -47,7 +47,7 @@ export async function keysRoutes(app: FastifyInstance, opts: { keys: KeysService
     return reply.code(201).send(created);
   });
 
-  r.get('/api/v1/keys', {
+  r.get('', {
     config: admin,
     schema: { tags, summary: "List the org's API keys", response: { 200: listOf(ApiKey), ...errorResponses() } },
   }, async (request) => {
@@ -55,7 +55,7 @@ export async function keysRoutes(app: FastifyInstance, opts: { keys: KeysService
     return { count: data.length, data };
   });
 
-  r.delete('/api/v1/keys/:id', {
+  r.delete('/:id', {
     config: admin,
     schema: { tags, summary: 'Revoke API key', params: Type.Object({ id: Type.String() }), response: { 200: ApiKey, ...errorResponses(404, 409) } },
   }, async (request) => keys.revoke(request.params.id, principalOf(request).orgId));

@@ -16,7 +16,7 @@ export async function partRoutes(app: FastifyInstance, opts: { parts: PartServic
   const write = { scope: 'parts:write' } as const;
   const tags = ['parts'];
 
-  r.get('/api/v1/parts/', {
+  r.get('/', {
     config: read,
     schema: {
       tags, summary: 'List Parts', description: "The org's parts, newest first; `q` matches part_number and description, case-insensitive.",
@@ -27,7 +27,7 @@ export async function partRoutes(app: FastifyInstance, opts: { parts: PartServic
     return parts.list(principalOf(request), { q, classificationId, ...pageOf(request.query) });
   });
 
-  r.post('/api/v1/parts/', {
+  r.post('/', {
     config: write,
     schema: {
       tags, summary: 'Create Part', description: '`part_number` is unique per org (409); `base_uom` defaults to EA.',
@@ -35,12 +35,12 @@ export async function partRoutes(app: FastifyInstance, opts: { parts: PartServic
     },
   }, async (request, reply) => reply.code(201).send(await parts.create(principalOf(request), request.body)));
 
-  r.get('/api/v1/parts/:part_id', {
+  r.get('/:part_id', {
     config: read,
     schema: { tags, summary: 'Get Part', params: PartParams, response: { 200: PartRef, ...errorResponses(404, 422) } },
   }, async (request) => parts.get(principalOf(request), request.params.part_id));
 
-  r.patch('/api/v1/parts/:part_id', {
+  r.patch('/:part_id', {
     config: write,
     schema: {
       tags, summary: 'Update Part', description: 'Changes the fields sent; `attributes` replaces the whole object. `part_number` stays as created.',
@@ -48,7 +48,7 @@ export async function partRoutes(app: FastifyInstance, opts: { parts: PartServic
     },
   }, async (request) => parts.update(principalOf(request), request.params.part_id, request.body));
 
-  r.delete('/api/v1/parts/:part_id', {
+  r.delete('/:part_id', {
     config: write,
     schema: {
       tags, summary: 'Delete Part', description: 'Deletes the part with its revisions and dataset links; the uploads themselves are kept.',

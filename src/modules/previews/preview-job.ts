@@ -3,22 +3,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { BlobStore } from '../../blobs/blob-store.js';
-import type { Config } from '../../config.js';
-import type { Db } from '../../db/database.js';
 import type { JobRow } from '../../db/schema.js';
-import type { Metrics } from '../../metrics.js';
+import type { JobKind } from '../../jobs/job-kind.js';
 import { previewsRepo } from './repo.js';
 import { convertToGlb, PreviewError } from '../../cad/convert.js';
 import { cadFormatOf } from '../../cad/formats.js';
 import { jobsRepo } from '../../jobs/jobs-repo.js';
+import type { ModuleDeps } from '../module.js';
 
-export interface PreviewDeps {
-  db: Db;
-  blobs: BlobStore;
-  config: Config;
-  metrics: Metrics;
-}
+/** Time on top of the conversion limit that one attempt may take (download, store the GLB). */
+const LEASE_MARGIN_SECONDS = 120;
 
 /**
  * The preview job: the upload's bytes to a local file, converted to GLB in a child process held to
@@ -26,7 +20,13 @@ export interface PreviewDeps {
  * (unreadable, too slow, too big) fails the preview and the job without retries; trouble of ours
  * (storage, disk) throws, and the queue tries again.
  */
-export async function runPreview(deps: PreviewDeps, job: JobRow): Promise<void> {
+export const previewJob: JobKind<ModuleDeps> = {
+  kind: 'preview',
+  lease: (config) => Math.max(config.jobs.leaseSeconds, config.previews.timeoutSeconds + LEASE_MARGIN_SECONDS),
+  run: runPreview,
+};
+
+async function runPreview(deps: ModuleDeps, job: JobRow): Promise<void> {
   const preview = await previewsRepo.find(deps.db, job.subject_id);
   if (!preview || preview.job_id !== job.id || preview.status !== 'pending') {
     await jobsRepo.finish(deps.db, job.id, { status: 'failed', error: preview ? 'superseded by a newer preview job' : 'the upload no longer exists' });
@@ -71,7 +71,7 @@ export async function runPreview(deps: PreviewDeps, job: JobRow): Promise<void> 
   }
 }
 
-async function fail(deps: PreviewDeps, job: JobRow, reason: string, message: string): Promise<void> {
+async function fail(deps: ModuleDeps, job: JobRow, reason: string, message: string): Promise<void> {
   await deps.db.transaction().execute(async (tx) => {
     await previewsRepo.decide(tx, job.subject_id, job.id, { status: 'failed', reason });
     await jobsRepo.finish(tx, job.id, { status: 'failed', error: `${reason}: ${message}` });

@@ -20,7 +20,7 @@ export async function previewRoutes(app: FastifyInstance, opts: { previews: Prev
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const read = { scope: 'parts:read' } as const;
 
-  r.get('/api/v1/parts/:part_id/preview-url', {
+  r.get('/:part_id/preview-url', {
     config: read,
     schema: {
       tags: ['parts'],
@@ -31,7 +31,7 @@ export async function previewRoutes(app: FastifyInstance, opts: { previews: Prev
     },
   }, async (request) => previews.forPart(principalOf(request), request.params.part_id, baseUrlOf(request, publicUrl)));
 
-  r.get('/api/v1/parts/datasets/:data_source_id/preview-url', {
+  r.get('/datasets/:data_source_id/preview-url', {
     config: read,
     schema: {
       tags: ['parts'],

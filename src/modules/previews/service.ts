@@ -1,15 +1,10 @@
-import type { BlobStore } from '../../blobs/blob-store.js';
-import type { Config } from '../../config.js';
-import type { Db } from '../../db/database.js';
-import type { UploadRow } from '../../db/schema.js';
-import { notFound } from '../../errors.js';
-import { isUuid } from '../../ids.js';
-import type { JobQueue } from '../../jobs/queue.js';
-import { cadFormatOf } from '../../cad/formats.js';
-import { ownedPart } from '../parts/lookup.js';
 import type { Caller } from '../../access/caller.js';
-import { uploadsRepo } from '../uploads/repo.js';
+import { findOwned } from '../../access/find-owned.js';
+import { cadFormatOf } from '../../cad/formats.js';
+import type { UploadRow } from '../../db/schema.js';
+import type { ModuleDeps } from '../module.js';
 import { previewsRepo } from './repo.js';
+import { requestPreviews } from './request.js';
 
 export type PreviewUrlStatus = 'ok' | 'pending' | 'failed' | 'no_dataset';
 
@@ -23,12 +18,7 @@ const NO_DATASET: PreviewUrl = { data_source_id: null, status: 'no_dataset', url
 
 /** Answers where a part's or an upload's GLB preview stands, with a short-lived URL once it is made. */
 export class PreviewService {
-  constructor(
-    private readonly db: Db,
-    private readonly blobs: BlobStore,
-    private readonly queue: JobQueue,
-    private readonly config: Config,
-  ) {}
+  constructor(private readonly deps: ModuleDeps) {}
 
   /**
    * The part's most recent revision → its 3D model: the primary active dataset when it is one, else
@@ -36,8 +26,8 @@ export class PreviewService {
    * SolidWorks part, say) answers `failed` with its id; no 3D dataset at all answers `no_dataset`.
    */
   async forPart(caller: Caller, partId: string, baseUrl: string): Promise<PreviewUrl> {
-    await ownedPart(this.db, caller, partId);
-    const candidates = await this.db
+    await findOwned(this.deps.db, caller, 'part', partId);
+    const candidates = await this.deps.db
       .selectFrom('dataset_links as l')
       .innerJoin('uploads as u', 'u.id', 'l.upload_id')
       .selectAll('u')
@@ -56,8 +46,7 @@ export class PreviewService {
   }
 
   async forUpload(caller: Caller, uploadId: string, baseUrl: string): Promise<PreviewUrl> {
-    const upload = isUuid(uploadId) ? await uploadsRepo.find(this.db, caller.orgId, uploadId) : undefined;
-    if (!upload) throw notFound('upload');
+    const upload = await findOwned(this.deps.db, caller, 'upload', uploadId);
     if (!cadFormatOf(upload.name)) return { data_source_id: upload.id, status: 'no_dataset', url: null };
     return this.statusOf(upload, baseUrl);
   }
@@ -66,18 +55,17 @@ export class PreviewService {
     const answer = (status: PreviewUrlStatus, url: string | null = null): PreviewUrl => ({ data_source_id: upload.id, status, url });
     if (upload.status === 'pending') return answer('pending');
     if (upload.status !== 'confirmed') return answer('failed');
-    const preview = await previewsRepo.find(this.db, upload.id);
+    const preview = await previewsRepo.find(this.deps.db, upload.id);
     if (!preview) {
       // Confirmed before previews existed (or its request was lost): start it now rather than never.
-      await this.db.transaction().execute((tx) => previewsRepo.request(tx, this.queue, [upload], this.config.previews.timeoutSeconds));
-      this.queue.wake('preview');
+      await this.deps.queue.transaction(this.deps.db, (t) => requestPreviews(t, [upload]));
       return answer('pending');
     }
     if (preview.status !== 'ok') return answer(preview.status);
-    const url = await this.blobs.presignGet(
+    const url = await this.deps.blobs.presignGet(
       preview.blob_key!,
       { filename: `${upload.name.replace(/\.[^.]*$/, '')}.glb`, contentType: 'model/gltf-binary' },
-      { expiresInSeconds: this.config.limits.downloadTtlSeconds, baseUrl },
+      { expiresInSeconds: this.deps.config.limits.downloadTtlSeconds, baseUrl },
     );
     return answer('ok', url);
   }

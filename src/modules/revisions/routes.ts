@@ -17,7 +17,7 @@ export async function revisionRoutes(app: FastifyInstance, opts: { revisions: Re
   const write = { scope: 'parts:write' } as const;
   const tags = ['revisions'];
 
-  r.get('/api/v1/parts/:part_id/revisions', {
+  r.get('', {
     config: read,
     schema: {
       tags, summary: 'List Revisions', description: "The part's revisions, newest first.",
@@ -25,7 +25,7 @@ export async function revisionRoutes(app: FastifyInstance, opts: { revisions: Re
     },
   }, async (request) => revisions.list(principalOf(request), request.params.part_id, pageOf(request.query)));
 
-  r.post('/api/v1/parts/:part_id/revisions', {
+  r.post('', {
     config: write,
     schema: {
       tags, summary: 'Create Revision',
@@ -34,12 +34,12 @@ export async function revisionRoutes(app: FastifyInstance, opts: { revisions: Re
     },
   }, async (request, reply) => reply.code(201).send(await revisions.create(principalOf(request), request.params.part_id, request.body)));
 
-  r.get('/api/v1/parts/:part_id/revisions/:revision_id', {
+  r.get('/:revision_id', {
     config: read,
     schema: { tags, summary: 'Get Revision', params: RevisionParams, response: { 200: RevisionRef, ...errorResponses(404, 422) } },
   }, async (request) => revisions.get(principalOf(request), request.params.part_id, request.params.revision_id));
 
-  r.patch('/api/v1/parts/:part_id/revisions/:revision_id', {
+  r.patch('/:revision_id', {
     config: write,
     schema: {
       tags, summary: 'Update Revision', description: 'Merges `attributes` at the top level; a key set to null is removed.',
@@ -47,7 +47,7 @@ export async function revisionRoutes(app: FastifyInstance, opts: { revisions: Re
     },
   }, async (request) => revisions.update(principalOf(request), request.params.part_id, request.params.revision_id, request.body));
 
-  r.delete('/api/v1/parts/:part_id/revisions/:revision_id', {
+  r.delete('/:revision_id', {
     config: write,
     schema: {
       tags, summary: 'Delete Revision',

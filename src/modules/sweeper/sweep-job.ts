@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../../blobs/blob-store.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
+import type { PeriodicJob } from '../../jobs/job-kind.js';
 import type { Metrics } from '../../metrics.js';
+import type { ModuleDeps } from '../module.js';
 
 export interface SweepDeps {
   db: Db;
@@ -12,6 +14,13 @@ export interface SweepDeps {
   metrics: Metrics;
   log: Logger;
 }
+
+/** The sweep on the configured schedule (STOWAGE_SWEEP_CRON), one run at a time across all workers. */
+export const sweepJob: PeriodicJob<ModuleDeps> = {
+  kind: 'sweep',
+  cron: (config) => config.sweeper.cron,
+  run: (deps) => runSweep({ ...deps, log: deps.logger }),
+};
 
 export interface SweepReport {
   expired_uploads: number;

@@ -21,7 +21,7 @@ export async function multipartRoutes(app: FastifyInstance, opts: { multipart: M
   const write = { scope: 'uploads:write' } as const;
   const tags = ['uploads', 'multipart'];
 
-  r.post('/api/v1/uploads/multipart', {
+  r.post('/multipart', {
     config: write,
     schema: {
       tags, summary: 'Start a multipart upload', description: 'For files up to 250 GiB: parts go straight to storage, resumable.',
@@ -29,7 +29,7 @@ export async function multipartRoutes(app: FastifyInstance, opts: { multipart: M
     },
   }, async (request) => multipart.start(principalOf(request), request.body));
 
-  r.post('/api/v1/uploads/:data_source_id/parts', {
+  r.post('/:data_source_id/parts', {
     config: write,
     schema: {
       tags, summary: 'Presign parts', description: 'Presigned URLs for the given part numbers (up to 1,000 per call).',
@@ -38,7 +38,7 @@ export async function multipartRoutes(app: FastifyInstance, opts: { multipart: M
   }, async (request) =>
     multipart.presignParts(principalOf(request), request.params.data_source_id, request.body.part_numbers, baseUrlOf(request, publicUrl)));
 
-  r.get('/api/v1/uploads/:data_source_id/parts', {
+  r.get('/:data_source_id/parts', {
     config: { scope: 'uploads:read' },
     schema: {
       tags, summary: 'Stored parts', description: 'The parts storage already holds, so a client can resume.',
@@ -46,7 +46,7 @@ export async function multipartRoutes(app: FastifyInstance, opts: { multipart: M
     },
   }, async (request) => multipart.listParts(principalOf(request), request.params.data_source_id));
 
-  r.post('/api/v1/uploads/:data_source_id/complete', {
+  r.post('/:data_source_id/complete', {
     config: write,
     schema: {
       tags, summary: 'Complete a multipart upload', description: 'Checks the part list, assembles the file and enqueues the confirm job.',

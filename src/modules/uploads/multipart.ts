@@ -4,10 +4,12 @@ import type { Config } from '../../config.js';
 import type { Db } from '../../db/database.js';
 import type { UploadRow } from '../../db/schema.js';
 import { conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
-import { isUuid } from '../../ids.js';
+import type { JobQueue } from '../../jobs/queue.js';
+import type { ModuleDeps } from '../module.js';
 import { planParts } from './part-plan.js';
 import { uploadsRepo } from './repo.js';
 import type { Caller } from '../../access/caller.js';
+import { findOwned } from '../../access/find-owned.js';
 import type { UploadsService } from './service.js';
 
 export interface MultipartStart {
@@ -24,12 +26,17 @@ export interface MultipartStart {
  * the confirm job hashes the whole file (S3 only knows per-part checksums).
  */
 export class MultipartUploads {
+  private readonly db: Db;
+  private readonly blobs: BlobStore;
+  private readonly queue: JobQueue;
+  private readonly config: Config;
+
   constructor(
-    private readonly db: Db,
-    private readonly blobs: BlobStore,
+    deps: ModuleDeps,
     private readonly uploads: UploadsService,
-    private readonly config: Config,
-  ) {}
+  ) {
+    ({ db: this.db, blobs: this.blobs, queue: this.queue, config: this.config } = deps);
+  }
 
   async start(caller: Caller, input: MultipartStart) {
     const { partSize, partCount } = planParts(input, this.config.limits.multipartBytes);
@@ -104,14 +111,14 @@ export class MultipartUploads {
       const assembled = error instanceof BlobError && (error.kind === 'missing' || error.kind === 'exists') && (await this.blobs.stat(row.blob_key));
       if (!assembled) throw translate(error);
     }
-    return this.uploads.afterCommitWake(() => this.db.transaction().execute(async (tx) => {
-      const locked = await this.uploads.lockOwned(tx, caller, id);
+    return this.queue.transaction(this.db, async (t) => {
+      const locked = await findOwned(t.db, caller, 'upload', id, { lock: true });
       if (locked.confirm_job_id && !locked.multipart_upload_id) return { job_id: locked.confirm_job_id };
       if (locked.status !== 'pending') throw conflict(`a ${locked.status} upload cannot be completed`, { status: locked.status });
-      const assembled = await uploadsRepo.update(tx, locked.id, { multipart_upload_id: null });
-      const job = await this.uploads.enqueueConfirm(tx, assembled);
+      const assembled = await uploadsRepo.update(t.db, locked.id, { multipart_upload_id: null });
+      const job = await this.uploads.enqueueConfirm(t, assembled);
       return { job_id: job.id };
-    }));
+    });
   }
 
   private async storedParts(row: UploadRow) {
@@ -123,8 +130,7 @@ export class MultipartUploads {
   }
 
   private async ownedMultipart(caller: Caller, id: string): Promise<UploadRow> {
-    const row = isUuid(id) ? await uploadsRepo.find(this.db, caller.orgId, id) : undefined;
-    if (!row) throw notFound('upload');
+    const row = await findOwned(this.db, caller, 'upload', id);
     if (row.part_count === null) throw conflict('this is not a multipart upload', { status: row.status });
     return row;
   }

@@ -13,7 +13,6 @@ import {
   ConfirmResponse,
   DownloadUrlResponse,
   IdParams,
-  Job,
   ListQuery,
   PresignBatchRequest,
   PresignBatchResponse,
@@ -36,7 +35,7 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
   const write = { scope: 'uploads:write' } as const;
   const tags = ['uploads'];
 
-  r.post('/api/v1/uploads/presign', {
+  r.post('/presign', {
     config: write,
     schema: {
       tags, summary: 'Presign', description: 'Create a pending upload and a presigned URL to PUT its bytes to.',
@@ -44,7 +43,7 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     },
   }, async (request) => uploads.presign(caller(principalOf(request)), request.body, baseUrlOf(request, publicUrl)));
 
-  r.post('/api/v1/uploads/presign/batch', {
+  r.post('/presign/batch', {
     config: write,
     schema: {
       tags, summary: 'Presign many', description: 'Presign up to 100 files in one call; one invalid file rejects the batch.',
@@ -54,7 +53,7 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     files: await uploads.presignMany(caller(principalOf(request)), request.body.files, baseUrlOf(request, publicUrl)),
   }));
 
-  r.post('/api/v1/uploads/confirm', {
+  r.post('/confirm', {
     config: write,
     schema: {
       tags, summary: 'Confirm', description: 'Enqueue the confirm job; confirming again returns the same job.',
@@ -62,7 +61,7 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     },
   }, async (request) => uploads.confirm(caller(principalOf(request)), request.body.data_source_id));
 
-  r.get('/api/v1/uploads/', {
+  r.get('/', {
     config: read,
     schema: {
       tags, summary: 'List Uploads', description: "List the org's uploads, newest first, hiding cancelled rows by default.",
@@ -75,17 +74,17 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     return uploads.list(caller(principal), { includeCancelled, status, ...pageOf(request.query) });
   });
 
-  r.get('/api/v1/uploads/summary', {
+  r.get('/summary', {
     config: read,
     schema: { tags, summary: 'Storage summary', response: { 200: SummaryResponse, ...errorResponses() } },
   }, async (request) => uploads.summary(caller(principalOf(request))));
 
-  r.get('/api/v1/uploads/:data_source_id', {
+  r.get('/:data_source_id', {
     config: read,
     schema: { tags, summary: 'Get Upload', params: IdParams, response: { 200: UploadRef, ...errorResponses(404) } },
   }, async (request) => uploads.get(caller(principalOf(request)), request.params.data_source_id));
 
-  r.post('/api/v1/uploads/:data_source_id/cancel', {
+  r.post('/:data_source_id/cancel', {
     config: write,
     schema: {
       tags, summary: 'Cancel Upload', description: 'Mark a pending upload as cancelled; idempotent on cancelled, 409 past pending.',
@@ -93,7 +92,7 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     },
   }, async (request) => uploads.cancel(caller(principalOf(request)), request.params.data_source_id));
 
-  r.post('/api/v1/uploads/:data_source_id/retry', {
+  r.post('/:data_source_id/retry', {
     config: write,
     schema: {
       tags, summary: 'Retry Upload', description: 'Re-queue the confirm job for a pending or failed upload.',
@@ -101,7 +100,7 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     },
   }, async (request) => uploads.retry(caller(principalOf(request)), request.params.data_source_id));
 
-  r.post('/api/v1/uploads/bulk-cancel', {
+  r.post('/bulk-cancel', {
     config: write,
     schema: {
       tags, summary: 'Bulk Cancel Uploads', description: 'Cancel up to 100 uploads; per-row failures are reported in skipped.',
@@ -109,7 +108,7 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     },
   }, async (request) => uploads.bulkCancel(caller(principalOf(request)), request.body.ids));
 
-  r.post('/api/v1/uploads/bulk-retry', {
+  r.post('/bulk-retry', {
     config: write,
     schema: {
       tags, summary: 'Bulk Retry Uploads', description: 'Re-queue up to 100 uploads; per-row failures are reported in skipped.',
@@ -117,7 +116,7 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     },
   }, async (request) => uploads.bulkRetry(caller(principalOf(request)), request.body.ids));
 
-  r.get('/api/v1/uploads/:data_source_id/download-url', {
+  r.get('/:data_source_id/download-url', {
     config: read,
     schema: {
       tags, summary: 'Download Url', description: 'A short-lived URL to the bytes of a confirmed upload (404 otherwise).',
@@ -125,11 +124,4 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     },
   }, async (request) => uploads.downloadUrl(caller(principalOf(request)), request.params.data_source_id, baseUrlOf(request, publicUrl)));
 
-  r.get('/api/v1/jobs/:job_id', {
-    config: read,
-    schema: {
-      tags: ['jobs'], summary: 'Get Job', params: Type.Object({ job_id: Type.String() }),
-      response: { 200: Job, ...errorResponses(404) },
-    },
-  }, async (request) => uploads.job(caller(principalOf(request)), request.params.job_id));
 }

@@ -1,14 +1,17 @@
 import type { Caller } from '../../access/caller.js';
+import { findOwned } from '../../access/find-owned.js';
 import type { BlobStore } from '../../blobs/blob-store.js';
 import type { Config } from '../../config.js';
 import type { Db, Executor } from '../../db/database.js';
 import { InsertBatcher } from '../../db/insert-batcher.js';
 import type { NewUpload, UploadRow, UploadStatus } from '../../db/schema.js';
 import { conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
-import { isUuid, newId } from '../../ids.js';
-import { jobsRepo, jobView } from '../../jobs/jobs-repo.js';
-import type { JobQueue } from '../../jobs/queue.js';
-import { previewsRepo } from '../previews/repo.js';
+import { newId } from '../../ids.js';
+import type { JobQueue, JobTransaction } from '../../jobs/queue.js';
+import type { ModuleEvents } from '../events.js';
+import type { ModuleDeps } from '../module.js';
+import { confirmJob } from './confirm-job.js';
+import { confirmations } from './confirmed.js';
 import { uploadsRepo } from './repo.js';
 import { uploadView } from './view.js';
 
@@ -36,14 +39,15 @@ const SLOWEST_READ_BYTES_PER_SECOND = 20 * 1024 * 1024;
 
 export class UploadsService {
   private readonly newRows: InsertBatcher<NewUpload>;
+  private readonly db: Db;
+  private readonly blobs: BlobStore;
+  private readonly queue: JobQueue;
+  private readonly config: Config;
+  private readonly events: ModuleEvents;
 
-  constructor(
-    private readonly db: Db,
-    private readonly blobs: BlobStore,
-    private readonly queue: JobQueue,
-    private readonly config: Config,
-  ) {
-    this.newRows = new InsertBatcher((rows) => uploadsRepo.insert(db, rows));
+  constructor(deps: ModuleDeps) {
+    ({ db: this.db, blobs: this.blobs, queue: this.queue, config: this.config, events: this.events } = deps);
+    this.newRows = new InsertBatcher((rows) => uploadsRepo.insert(deps.db, rows));
   }
 
   async presign(caller: Caller, input: PresignInput, baseUrl: string) {
@@ -135,57 +139,23 @@ export class UploadsService {
     return new Map(rows.map((row) => [row.sha256 as string, row]));
   }
 
-  /** Pending rows go through the insert batcher; deduplicated ones come with their finished job. */
+  /** Pending rows go through the insert batcher; deduplicated ones are confirmed as they are stored. */
   async storeNew(rows: NewUpload[]): Promise<void> {
     const deduplicated = rows.filter((row) => row.deduplicated);
     const pending = rows.filter((row) => !row.deduplicated);
-    if (deduplicated.length) {
-      const previews = await this.db.transaction().execute(async (tx) => {
-        await jobsRepo.insertSucceeded(tx, deduplicated.map((row) => ({ id: row.confirm_job_id as string, org_id: row.org_id, kind: 'confirm', subject_id: row.id })));
-        await uploadsRepo.insert(tx, deduplicated);
-        return previewsRepo.request(tx, this.queue, deduplicated, this.config.previews.timeoutSeconds);
-      });
-      if (previews) this.queue.wake('preview');
-    }
+    if (deduplicated.length) await this.queue.transaction(this.db, (t) => confirmations.store(t, this.events, deduplicated));
     if (pending.length) await this.newRows.add(pending);
   }
 
   async confirm(caller: Caller, id: string) {
-    return this.afterCommitWake(() => this.db.transaction().execute(async (tx) => {
-      const row = await this.lockOwned(tx, caller, id);
+    return this.queue.transaction(this.db, async (t) => {
+      const row = await findOwned(t.db, caller, 'upload', id, { lock: true });
       if (row.status === 'cancelled') throw conflict('this upload was cancelled and cannot be confirmed', { status: row.status });
       if (row.confirm_job_id) return { job_id: row.confirm_job_id };
       refuseOpenMultipart(row);
-      const job = await this.enqueueConfirm(tx, row);
+      const job = await this.enqueueConfirm(t, row);
       return { job_id: job.id };
-    }));
-  }
-
-  /**
-   * Whether the upload owning blob `key` still takes bytes through a URL signed for it: a presigned
-   * URL cannot be revoked, so the local driver asks before and after every PUT. Pending only, and
-   * not expired when the bytes start (a transfer begun in time may end after); cancelled, failed
-   * and confirmed uploads are a 409 naming their status.
-   */
-  async admitBytes(key: string, moment: 'before' | 'after' = 'before'): Promise<void> {
-    const row = await uploadsRepo.findOwnerOfBlob(this.db, key);
-    if (!row) throw notFound('upload');
-    // A failed upload may still be retried (bytes first, then retry), as on S3, unless it expired or
-    // its bytes were purged; a cancelled or confirmed one never takes bytes again.
-    const retryable = row.status === 'failed' && row.failure_reason !== 'expired' && row.blob_purged_at === null;
-    if (row.status !== 'pending' && !retryable) {
-      throw conflict(`this upload is ${row.status}: its URL takes no bytes any more`, { status: row.status });
-    }
-    if (moment === 'before' && row.status === 'pending' && row.expires_at.getTime() <= Date.now()) {
-      throw conflict('this upload has expired: its URL takes no bytes any more; presign again', { status: 'expired' });
-    }
-  }
-
-  /** Runs a unit of work that may enqueue confirm jobs, then wakes this process's workers for them. */
-  async afterCommitWake<T>(work: () => Promise<T>): Promise<T> {
-    const result = await work();
-    this.queue.wake('confirm');
-    return result;
+    });
   }
 
   async list(caller: Caller, options: { includeCancelled: boolean; status?: UploadStatus; limit: number; offset: number }) {
@@ -194,33 +164,33 @@ export class UploadsService {
   }
 
   async get(caller: Caller, id: string) {
-    return uploadView(await this.owned(caller, id));
+    return uploadView(await findOwned(this.db, caller, 'upload', id));
   }
 
   async cancel(caller: Caller, id: string) {
     return this.db.transaction().execute(async (tx) => {
-      const row = await this.lockOwned(tx, caller, id);
+      const row = await findOwned(tx, caller, 'upload', id, { lock: true });
       return uploadView(await this.cancelLocked(tx, row));
     });
   }
 
   async retry(caller: Caller, id: string) {
-    return this.afterCommitWake(() => this.db.transaction().execute(async (tx) => {
-      const row = await this.lockOwned(tx, caller, id);
-      return uploadView(await this.retryLocked(tx, row));
-    }));
+    return this.queue.transaction(this.db, async (t) => {
+      const row = await findOwned(t.db, caller, 'upload', id, { lock: true });
+      return uploadView(await this.retryLocked(t, row));
+    });
   }
 
   bulkCancel(caller: Caller, ids: string[]): Promise<BulkResult> {
-    return this.bulk(caller, ids, 'cancelled', (tx, row) => this.cancelLocked(tx, row));
+    return this.bulk(caller, ids, 'cancelled', (t, row) => this.cancelLocked(t.db, row));
   }
 
   bulkRetry(caller: Caller, ids: string[]): Promise<BulkResult> {
-    return this.afterCommitWake(() => this.bulk(caller, ids, 'retried', (tx, row) => this.retryLocked(tx, row)));
+    return this.bulk(caller, ids, 'retried', (t, row) => this.retryLocked(t, row));
   }
 
   async downloadUrl(caller: Caller, id: string, baseUrl: string) {
-    const row = await this.owned(caller, id);
+    const row = await findOwned(this.db, caller, 'upload', id);
     // Only confirmed bytes are served: anything else may be partial, wrong or refused.
     if (row.status !== 'confirmed') throw notFound('confirmed upload');
     const url = await this.blobs.presignGet(
@@ -246,12 +216,6 @@ export class UploadsService {
     return { total_count: totalCount, total_bytes: totalBytes, by_status: byStatus, by_content_type: byContentType };
   }
 
-  async job(caller: Caller, id: string) {
-    const row = isUuid(id) ? await jobsRepo.findInOrg(this.db, id, caller.orgId) : undefined;
-    if (!row) throw notFound('job');
-    return jobView(row);
-  }
-
   private async cancelLocked(tx: Executor, row: UploadRow) {
     if (row.status === 'cancelled') return row;
     if (row.status !== 'pending') {
@@ -263,7 +227,7 @@ export class UploadsService {
     return cancelled;
   }
 
-  private async retryLocked(tx: Executor, row: UploadRow) {
+  private async retryLocked(t: JobTransaction, row: UploadRow) {
     if (row.status !== 'pending' && row.status !== 'failed') {
       throw conflict(`a ${row.status} upload cannot be retried`, { status: row.status });
     }
@@ -271,8 +235,8 @@ export class UploadsService {
     if (row.blob_purged_at) {
       throw conflict('the sweeper has removed the bytes of this upload; upload the file again', { status: 'purged' });
     }
-    const job = await this.enqueueConfirm(tx, row);
-    return uploadsRepo.update(tx, row.id, { status: 'pending', failure_reason: null, confirm_job_id: job.id });
+    const job = await this.enqueueConfirm(t, row);
+    return uploadsRepo.update(t.db, row.id, { status: 'pending', failure_reason: null, confirm_job_id: job.id });
   }
 
   /** Each id in its own transaction: one row's conflict never undoes another's change. */
@@ -280,12 +244,12 @@ export class UploadsService {
     caller: Caller,
     ids: string[],
     done: 'cancelled' | 'retried',
-    apply: (tx: Executor, row: UploadRow) => Promise<UploadRow>,
+    apply: (t: JobTransaction, row: UploadRow) => Promise<UploadRow>,
   ): Promise<BulkResult> {
     const result: BulkResult = { cancelled: [], retried: [], skipped: [] };
     for (const id of [...new Set(ids)]) {
       try {
-        await this.db.transaction().execute(async (tx) => apply(tx, await this.lockOwned(tx, caller, id)));
+        await this.queue.transaction(this.db, async (t) => apply(t, await findOwned(t.db, caller, 'upload', id, { lock: true })));
         result[done].push(id);
       } catch (error) {
         const details = (error as { details?: { status?: string } }).details;
@@ -298,28 +262,15 @@ export class UploadsService {
     return result;
   }
 
-  async enqueueConfirm(tx: Executor, row: UploadRow) {
+  async enqueueConfirm(t: JobTransaction, row: UploadRow) {
     const size = toNumber(row.declared_size) ?? this.config.limits.singleRequestBytes;
-    const job = await this.queue.enqueue(tx, {
+    const job = await t.enqueue(confirmJob, {
       orgId: row.org_id,
-      kind: 'confirm',
       subjectId: row.id,
       leaseSeconds: this.config.jobs.leaseSeconds + Math.ceil(size / SLOWEST_READ_BYTES_PER_SECOND),
     });
-    await uploadsRepo.update(tx, row.id, { confirm_job_id: job.id });
+    await uploadsRepo.update(t.db, row.id, { confirm_job_id: job.id });
     return job;
-  }
-
-  private async owned(caller: Caller, id: string): Promise<UploadRow> {
-    const row = isUuid(id) ? await uploadsRepo.find(this.db, caller.orgId, id) : undefined;
-    if (!row) throw notFound('upload');
-    return row;
-  }
-
-  async lockOwned(tx: Executor, caller: Caller, id: string): Promise<UploadRow> {
-    const row = isUuid(id) ? await uploadsRepo.findForUpdate(tx, caller.orgId, id) : undefined;
-    if (!row) throw notFound('upload');
-    return row;
   }
 
   private presignProblems(file: PresignInput, at: string): FieldProblem[] {

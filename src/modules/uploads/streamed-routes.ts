@@ -14,7 +14,7 @@ export async function streamedUploadRoutes(app: FastifyInstance, opts: { streame
 
   const limits = { maxBytes, largerFiles: 'use the multipart flow' };
 
-  app.post('/api/v1/uploads', {
+  app.post('', {
     config: { scope: 'uploads:write' },
     preValidation: async (request, reply) => refuseUnfitForm(request, reply, limits),
     schema: {

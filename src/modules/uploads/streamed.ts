@@ -6,9 +6,10 @@ import { matchesType, sniffContentType } from '../../content/sniff.js';
 import type { Db } from '../../db/database.js';
 import { unsupportedMediaType, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
-import { jobsRepo } from '../../jobs/jobs-repo.js';
 import type { JobQueue } from '../../jobs/queue.js';
-import { previewsRepo } from '../previews/repo.js';
+import type { ModuleEvents } from '../events.js';
+import type { ModuleDeps } from '../module.js';
+import { confirmations } from './confirmed.js';
 import { uploadsRepo } from './repo.js';
 import type { Caller } from '../../access/caller.js';
 import { uploadView } from './view.js';
@@ -27,12 +28,15 @@ export interface StreamedFile {
  * the sweeper.
  */
 export class StreamedUploads {
-  constructor(
-    private readonly db: Db,
-    private readonly blobs: BlobStore,
-    private readonly queue: JobQueue,
-    private readonly config: Config,
-  ) {}
+  private readonly db: Db;
+  private readonly blobs: BlobStore;
+  private readonly queue: JobQueue;
+  private readonly config: Config;
+  private readonly events: ModuleEvents;
+
+  constructor(deps: ModuleDeps) {
+    ({ db: this.db, blobs: this.blobs, queue: this.queue, config: this.config, events: this.events } = deps);
+  }
 
   async upload(caller: Caller, file: StreamedFile) {
     const name = file.name.split(/[\\/]/).pop()?.trim() ?? '';
@@ -48,32 +52,28 @@ export class StreamedUploads {
       if (detected && matchesType(detected, this.config.refusedContentTypes)) {
         throw unsupportedMediaType(`${detected} files are refused by this server's policy`);
       }
-      const jobId = newId();
-      const row = await this.db.transaction().execute(async (tx) => {
-        await jobsRepo.insertSucceeded(tx, [{ id: jobId, org_id: caller.orgId, kind: 'confirm', subject_id: id }]);
-        const now = new Date();
-        await uploadsRepo.insert(tx, [{
-          id,
-          org_id: caller.orgId,
-          name,
-          content_type: file.contentType,
-          declared_size: stored.size,
-          size_bytes: stored.size,
-          sha256: stored.sha256,
-          detected_content_type: detected,
-          status: 'confirmed',
-          blob_key: key,
-          confirm_job_id: jobId,
-          created_by_key_id: caller.keyId,
-          updated_at: now,
-          confirmed_at: now,
-          expires_at: now,
+      const now = new Date();
+      const row = await this.queue.transaction(this.db, async (t) => {
+        await confirmations.store(t, this.events, [{
+        id,
+        org_id: caller.orgId,
+        name,
+        content_type: file.contentType,
+        declared_size: stored.size,
+        size_bytes: stored.size,
+        sha256: stored.sha256,
+        detected_content_type: detected,
+        status: 'confirmed',
+        blob_key: key,
+        confirm_job_id: newId(),
+        created_by_key_id: caller.keyId,
+        updated_at: now,
+        confirmed_at: now,
+        expires_at: now,
         }]);
-        const inserted = await uploadsRepo.find(tx, caller.orgId, id);
-        await previewsRepo.request(tx, this.queue, [inserted!], this.config.previews.timeoutSeconds);
-        return inserted;
+        // Read back in the transaction: once it commits, the blob belongs to the row and must stay.
+        return uploadsRepo.find(t.db, caller.orgId, id);
       });
-      this.queue.wake('preview');
       return uploadView(row!);
     } catch (error) {
       await this.blobs.delete(key).catch(() => {});

@@ -1,0 +1,49 @@
+import { ModuleEvents } from './modules/events.js';
+import type { Module, ModuleDeps, ModuleFactory } from './modules/module.js';
+import { blobUrlsModule } from './modules/blob-urls/index.js';
+import { datasetsModule } from './modules/datasets/index.js';
+import { healthModule } from './modules/health/index.js';
+import { jobStatusModule } from './modules/job-status/index.js';
+import { keysModule } from './modules/keys/index.js';
+import { partsModule } from './modules/parts/index.js';
+import { previewsModule } from './modules/previews/index.js';
+import { revisionsModule } from './modules/revisions/index.js';
+import { sweeperModule } from './modules/sweeper/index.js';
+import { uploadsModule } from './modules/uploads/index.js';
+
+/**
+ * Every module of the service, one line each. The order is the order listeners hear events and
+ * routes are registered in; nothing else depends on it.
+ */
+const MODULES: readonly ModuleFactory[] = [
+  healthModule,
+  keysModule,
+  uploadsModule,
+  blobUrlsModule,
+  jobStatusModule,
+  previewsModule,
+  partsModule,
+  revisionsModule,
+  datasetsModule,
+  sweeperModule,
+];
+
+/** The modules of one process, built once from its runtime, with what they bring gathered. */
+export interface Composition {
+  deps: ModuleDeps;
+  modules: readonly Module[];
+  jobs: NonNullable<Module['jobs']>;
+  periodic: NonNullable<Module['periodic']>;
+}
+
+/** Builds every module, wires their listeners, and creates the queues of their job kinds. */
+export async function composeModules(runtime: Omit<ModuleDeps, 'events'>): Promise<Composition> {
+  const events = new ModuleEvents();
+  const deps: ModuleDeps = { ...runtime, events };
+  const modules = MODULES.map((make) => make(deps));
+  for (const module of modules) if (module.on) events.listen(module.on);
+  const jobs = modules.flatMap((m) => m.jobs ?? []);
+  const periodic = modules.flatMap((m) => m.periodic ?? []);
+  await deps.queue.prepare(jobs, periodic);
+  return { deps, modules, jobs, periodic };
+}
