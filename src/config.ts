@@ -1,7 +1,21 @@
 import path from 'node:path';
-import type { S3Settings } from './blobs/s3.js';
 
 /** Everything the process can be told through its environment, parsed once and frozen. */
+/** Where the s3 blob driver keeps blobs and how it reaches them. */
+export interface S3Settings {
+  endpoint: string | null;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+  /**
+   * Milliseconds to connect, and that a connection may stay silent mid-request, before the request
+   * fails (and is retried): without them a storage host that stops answering hangs requests and jobs.
+   */
+  timeouts?: { connectMs: number; idleMs: number };
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;

@@ -15,7 +15,7 @@ async function s3Driver(): Promise<DriverUnderTest> {
   try {
     const store = new S3BlobStore(engine.settings(freshBucketName()));
     await store.init();
-    return { store, baseUrl: '', lacks: { ...engine.lacks, name: engine.name }, close: () => engine.close() };
+    return { store, lacks: { ...engine.lacks, name: engine.name }, close: () => engine.close() };
   } catch (error) {
     await engine.close();
     throw error;

@@ -30,20 +30,9 @@ import {
 } from './blob-store.js';
 import { bucketMissing, isNotFound, unavailableOr } from './s3-errors.js';
 import { S3Multipart } from './s3-multipart.js';
+import type { S3Settings } from '../config.js';
 
-export interface S3Settings {
-  endpoint: string | null;
-  region: string;
-  bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  forcePathStyle: boolean;
-  /**
-   * Milliseconds to connect, and that a connection may stay silent mid-request, before the request
-   * fails (and is retried): without them a storage host that stops answering hangs requests and jobs.
-   */
-  timeouts?: { connectMs: number; idleMs: number };
-}
+export type { S3Settings } from '../config.js';
 
 const DEFAULT_TIMEOUTS = { connectMs: 10_000, idleMs: 60_000 };
 

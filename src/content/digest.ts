@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { BlobStore } from '../blobs/blob-store.js';
 import { SNIFF_BYTES } from './sniff.js';
 
 export interface Digest {
@@ -27,8 +26,13 @@ export async function digestStream(stream: Readable): Promise<Digest> {
   return { size, sha256: hash.digest('hex'), head: Buffer.concat(headChunks) };
 }
 
+/** Whatever reads a byte range (inclusive `end`) of a stored blob: every BlobStore does. */
+export interface RangeReader {
+  read(key: string, range: { start: number; end: number }): Promise<Readable>;
+}
+
 /** The first bytes of a blob, enough to sniff its type. */
-export async function readHead(blobs: BlobStore, key: string, size: number): Promise<Buffer> {
+export async function readHead(blobs: RangeReader, key: string, size: number): Promise<Buffer> {
   if (size === 0) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   for await (const chunk of await blobs.read(key, { start: 0, end: Math.min(size, SNIFF_BYTES) - 1 })) chunks.push(chunk as Buffer);

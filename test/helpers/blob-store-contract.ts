@@ -8,13 +8,14 @@ import type { NonSharedBuffer } from 'node:buffer';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import Fastify from 'fastify';
 import { BlobError, type BlobStore } from '../../src/blobs/blob-store.js';
+import { ErrorEnvelope } from '../../src/errors.js';
+import { installErrorHandling } from '../../src/http/error-handler.js';
 import type { S3Engine } from './s3.js';
 
 export interface DriverUnderTest {
   store: BlobStore;
-  /** Where the driver's signed URLs are answered when this process answers them; '' when storage does. */
-  baseUrl: string;
   /** What the storage behind the driver cannot show; tests that need it skip, naming `name`. */
   lacks: S3Engine['lacks'] & { name: string };
   close(): Promise<void>;
@@ -39,14 +40,17 @@ type Refusals = 'envelope' | 's3';
 export function blobStoreContract(name: string, makeDriver: () => Promise<DriverUnderTest>, options: ContractOptions): void {
   describe(`BlobStore contract: ${name}`, () => {
     let d: DriverUnderTest;
+    let server: RoutesServer | undefined;
     before(async () => {
       d = await makeDriver();
+      server = await serveRoutesOf(d.store);
     });
     after(async () => {
+      await server?.close();
       await d?.close();
     });
 
-    const presignOptions = (seconds = 60) => ({ expiresInSeconds: seconds, baseUrl: d.baseUrl });
+    const presignOptions = (seconds = 60) => ({ expiresInSeconds: seconds, baseUrl: server!.baseUrl });
 
     it('put streams bytes in and reports their size and sha256; stat and read give them back', async () => {
       const key = freshKey();
@@ -440,6 +444,28 @@ export function blobStoreContract(name: string, makeDriver: () => Promise<Driver
       });
     });
   });
+}
+
+interface RoutesServer {
+  /** Where the driver's signed URLs are answered when they point at this server; '' when they point at storage. */
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Answers the routes the driver brings (the local driver's signed URLs) as the app does: on our error
+ * handling, every PUT admitted (the service's admission is the upload tests' business).
+ */
+async function serveRoutesOf(store: BlobStore): Promise<RoutesServer> {
+  const routes = store.routes?.({ admit: async () => {} });
+  if (!routes) return { baseUrl: '', close: async () => {} };
+  const app = Fastify();
+  installErrorHandling(app);
+  app.addSchema(ErrorEnvelope);
+  await app.register(routes);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
+  return { baseUrl: `http://127.0.0.1:${port}`, close: () => app.close() };
 }
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
