@@ -20,10 +20,6 @@ export const jobsRepo = {
     return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
   },
 
-  findInOrg(db: Executor, id: string, orgId: string) {
-    return db.selectFrom('jobs').selectAll().where('id', '=', id).where('org_id', '=', orgId).executeTakeFirst();
-  },
-
   /** Starts an attempt; undefined when the job already ended (a duplicate delivery). */
   startAttempt(db: Executor, id: string) {
     return db

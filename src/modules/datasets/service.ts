@@ -5,10 +5,11 @@ import { isUuid, newId } from '../../ids.js';
 import type { Caller } from '../../access/caller.js';
 import { datasetRepo } from './repo.js';
 import type { DatasetUpdate } from './schema.js';
-import { cleanFilename, lockedRevision, ownedRevision } from '../parts/lookup.js';
+import { cleanFilename } from '../names.js';
+import { lockedRevision, ownedRevision } from '../revisions/lookup.js';
 import { planAttach } from './primary.js';
 import { roleFor } from './roles.js';
-import { linkView } from '../parts/view.js';
+import { linkView } from './view.js';
 
 export interface AttachInput {
   data_source_id: string;

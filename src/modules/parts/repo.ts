@@ -12,10 +12,6 @@ export const partRepo = {
     return db.insertInto('parts').values({ ...row, updated_at: sql`now()` }).returningAll().executeTakeFirstOrThrow();
   },
 
-  find(db: Executor, orgId: string, id: string) {
-    return db.selectFrom('parts').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
-  },
-
   /** Holds the part against a concurrent delete until the transaction ends, so rows added under it stay valid. */
   findForKeyShare(db: Executor, orgId: string, id: string) {
     return db.selectFrom('parts').selectAll().where('org_id', '=', orgId).where('id', '=', id).forKeyShare().executeTakeFirst();

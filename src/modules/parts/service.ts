@@ -3,7 +3,8 @@ import { isUniqueViolation } from '../../db/pg-errors.js';
 import { conflict, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Caller } from '../../access/caller.js';
-import { cleanLabel, ownedPart } from './lookup.js';
+import { findOwned } from '../../access/find-owned.js';
+import { cleanLabel } from '../names.js';
 import { partRepo } from './repo.js';
 import type { PartCreate, PartUpdate } from './schema.js';
 import { partView } from './view.js';
@@ -35,11 +36,11 @@ export class PartService {
   }
 
   async get(caller: Caller, id: string) {
-    return partView(await ownedPart(this.db, caller, id));
+    return partView(await findOwned(this.db, caller, 'part', id));
   }
 
   async update(caller: Caller, id: string, input: PartUpdate) {
-    const part = await ownedPart(this.db, caller, id);
+    const part = await findOwned(this.db, caller, 'part', id);
     const changes = columnsOf(input);
     if (!Object.keys(changes).length) return partView(part);
     const row = await partRepo.update(this.db, caller.orgId, part.id, changes);
@@ -48,7 +49,7 @@ export class PartService {
   }
 
   async delete(caller: Caller, id: string) {
-    const part = await ownedPart(this.db, caller, id);
+    const part = await findOwned(this.db, caller, 'part', id);
     if (!(await partRepo.delete(this.db, caller.orgId, part.id))) throw notFound('part');
     return { message: `part ${part.part_number} deleted with its revisions and dataset links; the uploads are kept` };
   }

@@ -3,17 +3,19 @@ import { isUniqueViolation } from '../../db/pg-errors.js';
 import { conflict, notFound, validationError } from '../../errors.js';
 import { isUuid, newId } from '../../ids.js';
 import type { Caller } from '../../access/caller.js';
-import { cleanLabel, lockedRevision, ownedPart, ownedRevision } from '../parts/lookup.js';
+import { findOwned } from '../../access/find-owned.js';
+import { cleanLabel } from '../names.js';
+import { lockedRevision, ownedRevision } from './lookup.js';
 import { partRepo } from '../parts/repo.js';
 import type { RevisionCreate, RevisionUpdate } from './schema.js';
 import { revisionRepo } from './repo.js';
-import { revisionView } from '../parts/view.js';
+import { revisionView } from './view.js';
 
 export class RevisionService {
   constructor(private readonly db: Db) {}
 
   async list(caller: Caller, partId: string, page: { limit: number; offset: number }) {
-    const part = await ownedPart(this.db, caller, partId);
+    const part = await findOwned(this.db, caller, 'part', partId);
     const { rows, count } = await revisionRepo.list(this.db, caller.orgId, part.id, page);
     return { count, data: rows.map(revisionView) };
   }

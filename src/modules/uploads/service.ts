@@ -12,6 +12,7 @@ import type { ModuleEvents } from '../events.js';
 import type { ModuleDeps } from '../module.js';
 import { confirmJob } from './confirm-job.js';
 import { confirmations } from './confirmed.js';
+import { FILE_NAME_RULE, isFileName } from '../names.js';
 import { uploadsRepo } from './repo.js';
 import { uploadView } from './view.js';
 
@@ -275,9 +276,7 @@ export class UploadsService {
 
   private presignProblems(file: PresignInput, at: string): FieldProblem[] {
     const problems: FieldProblem[] = [];
-    if (!file.name.trim() || /[\u0000-\u001f\u007f/\\]/.test(file.name)) {
-      problems.push({ path: `${at}.name`, message: 'must be a file name without slashes or control characters' });
-    }
+    if (!isFileName(file.name)) problems.push({ path: `${at}.name`, message: FILE_NAME_RULE });
     const max = this.config.limits.singleRequestBytes;
     if (file.size_bytes != null && file.size_bytes > max) {
       problems.push({
