@@ -25,6 +25,7 @@ export const FLOORS: readonly (readonly [prefix: string, floor: number])[] = [
   ['src/threadpool.ts', 0],
   ['src/metrics.ts', 0],
   ['src/shutdown.ts', 0],
+  ['src/storage-limits.ts', 0],
   ['src/cad/', 0],
   ['src/previews/', 0], // the old name of src/cad/
   ['src/client/', 0], // the CLI's HTTP client talks to a server, it shares no code with one

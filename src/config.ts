@@ -1,6 +1,6 @@
 import path from 'node:path';
+import { STORAGE_LIMITS } from './storage-limits.js';
 
-/** Everything the process can be told through its environment, parsed once and frozen. */
 /** Where the s3 blob driver keeps blobs and how it reaches them. */
 export interface S3Settings {
   endpoint: string | null;
@@ -16,6 +16,7 @@ export interface S3Settings {
   timeouts?: { connectMs: number; idleMs: number };
 }
 
+/** Everything the process can be told through its environment, parsed once and frozen. */
 export interface Config {
   readonly port: number;
   readonly host: string;
@@ -105,6 +106,8 @@ const DEFAULT_REFUSED_TYPES = [
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const read = new EnvReader(env);
   const port = read.int('PORT', 8080, 0, 65535);
@@ -115,12 +118,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: read.optional('DATABASE_URL'),
     publicUrl: read.url('PUBLIC_URL'),
     signingSecret: read.optional('STOWAGE_SIGNING_SECRET'),
-    logLevel: read.str('LOG_LEVEL', 'info'),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     storageDriver: read.oneOf('STORAGE_DRIVER', ['local', 's3'] as const, 'local'),
     s3: null,
     limits: {
-      singleRequestBytes: read.int('STOWAGE_SINGLE_REQUEST_MAX_BYTES', 5 * 1024 ** 3, 1),
-      multipartBytes: read.int('STOWAGE_MULTIPART_MAX_BYTES', 250 * 1024 ** 3, 1),
+      // One PUT to S3 carries at most 5 GiB; the local driver keeps the same ceiling so clients behave alike.
+      singleRequestBytes: read.int('STOWAGE_SINGLE_REQUEST_MAX_BYTES', STORAGE_LIMITS.singlePutBytes, 1, STORAGE_LIMITS.singlePutBytes),
+      multipartBytes: read.int('STOWAGE_MULTIPART_MAX_BYTES', 250 * 1024 ** 3, 1, STORAGE_LIMITS.maxPartNumber * STORAGE_LIMITS.maxPartBytes),
       simpleUploadBytes: read.int('STOWAGE_SIMPLE_UPLOAD_MAX_BYTES', 512 * 1024 ** 2, 1),
       presignTtlSeconds: read.int('STOWAGE_PRESIGN_TTL_SECONDS', 3600, 1),
       downloadTtlSeconds: read.int('STOWAGE_DOWNLOAD_TTL_SECONDS', 300, 1),
@@ -149,7 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollingIntervalSeconds: read.number('STOWAGE_JOB_POLL_SECONDS', 1, 0.5),
     },
     sweeper: {
-      cron: read.str('STOWAGE_SWEEP_CRON', '*/5 * * * *'),
+      cron: read.cron('STOWAGE_SWEEP_CRON', '*/5 * * * *'),
       graceSeconds: read.int('STOWAGE_SWEEP_GRACE_SECONDS', 3 * 24 * 3600, 0),
       batch: read.int('STOWAGE_SWEEP_BATCH', 500, 1),
     },
@@ -231,16 +235,30 @@ class EnvReader {
     return fallback;
   }
 
+  /** An http(s) URL: `new URL('localhost:8080')` parses too, as a URL of scheme "localhost:". */
   url(name: string): string | null {
     const raw = this.optional(name);
     if (raw === null) return null;
-    try {
-      const url = new URL(raw);
-      return url.toString().replace(/\/+$/, '');
-    } catch {
-      this.problems.push(`${name} must be an absolute URL, got "${raw}"`);
+    const url = URL.canParse(raw) ? new URL(raw) : null;
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      this.problems.push(`${name} must be an absolute http:// or https:// URL, got "${raw}"`);
       return null;
     }
+    return url.toString().replace(/\/+$/, '');
+  }
+
+  /**
+   * The shape of a cron expression (5 fields, or 6 with seconds), checked here so a typo stops the
+   * start with the variable's name rather than failing when the worker first schedules it.
+   */
+  cron(name: string, fallback: string): string {
+    const value = this.str(name, fallback);
+    const fields = value.split(/\s+/);
+    if ((fields.length !== 5 && fields.length !== 6) || !fields.every((f) => /^[\d*/,?LW#A-Za-z-]+$/.test(f))) {
+      this.problems.push(`${name} must be a cron expression of 5 fields (minute hour day month weekday), got "${value}"`);
+      return fallback;
+    }
+    return value;
   }
 
   list(name: string, fallback: readonly string[]): string[] {

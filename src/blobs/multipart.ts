@@ -1,8 +1,9 @@
+import { STORAGE_LIMITS } from '../storage-limits.js';
 import { BlobError, type PartReceipt } from './blob-store.js';
 
 /** S3's floor for every part but the last; the local driver applies the same one unless told otherwise. */
-export const MIN_PART_BYTES = 5 * 1024 * 1024;
-export const MAX_PART_NUMBER = 10_000;
+export const MIN_PART_BYTES = STORAGE_LIMITS.minPartBytes;
+export const MAX_PART_NUMBER = STORAGE_LIMITS.maxPartNumber;
 
 export function checkPartNumber(partNumber: number): number {
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {

@@ -1,8 +1,8 @@
-import { MAX_PART_NUMBER, MIN_PART_BYTES } from '../../blobs/multipart.js';
 import { type FieldProblem, validationError } from '../../errors.js';
+import { STORAGE_LIMITS } from '../../storage-limits.js';
 
+const { minPartBytes: MIN_PART_BYTES, maxPartBytes: MAX_PART_BYTES, maxPartNumber: MAX_PART_NUMBER } = STORAGE_LIMITS;
 const MIB = 1024 * 1024;
-const MAX_PART_BYTES = 5 * 1024 ** 3;
 const DEFAULT_PART_BYTES = 16 * MIB;
 
 /**
