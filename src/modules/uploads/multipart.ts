@@ -1,10 +1,7 @@
-import { BlobError, type BlobStore } from '../../blobs/blob-store.js';
+import { BlobError } from '../../blobs/blob-store.js';
 import { sameEtag } from '../../blobs/multipart.js';
-import type { Config } from '../../config.js';
-import type { Db } from '../../db/database.js';
 import type { UploadRow } from '../../db/schema.js';
 import { conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
-import type { JobQueue } from '../../jobs/queue.js';
 import type { ModuleDeps } from '../module.js';
 import { planParts } from './part-plan.js';
 import { uploadsRepo } from './repo.js';
@@ -26,30 +23,24 @@ export interface MultipartStart {
  * the confirm job hashes the whole file (S3 only knows per-part checksums).
  */
 export class MultipartUploads {
-  private readonly db: Db;
-  private readonly blobs: BlobStore;
-  private readonly queue: JobQueue;
-  private readonly config: Config;
 
   constructor(
-    deps: ModuleDeps,
+    private readonly deps: ModuleDeps,
     private readonly uploads: UploadsService,
-  ) {
-    ({ db: this.db, blobs: this.blobs, queue: this.queue, config: this.config } = deps);
-  }
+  ) {}
 
   async start(caller: Caller, input: MultipartStart) {
-    const { partSize, partCount } = planParts(input, this.config.limits.multipartBytes);
+    const { partSize, partCount } = planParts(input, this.deps.config.limits.multipartBytes);
     const known = await this.uploads.confirmedContent(caller.orgId, [input]);
     const row = this.uploads.rowFor(caller, input, known, Date.now());
-    const expiresIn = this.config.limits.pendingTtlSeconds;
+    const expiresIn = this.deps.config.limits.pendingTtlSeconds;
     if (row.deduplicated) {
       await this.uploads.storeNew([row]);
       return { data_source_id: row.id, part_size: partSize, part_count: 0, expires_in: 0, deduplicated: true };
     }
     // Storage first: a multipart upload without a row is harmless, a row without one is not.
-    const { uploadId } = await this.blobs.createMultipart(row.blob_key, { contentType: row.content_type ?? null, partSize });
-    await uploadsRepo.insert(this.db, [{ ...row, multipart_upload_id: uploadId, part_size: partSize, part_count: partCount }]);
+    const { uploadId } = await this.deps.blobs.createMultipart(row.blob_key, { contentType: row.content_type ?? null, partSize });
+    await uploadsRepo.insert(this.deps.db, [{ ...row, multipart_upload_id: uploadId, part_size: partSize, part_count: partCount }]);
     return { data_source_id: row.id, part_size: partSize, part_count: partCount, expires_in: expiresIn, deduplicated: false };
   }
 
@@ -60,10 +51,10 @@ export class MultipartUploads {
       n > count ? [{ path: `body.part_numbers[${i}]`, message: `this upload has ${count} parts` }] : [],
     );
     if (problems.length) throw validationError(problems);
-    const expiresInSeconds = this.config.limits.presignTtlSeconds;
+    const expiresInSeconds = this.deps.config.limits.presignTtlSeconds;
     const parts = await Promise.all(
       [...new Set(partNumbers)].map(async (partNumber) => {
-        const request = await this.blobs.presignPart(row.blob_key, row.multipart_upload_id!, partNumber, {
+        const request = await this.deps.blobs.presignPart(row.blob_key, row.multipart_upload_id!, partNumber, {
           size: expectedPartSize(row, partNumber),
           expiresInSeconds,
           baseUrl,
@@ -105,13 +96,13 @@ export class MultipartUploads {
     });
     if (problems.length) throw validationError(problems, 'the parts do not make up the declared file');
     try {
-      await this.blobs.completeMultipart(row.blob_key, row.multipart_upload_id, listed.map((p) => ({ partNumber: p.part_number, etag: p.etag })));
+      await this.deps.blobs.completeMultipart(row.blob_key, row.multipart_upload_id, listed.map((p) => ({ partNumber: p.part_number, etag: p.etag })));
     } catch (error) {
       // A completion that succeeded in storage but not here (crash, lost answer) is finished now.
-      const assembled = error instanceof BlobError && (error.kind === 'missing' || error.kind === 'exists') && (await this.blobs.stat(row.blob_key));
+      const assembled = error instanceof BlobError && (error.kind === 'missing' || error.kind === 'exists') && (await this.deps.blobs.stat(row.blob_key));
       if (!assembled) throw translate(error);
     }
-    return this.queue.transaction(this.db, async (t) => {
+    return this.deps.queue.transaction(this.deps.db, async (t) => {
       const locked = await findOwned(t.db, caller, 'upload', id, { lock: true });
       if (locked.confirm_job_id && !locked.multipart_upload_id) return { job_id: locked.confirm_job_id };
       if (locked.status !== 'pending') throw conflict(`a ${locked.status} upload cannot be completed`, { status: locked.status });
@@ -123,14 +114,14 @@ export class MultipartUploads {
 
   private async storedParts(row: UploadRow) {
     try {
-      return await this.blobs.listParts(row.blob_key, row.multipart_upload_id!);
+      return await this.deps.blobs.listParts(row.blob_key, row.multipart_upload_id!);
     } catch (error) {
       throw translate(error);
     }
   }
 
   private async ownedMultipart(caller: Caller, id: string): Promise<UploadRow> {
-    const row = await findOwned(this.db, caller, 'upload', id);
+    const row = await findOwned(this.deps.db, caller, 'upload', id);
     if (row.part_count === null) throw conflict('this is not a multipart upload', { status: row.status });
     return row;
   }

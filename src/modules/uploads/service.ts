@@ -1,14 +1,11 @@
 import type { Caller } from '../../access/caller.js';
 import { findOwned } from '../../access/find-owned.js';
-import type { BlobStore } from '../../blobs/blob-store.js';
-import type { Config } from '../../config.js';
-import type { Db, Executor } from '../../db/database.js';
+import type { Executor } from '../../db/database.js';
 import { InsertBatcher } from '../../db/insert-batcher.js';
 import type { NewUpload, UploadRow, UploadStatus } from '../../db/schema.js';
 import { conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
-import type { JobQueue, JobTransaction } from '../../jobs/queue.js';
-import type { ModuleEvents } from '../events.js';
+import type { JobTransaction } from '../../jobs/queue.js';
 import type { ModuleDeps } from '../module.js';
 import { confirmJob } from './confirm-job.js';
 import { confirmations } from './confirmed.js';
@@ -40,14 +37,8 @@ const SLOWEST_READ_BYTES_PER_SECOND = 20 * 1024 * 1024;
 
 export class UploadsService {
   private readonly newRows: InsertBatcher<NewUpload>;
-  private readonly db: Db;
-  private readonly blobs: BlobStore;
-  private readonly queue: JobQueue;
-  private readonly config: Config;
-  private readonly events: ModuleEvents;
 
-  constructor(deps: ModuleDeps) {
-    ({ db: this.db, blobs: this.blobs, queue: this.queue, config: this.config, events: this.events } = deps);
+  constructor(private readonly deps: ModuleDeps) {
     this.newRows = new InsertBatcher((rows) => uploadsRepo.insert(deps.db, rows));
   }
 
@@ -64,7 +55,7 @@ export class UploadsService {
   async presignMany(caller: Caller, files: PresignInput[], baseUrl: string, pathOf = (i: number) => `body.files[${i}]`) {
     const problems = files.flatMap((file, i) => this.presignProblems(file, pathOf(i)));
     if (problems.length) throw validationError(problems);
-    const expiresIn = this.config.limits.presignTtlSeconds;
+    const expiresIn = this.deps.config.limits.presignTtlSeconds;
     const known = await this.confirmedContent(caller.orgId, files);
     const now = Date.now();
     const rows = files.map((file) => this.rowFor(caller, file, known, now));
@@ -74,12 +65,12 @@ export class UploadsService {
         if (row.deduplicated) {
           return { data_source_id: row.id, url: null, method: null, headers: null, fields: null, expires_in: 0, deduplicated: true };
         }
-        const request = await this.blobs.presignPut(
+        const request = await this.deps.blobs.presignPut(
           row.blob_key,
           {
             size: toNumber(row.declared_size),
             // Undeclared, the size is still held to what one request may carry.
-            maxSize: this.config.limits.singleRequestBytes,
+            maxSize: this.deps.config.limits.singleRequestBytes,
             sha256: row.declared_sha256 ?? null,
             contentType: row.content_type ?? null,
           },
@@ -114,7 +105,7 @@ export class UploadsService {
       declared_sha256: sha256,
       created_by_key_id: caller.keyId,
       updated_at: new Date(now),
-      expires_at: new Date(now + this.config.limits.pendingTtlSeconds * 1000),
+      expires_at: new Date(now + this.deps.config.limits.pendingTtlSeconds * 1000),
     };
     const same = sha256 ? known.get(sha256) : undefined;
     if (!same || (file.size_bytes != null && Number(same.size_bytes) !== file.size_bytes)) {
@@ -136,7 +127,7 @@ export class UploadsService {
   async confirmedContent(orgId: string, files: PresignInput[]): Promise<Map<string, ReusableContent>> {
     const declared = [...new Set(files.flatMap((f) => (f.sha256 ? [f.sha256.toLowerCase()] : [])))];
     if (!declared.length) return new Map();
-    const rows = await uploadsRepo.findConfirmedByContent(this.db, orgId, declared);
+    const rows = await uploadsRepo.findConfirmedByContent(this.deps.db, orgId, declared);
     return new Map(rows.map((row) => [row.sha256 as string, row]));
   }
 
@@ -144,12 +135,12 @@ export class UploadsService {
   async storeNew(rows: NewUpload[]): Promise<void> {
     const deduplicated = rows.filter((row) => row.deduplicated);
     const pending = rows.filter((row) => !row.deduplicated);
-    if (deduplicated.length) await this.queue.transaction(this.db, (t) => confirmations.store(t, this.events, deduplicated));
+    if (deduplicated.length) await this.deps.queue.transaction(this.deps.db, (t) => confirmations.store(t, this.deps.events, deduplicated));
     if (pending.length) await this.newRows.add(pending);
   }
 
   async confirm(caller: Caller, id: string) {
-    return this.queue.transaction(this.db, async (t) => {
+    return this.deps.queue.transaction(this.deps.db, async (t) => {
       const row = await findOwned(t.db, caller, 'upload', id, { lock: true });
       if (row.status === 'cancelled') throw conflict('this upload was cancelled and cannot be confirmed', { status: row.status });
       if (row.confirm_job_id) return { job_id: row.confirm_job_id };
@@ -160,23 +151,23 @@ export class UploadsService {
   }
 
   async list(caller: Caller, options: { includeCancelled: boolean; status?: UploadStatus; limit: number; offset: number }) {
-    const { rows, count } = await uploadsRepo.list(this.db, caller.orgId, options);
+    const { rows, count } = await uploadsRepo.list(this.deps.db, caller.orgId, options);
     return { count, data: rows.map(uploadView) };
   }
 
   async get(caller: Caller, id: string) {
-    return uploadView(await findOwned(this.db, caller, 'upload', id));
+    return uploadView(await findOwned(this.deps.db, caller, 'upload', id));
   }
 
   async cancel(caller: Caller, id: string) {
-    return this.db.transaction().execute(async (tx) => {
+    return this.deps.db.transaction().execute(async (tx) => {
       const row = await findOwned(tx, caller, 'upload', id, { lock: true });
       return uploadView(await this.cancelLocked(tx, row));
     });
   }
 
   async retry(caller: Caller, id: string) {
-    return this.queue.transaction(this.db, async (t) => {
+    return this.deps.queue.transaction(this.deps.db, async (t) => {
       const row = await findOwned(t.db, caller, 'upload', id, { lock: true });
       return uploadView(await this.retryLocked(t, row));
     });
@@ -191,19 +182,19 @@ export class UploadsService {
   }
 
   async downloadUrl(caller: Caller, id: string, baseUrl: string) {
-    const row = await findOwned(this.db, caller, 'upload', id);
+    const row = await findOwned(this.deps.db, caller, 'upload', id);
     // Only confirmed bytes are served: anything else may be partial, wrong or refused.
     if (row.status !== 'confirmed') throw notFound('confirmed upload');
-    const url = await this.blobs.presignGet(
+    const url = await this.deps.blobs.presignGet(
       row.blob_key,
       { filename: row.name, contentType: row.detected_content_type ?? row.content_type },
-      { expiresInSeconds: this.config.limits.downloadTtlSeconds, baseUrl },
+      { expiresInSeconds: this.deps.config.limits.downloadTtlSeconds, baseUrl },
     );
-    return { url, expires_in: this.config.limits.downloadTtlSeconds };
+    return { url, expires_in: this.deps.config.limits.downloadTtlSeconds };
   }
 
   async summary(caller: Caller) {
-    const groups = await uploadsRepo.summary(this.db, caller.orgId);
+    const groups = await uploadsRepo.summary(this.deps.db, caller.orgId);
     const byStatus: Record<string, number> = { pending: 0, confirmed: 0, failed: 0, cancelled: 0 };
     const byContentType: Record<string, number> = {};
     let totalCount = 0;
@@ -224,7 +215,7 @@ export class UploadsService {
     }
     const cancelled = await uploadsRepo.update(tx, row.id, { status: 'cancelled' });
     // Frees the parts at once; if this fails the sweeper finds nothing to keep them for either.
-    if (row.multipart_upload_id) await this.blobs.abortMultipart(row.blob_key, row.multipart_upload_id).catch(() => {});
+    if (row.multipart_upload_id) await this.deps.blobs.abortMultipart(row.blob_key, row.multipart_upload_id).catch(() => {});
     return cancelled;
   }
 
@@ -250,7 +241,7 @@ export class UploadsService {
     const result: BulkResult = { cancelled: [], retried: [], skipped: [] };
     for (const id of [...new Set(ids)]) {
       try {
-        await this.queue.transaction(this.db, async (t) => apply(t, await findOwned(t.db, caller, 'upload', id, { lock: true })));
+        await this.deps.queue.transaction(this.deps.db, async (t) => apply(t, await findOwned(t.db, caller, 'upload', id, { lock: true })));
         result[done].push(id);
       } catch (error) {
         const details = (error as { details?: { status?: string } }).details;
@@ -264,11 +255,11 @@ export class UploadsService {
   }
 
   async enqueueConfirm(t: JobTransaction, row: UploadRow) {
-    const size = toNumber(row.declared_size) ?? this.config.limits.singleRequestBytes;
+    const size = toNumber(row.declared_size) ?? this.deps.config.limits.singleRequestBytes;
     const job = await t.enqueue(confirmJob, {
       orgId: row.org_id,
       subjectId: row.id,
-      leaseSeconds: this.config.jobs.leaseSeconds + Math.ceil(size / SLOWEST_READ_BYTES_PER_SECOND),
+      leaseSeconds: this.deps.config.jobs.leaseSeconds + Math.ceil(size / SLOWEST_READ_BYTES_PER_SECOND),
     });
     await uploadsRepo.update(t.db, row.id, { confirm_job_id: job.id });
     return job;
@@ -277,7 +268,7 @@ export class UploadsService {
   private presignProblems(file: PresignInput, at: string): FieldProblem[] {
     const problems: FieldProblem[] = [];
     if (!isFileName(file.name)) problems.push({ path: `${at}.name`, message: FILE_NAME_RULE });
-    const max = this.config.limits.singleRequestBytes;
+    const max = this.deps.config.limits.singleRequestBytes;
     if (file.size_bytes != null && file.size_bytes > max) {
       problems.push({
         path: `${at}.size_bytes`,

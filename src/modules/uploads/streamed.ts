@@ -1,13 +1,8 @@
 import type { Readable } from 'node:stream';
-import type { BlobStore } from '../../blobs/blob-store.js';
-import type { Config } from '../../config.js';
 import { readHead } from '../../content/digest.js';
 import { matchesType, sniffContentType } from '../../content/sniff.js';
-import type { Db } from '../../db/database.js';
 import { unsupportedMediaType, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
-import type { JobQueue } from '../../jobs/queue.js';
-import type { ModuleEvents } from '../events.js';
 import type { ModuleDeps } from '../module.js';
 import { confirmations } from './confirmed.js';
 import { uploadsRepo } from './repo.js';
@@ -28,15 +23,8 @@ export interface StreamedFile {
  * the sweeper.
  */
 export class StreamedUploads {
-  private readonly db: Db;
-  private readonly blobs: BlobStore;
-  private readonly queue: JobQueue;
-  private readonly config: Config;
-  private readonly events: ModuleEvents;
 
-  constructor(deps: ModuleDeps) {
-    ({ db: this.db, blobs: this.blobs, queue: this.queue, config: this.config, events: this.events } = deps);
-  }
+  constructor(private readonly deps: ModuleDeps) {}
 
   async upload(caller: Caller, file: StreamedFile) {
     const name = file.name.split(/[\\/]/).pop()?.trim() ?? '';
@@ -46,15 +34,15 @@ export class StreamedUploads {
     }
     const id = newId();
     const key = `${caller.orgId}/${id}`;
-    const stored = await this.blobs.put(key, file.stream, { contentType: file.contentType });
+    const stored = await this.deps.blobs.put(key, file.stream, { contentType: file.contentType });
     try {
-      const detected = await sniffContentType(await readHead(this.blobs, key, stored.size), stored.size);
-      if (detected && matchesType(detected, this.config.refusedContentTypes)) {
+      const detected = await sniffContentType(await readHead(this.deps.blobs, key, stored.size), stored.size);
+      if (detected && matchesType(detected, this.deps.config.refusedContentTypes)) {
         throw unsupportedMediaType(`${detected} files are refused by this server's policy`);
       }
       const now = new Date();
-      const row = await this.queue.transaction(this.db, async (t) => {
-        await confirmations.store(t, this.events, [{
+      const row = await this.deps.queue.transaction(this.deps.db, async (t) => {
+        await confirmations.store(t, this.deps.events, [{
         id,
         org_id: caller.orgId,
         name,
@@ -76,7 +64,7 @@ export class StreamedUploads {
       });
       return uploadView(row!);
     } catch (error) {
-      await this.blobs.delete(key).catch(() => {});
+      await this.deps.blobs.delete(key).catch(() => {});
       throw error;
     }
   }
