@@ -10,7 +10,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NodeIO } from '@gltf-transform/core';
 import { runSweep } from '../src/modules/sweeper/sweep-job.js';
+import { postForm } from './helpers/forms.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
+import { presign, sha256, uploadConfirmed } from './helpers/uploads.js';
 
 const SAMPLES = path.join(path.dirname(createRequire(import.meta.url).resolve('occt-import-js/package.json')), 'test', 'testfiles');
 const STEP_SAMPLE = path.join(SAMPLES, 'cax-if', 'as1_pe_203.stp');
@@ -188,6 +190,34 @@ describe('3D previews of CAD datasets', () => {
     const preview = await settled(route);
     assert.equal(preview.status, 'ok', JSON.stringify(preview));
     assert.ok((await fetchGlb(preview.url)).triangles >= 12);
+  });
+
+  it('every way an upload becomes confirmed starts exactly one preview, and only for a 3D model', async () => {
+    // Distinct bytes per path: a shared sha256 would make every later upload a deduplicated one.
+    const model = (n: number) => cubeStl().replace('solid cube', `solid cube${n}`);
+    const viaConfirmJob = await uploadConfirmed(h, 'job.stl', model(1));
+    const streamed = await postForm(h, { bytes: Buffer.from(model(2)), filename: 'streamed.stl', key });
+    assert.equal(streamed.status, 201, JSON.stringify(streamed.body));
+    const presignedTwin = await presign(h, { name: 'twin.stl', sha256: sha256(model(1)) });
+    assert.equal(presignedTwin.deduplicated, true, 'the same bytes declared again are a deduplicated upload');
+    const multipartTwin = await api('POST', '/api/v1/uploads/multipart', { name: 'twin-mp.stl', size_bytes: Buffer.byteLength(model(2)), sha256: sha256(model(2)) });
+    assert.equal(multipartTwin.body.deduplicated, true, JSON.stringify(multipartTwin.body));
+    const { datasets } = await partWithRevision();
+    const linked = await uploadDataset(datasets, 'linked.stl', model(3));
+    const notAModel = await postForm(h, { bytes: Buffer.from('just text'), filename: 'notes.txt', key });
+
+    const ids = [viaConfirmJob.id, streamed.body.id, presignedTwin.data_source_id, multipartTwin.body.data_source_id, linked.data_source_id];
+    // Before anyone asks for it: the preview-url route would start a missing preview itself.
+    const started = await h.runtime.database.db
+      .selectFrom('previews').select('upload_id').where('upload_id', 'in', [...ids, notAModel.body.id]).execute();
+    assert.deepEqual(started.map((p) => p.upload_id).sort(), [...ids].sort(), 'each confirmation started its preview in the same commit');
+    for (const id of ids) {
+      const preview = await settled(`/api/v1/parts/datasets/${id}/preview-url`);
+      assert.equal(preview.status, 'ok', `${id}: ${JSON.stringify(preview)}`);
+    }
+    const jobs = await h.runtime.database.db
+      .selectFrom('jobs').select(['subject_id']).where('kind', '=', 'preview').where('subject_id', 'in', [...ids, notAModel.body.id]).execute();
+    assert.deepEqual(jobs.map((j) => j.subject_id).sort(), [...ids].sort(), 'one preview job per confirmed model, none for the text file');
   });
 
   it('another org sees 404 on both routes; a key without parts:read gets 403', async () => {
