@@ -76,10 +76,37 @@ export const ErrorEnvelope = Type.Object(
   { $id: 'ErrorEnvelope', title: 'Error envelope' },
 );
 
-const ErrorRef = Type.Ref('ErrorEnvelope');
+/** The statuses an error answer can have; each has one row in the SPEC's errors table. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 416 | 422 | 429 | 500 | 503;
 
-/** The error rows a route can produce, for its OpenAPI responses. */
-export function errorResponses(...statuses: number[]): Record<number, TSchema> {
-  const all = new Set([401, 403, 429, 500, 503, ...statuses]);
-  return Object.fromEntries([...all].sort().map((status) => [status, ErrorRef]));
+/**
+ * What each error status means to a client of /api/v1, for the OpenAPI document. 404 is left out:
+ * it names the thing looked up (`notFoundMeaning`), and the signed blob URLs describe their own rows.
+ */
+export const ERROR_MEANINGS: Record<Exclude<ErrorStatus, 404 | 416>, string> = {
+  400: 'Bad request (`bad_request`): the request itself is malformed, e.g. unreadable JSON or a form without its file.',
+  401: 'Missing, malformed or revoked API key (`invalid_api_key`): send `X-API-Key` or `Authorization: Bearer`.',
+  403: 'The key is valid but lacks the scope this operation needs (`insufficient_scope`; `details.required_scope` names it).',
+  409:
+    "Conflict with the current state (`conflict`), as the operation's description says; also an Idempotency-Key " +
+    'reused with another request, or still in flight (then retryable).',
+  413: 'Too large (`payload_too_large`): the body, or the size it declares, is over the limit.',
+  415: 'Content type refused by policy (`unsupported_media_type`).',
+  422: 'Validation Error (`validation_error`): the request does not match the schema; `details` lists each `{path, message}`.',
+  429: 'Rate limit of the key or its organisation exceeded (`rate_limited`): retry after the `Retry-After` seconds.',
+  500: 'Internal error (`internal_error`), with no internals disclosed; safe to retry.',
+  503: 'The database or blob storage is unreachable (`unavailable`); retry shortly.',
+};
+
+/** The 404 row of an operation that looks `thing` up among the caller's organisation's rows. */
+export const notFoundMeaning = (thing: string) =>
+  `No such ${thing} in your organisation (\`not_found\`); another organisation's id answers exactly the same.`;
+
+/** OpenAPI error responses, one per status, each the envelope with what that status means here. */
+export function errorResponses(meanings: Partial<Record<ErrorStatus, string>>): Record<number, TSchema> {
+  const statuses = Object.keys(meanings)
+    .map(Number)
+    .sort((a, b) => a - b) as ErrorStatus[];
+  // A description beside the $ref: @fastify/swagger makes it the response's, leaving the schema a bare reference.
+  return Object.fromEntries(statuses.map((status) => [status, Type.Ref('ErrorEnvelope', { description: meanings[status] })]));
 }

@@ -1,9 +1,8 @@
 import multipart from '@fastify/multipart';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
-import { errorResponses } from '../../http/schemas.js';
+import { routesOf } from '../../http/route.js';
 import { formFileBody, refuseUnfitForm, storeFormFile } from '../uploads/form-file.js';
 import type { StreamedUploads } from '../uploads/streamed.js';
 import { DatasetLink, DatasetUploadQuery } from './schema.js';
@@ -20,38 +19,40 @@ export async function datasetUploadRoutes(
 ) {
   const { datasets, streamed, maxBytes } = opts;
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, parts: 12 } });
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const route = routesOf(app, { tags: ['datasets'] });
 
   const limits = { maxBytes, largerFiles: 'use the multipart flow and attach the upload' };
 
-  r.post('/upload', {
-    config: { scope: 'parts:write' },
-    preValidation: async (request, reply) => refuseUnfitForm(request, reply, limits),
-    schema: {
-      tags: ['datasets'],
-      summary: 'Upload Dataset',
-      description: `Upload one file (form field \`file\`, up to ${maxBytes} bytes) streamed to storage and link it to the revision; `
-        + 'answers 201 with the link. `role` defaults from the extension; the link rules are those of Attach Dataset.',
-      consumes: ['multipart/form-data'],
-      params: RevisionParams,
-      querystring: DatasetUploadQuery,
-      body: formFileBody('The CAD model or drawing file to attach to the revision.'),
-      response: { 201: Type.Ref(DatasetLink), ...errorResponses(400, 404, 409, 413, 415, 422) },
+  route.post('/upload', {
+    operationId: 'uploadDataset',
+    summary: 'Upload Dataset',
+    description:
+      `Upload one file (form field \`file\`, up to ${maxBytes} bytes) streamed to storage and link it to the revision; ` +
+      'answers 201 with the link. `role` defaults from the extension; the link rules are those of Attach Dataset.',
+    scope: 'parts:write',
+    consumes: ['multipart/form-data'],
+    params: RevisionParams,
+    querystring: DatasetUploadQuery,
+    body: formFileBody('The CAD model or drawing file to attach to the revision.'),
+    response: { 201: { description: 'The file is stored and confirmed; the dataset link created.', schema: Type.Ref(DatasetLink) } },
+    notFound: 'part or revision of that part',
+    errors: [400, 409, 413, 415, 422],
+    options: { preValidation: async (request, reply) => refuseUnfitForm(request, reply, limits) },
+    handler: async (request, reply) => {
+      const caller = principalOf(request);
+      const { part_id: partId, revision_id: revisionId } = request.params;
+      try {
+        // Before any byte is stored: a wrong revision must not leave an unlinked upload behind.
+        await datasets.assertRevision(caller, partId, revisionId);
+      } catch (error) {
+        // The body was not read: closing spares the client from sending the rest of it.
+        reply.header('connection', 'close');
+        throw error;
+      }
+      const upload = await storeFormFile(request, reply, streamed, caller, limits);
+      const { role, is_primary: isPrimary } = request.query;
+      const link = await datasets.attach(caller, partId, revisionId, { data_source_id: upload.id, role, is_primary: isPrimary });
+      return reply.code(201).send(link);
     },
-  }, async (request, reply) => {
-    const caller = principalOf(request);
-    const { part_id: partId, revision_id: revisionId } = request.params;
-    try {
-      // Before any byte is stored: a wrong revision must not leave an unlinked upload behind.
-      await datasets.assertRevision(caller, partId, revisionId);
-    } catch (error) {
-      // The body was not read: closing spares the client from sending the rest of it.
-      reply.header('connection', 'close');
-      throw error;
-    }
-    const upload = await storeFormFile(request, reply, streamed, caller, limits);
-    const { role, is_primary: isPrimary } = request.query;
-    const link = await datasets.attach(caller, partId, revisionId, { data_source_id: upload.id, role, is_primary: isPrimary });
-    return reply.code(201).send(link);
   });
 }

@@ -1,10 +1,10 @@
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { baseUrlOf } from '../../http/base-url.js';
 import { insufficientScope } from '../../errors.js';
-import { errorResponses, pageOf } from '../../http/schemas.js';
+import { routesOf } from '../../http/route.js';
+import { pageOf } from '../../http/schemas.js';
 import { grants } from '../../access/scopes.js';
 import {
   BulkRequest,
@@ -30,98 +30,135 @@ const UploadRef = Type.Ref(Upload);
 
 export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: UploadsService; publicUrl: string | null }) {
   const { uploads, publicUrl } = opts;
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const read = { scope: 'uploads:read' } as const;
-  const write = { scope: 'uploads:write' } as const;
-  const tags = ['uploads'];
+  const route = routesOf(app, { tags: ['uploads'] });
 
-  r.post('/presign', {
-    config: write,
-    schema: {
-      tags, summary: 'Presign', description: 'Create a pending upload and a presigned URL to PUT its bytes to.',
-      body: PresignRequest, response: { 200: PresignResponse, ...errorResponses(409, 422) },
-    },
-  }, async (request) => uploads.presign(caller(principalOf(request)), request.body, baseUrlOf(request, publicUrl)));
-
-  r.post('/presign/batch', {
-    config: write,
-    schema: {
-      tags, summary: 'Presign many', description: 'Presign up to 100 files in one call; one invalid file rejects the batch.',
-      body: PresignBatchRequest, response: { 200: PresignBatchResponse, ...errorResponses(409, 422) },
-    },
-  }, async (request) => ({
-    files: await uploads.presignMany(caller(principalOf(request)), request.body.files, baseUrlOf(request, publicUrl)),
-  }));
-
-  r.post('/confirm', {
-    config: write,
-    schema: {
-      tags, summary: 'Confirm', description: 'Enqueue the confirm job; confirming again returns the same job.',
-      body: ConfirmRequest, response: { 200: ConfirmResponse, ...errorResponses(404, 409, 422) },
-    },
-  }, async (request) => uploads.confirm(caller(principalOf(request)), request.body.data_source_id));
-
-  r.get('/', {
-    config: read,
-    schema: {
-      tags, summary: 'List Uploads', description: "List the org's uploads, newest first, hiding cancelled rows by default.",
-      querystring: ListQuery, response: { 200: UploadList, ...errorResponses(422) },
-    },
-  }, async (request) => {
-    const principal = principalOf(request);
-    const { include_cancelled: includeCancelled = false, status } = request.query;
-    if ((includeCancelled || status === 'cancelled') && !grants(principal.scopes, 'admin')) throw insufficientScope('admin');
-    return uploads.list(caller(principal), { includeCancelled, status, ...pageOf(request.query) });
+  route.post('/presign', {
+    operationId: 'createPresignedUpload',
+    summary: 'Presign',
+    description: 'Create a pending upload and a presigned URL to PUT its bytes to.',
+    scope: 'uploads:write',
+    body: PresignRequest,
+    response: { 200: { description: 'The pending upload and the signed request that stores its bytes.', schema: PresignResponse } },
+    errors: [409, 422],
+    handler: async (request) => uploads.presign(caller(principalOf(request)), request.body, baseUrlOf(request, publicUrl)),
   });
 
-  r.get('/summary', {
-    config: read,
-    schema: { tags, summary: 'Storage summary', response: { 200: SummaryResponse, ...errorResponses() } },
-  }, async (request) => uploads.summary(caller(principalOf(request))));
-
-  r.get('/:data_source_id', {
-    config: read,
-    schema: { tags, summary: 'Get Upload', params: IdParams, response: { 200: UploadRef, ...errorResponses(404) } },
-  }, async (request) => uploads.get(caller(principalOf(request)), request.params.data_source_id));
-
-  r.post('/:data_source_id/cancel', {
-    config: write,
-    schema: {
-      tags, summary: 'Cancel Upload', description: 'Mark a pending upload as cancelled; idempotent on cancelled, 409 past pending.',
-      params: IdParams, response: { 200: UploadRef, ...errorResponses(404, 409) },
+  route.post('/presign/batch', {
+    operationId: 'createPresignedUploads',
+    summary: 'Presign many',
+    description: 'Presign up to 100 files in one call; one invalid file rejects the batch.',
+    scope: 'uploads:write',
+    body: PresignBatchRequest,
+    response: {
+      200: { description: 'One pending upload and signed request per file, in the order sent.', schema: PresignBatchResponse },
     },
-  }, async (request) => uploads.cancel(caller(principalOf(request)), request.params.data_source_id));
+    errors: [409, 422],
+    handler: async (request) => ({
+      files: await uploads.presignMany(caller(principalOf(request)), request.body.files, baseUrlOf(request, publicUrl)),
+    }),
+  });
 
-  r.post('/:data_source_id/retry', {
-    config: write,
-    schema: {
-      tags, summary: 'Retry Upload', description: 'Re-queue the confirm job for a pending or failed upload.',
-      params: IdParams, response: { 200: UploadRef, ...errorResponses(404, 409) },
+  route.post('/confirm', {
+    operationId: 'confirmUpload',
+    summary: 'Confirm',
+    description: 'Enqueue the confirm job; confirming again returns the same job.',
+    scope: 'uploads:write',
+    body: ConfirmRequest,
+    response: { 200: { description: 'The confirm job to poll at `GET /api/v1/jobs/{job_id}`.', schema: ConfirmResponse } },
+    notFound: 'upload',
+    errors: [409, 422],
+    handler: async (request) => uploads.confirm(caller(principalOf(request)), request.body.data_source_id),
+  });
+
+  route.get('/', {
+    operationId: 'listUploads',
+    summary: 'List Uploads',
+    description: "List the org's uploads, newest first, hiding cancelled rows by default.",
+    scope: 'uploads:read',
+    querystring: ListQuery,
+    response: { 200: { description: 'One page of the matching uploads, with the total count.', schema: UploadList } },
+    errors: [422],
+    handler: async (request) => {
+      const principal = principalOf(request);
+      const { include_cancelled: includeCancelled = false, status } = request.query;
+      if ((includeCancelled || status === 'cancelled') && !grants(principal.scopes, 'admin')) throw insufficientScope('admin');
+      return uploads.list(caller(principal), { includeCancelled, status, ...pageOf(request.query) });
     },
-  }, async (request) => uploads.retry(caller(principalOf(request)), request.params.data_source_id));
+  });
 
-  r.post('/bulk-cancel', {
-    config: write,
-    schema: {
-      tags, summary: 'Bulk Cancel Uploads', description: 'Cancel up to 100 uploads; per-row failures are reported in skipped.',
-      body: BulkRequest, response: { 200: BulkResponse, ...errorResponses(409, 422) },
-    },
-  }, async (request) => uploads.bulkCancel(caller(principalOf(request)), request.body.ids));
+  route.get('/summary', {
+    operationId: 'getStorageSummary',
+    summary: 'Storage summary',
+    scope: 'uploads:read',
+    response: { 200: { description: "Counts and bytes of the org's uploads, by status and by content type.", schema: SummaryResponse } },
+    handler: async (request) => uploads.summary(caller(principalOf(request))),
+  });
 
-  r.post('/bulk-retry', {
-    config: write,
-    schema: {
-      tags, summary: 'Bulk Retry Uploads', description: 'Re-queue up to 100 uploads; per-row failures are reported in skipped.',
-      body: BulkRequest, response: { 200: BulkResponse, ...errorResponses(409, 422) },
-    },
-  }, async (request) => uploads.bulkRetry(caller(principalOf(request)), request.body.ids));
+  route.get('/:data_source_id', {
+    operationId: 'getUpload',
+    summary: 'Get Upload',
+    scope: 'uploads:read',
+    params: IdParams,
+    response: { 200: { description: 'The upload.', schema: UploadRef } },
+    notFound: 'upload',
+    handler: async (request) => uploads.get(caller(principalOf(request)), request.params.data_source_id),
+  });
 
-  r.get('/:data_source_id/download-url', {
-    config: read,
-    schema: {
-      tags, summary: 'Download Url', description: 'A short-lived URL to the bytes of a confirmed upload (404 otherwise).',
-      params: IdParams, response: { 200: DownloadUrlResponse, ...errorResponses(404) },
-    },
-  }, async (request) => uploads.downloadUrl(caller(principalOf(request)), request.params.data_source_id, baseUrlOf(request, publicUrl)));
+  route.post('/:data_source_id/cancel', {
+    operationId: 'cancelUpload',
+    summary: 'Cancel Upload',
+    description: 'Mark a pending upload as cancelled; idempotent on cancelled, 409 past pending.',
+    scope: 'uploads:write',
+    params: IdParams,
+    response: { 200: { description: 'The upload, now cancelled.', schema: UploadRef } },
+    notFound: 'upload',
+    errors: [409],
+    handler: async (request) => uploads.cancel(caller(principalOf(request)), request.params.data_source_id),
+  });
 
+  route.post('/:data_source_id/retry', {
+    operationId: 'retryUpload',
+    summary: 'Retry Upload',
+    description: 'Re-queue the confirm job for a pending or failed upload.',
+    scope: 'uploads:write',
+    params: IdParams,
+    response: { 200: { description: 'The upload, pending again with its confirm job queued.', schema: UploadRef } },
+    notFound: 'upload',
+    errors: [409],
+    handler: async (request) => uploads.retry(caller(principalOf(request)), request.params.data_source_id),
+  });
+
+  route.post('/bulk-cancel', {
+    operationId: 'bulkCancelUploads',
+    summary: 'Bulk Cancel Uploads',
+    description: 'Cancel up to 100 uploads; per-row failures are reported in skipped.',
+    scope: 'uploads:write',
+    body: BulkRequest,
+    response: { 200: { description: 'How many were cancelled, and each id skipped with its reason.', schema: BulkResponse } },
+    errors: [409, 422],
+    handler: async (request) => uploads.bulkCancel(caller(principalOf(request)), request.body.ids),
+  });
+
+  route.post('/bulk-retry', {
+    operationId: 'bulkRetryUploads',
+    summary: 'Bulk Retry Uploads',
+    description: 'Re-queue up to 100 uploads; per-row failures are reported in skipped.',
+    scope: 'uploads:write',
+    body: BulkRequest,
+    response: { 200: { description: 'How many were re-queued, and each id skipped with its reason.', schema: BulkResponse } },
+    errors: [409, 422],
+    handler: async (request) => uploads.bulkRetry(caller(principalOf(request)), request.body.ids),
+  });
+
+  route.get('/:data_source_id/download-url', {
+    operationId: 'getDownloadUrl',
+    summary: 'Download Url',
+    description: 'A short-lived URL to the bytes of a confirmed upload (404 otherwise).',
+    scope: 'uploads:read',
+    params: IdParams,
+    response: { 200: { description: 'A signed URL that serves the bytes until it expires.', schema: DownloadUrlResponse } },
+    notFound: 'confirmed upload',
+    handler: async (request) =>
+      uploads.downloadUrl(caller(principalOf(request)), request.params.data_source_id, baseUrlOf(request, publicUrl)),
+  });
 }

@@ -2,7 +2,7 @@ import multipart from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
-import { errorResponses } from '../../http/schemas.js';
+import { routesOf } from '../../http/route.js';
 import { formFileBody, refuseUnfitForm, storeFormFile } from './form-file.js';
 import { Upload } from './schema.js';
 import type { StreamedUploads } from './streamed.js';
@@ -12,21 +12,22 @@ export async function streamedUploadRoutes(app: FastifyInstance, opts: { streame
   const { streamed, maxBytes } = opts;
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, parts: 12 } });
 
+  const route = routesOf(app, { tags: ['uploads'] });
   const limits = { maxBytes, largerFiles: 'use the multipart flow' };
 
-  app.post('', {
-    config: { scope: 'uploads:write' },
-    preValidation: async (request, reply) => refuseUnfitForm(request, reply, limits),
-    schema: {
-      tags: ['uploads'],
-      summary: 'Simple upload',
-      description: `Upload one file (form field \`file\`) streamed through the server, up to ${maxBytes} bytes; answers the confirmed upload.`,
-      consumes: ['multipart/form-data'],
-      body: formFileBody('The file to upload.'),
-      response: { 201: Type.Ref(Upload), ...errorResponses(400, 413, 415, 422) },
+  route.post('', {
+    operationId: 'uploadFile',
+    summary: 'Simple upload',
+    description: `Upload one file (form field \`file\`) streamed through the server, up to ${maxBytes} bytes; answers the confirmed upload.`,
+    scope: 'uploads:write',
+    consumes: ['multipart/form-data'],
+    body: formFileBody('The file to upload.'),
+    response: { 201: { description: 'The upload, stored and confirmed.', schema: Type.Ref(Upload) } },
+    errors: [400, 413, 415, 422],
+    options: { preValidation: async (request, reply) => refuseUnfitForm(request, reply, limits) },
+    handler: async (request, reply) => {
+      const upload = await storeFormFile(request, reply, streamed, principalOf(request), limits);
+      return reply.code(201).send(upload);
     },
-  }, async (request, reply) => {
-    const upload = await storeFormFile(request, reply, streamed, principalOf(request), limits);
-    return reply.code(201).send(upload);
   });
 }
