@@ -1,5 +1,5 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-export { ErrorEnvelope, errorResponses } from '../errors.js';
+export { ErrorEnvelope } from '../errors.js';
 
 /** Schemas shared by every module's routes. */
 export const Uuid = Type.String({ format: 'uuid' });
