@@ -12,8 +12,9 @@ export interface JobKind<Ctx = unknown> {
   /** Seconds one attempt may hold the job before another worker may take it; an enqueue may ask for more. */
   lease(config: Config): number;
   /**
-   * One attempt. A verdict on the subject (done, or failed for a reason of the subject's) finishes
-   * the job row itself; throwing hands the job back for another attempt after a backoff.
+   * One attempt. Returning ends the job succeeded, unless `run` recorded a verdict on the row itself
+   * (in the transaction of its work, e.g. failed for a reason of the subject's); throwing hands the
+   * job back for another attempt after a backoff.
    */
   run(ctx: Ctx, job: JobRow): Promise<void>;
 }

@@ -56,6 +56,8 @@ async function runAttempt<Ctx>(deps: WorkerDeps, ctx: Ctx, kind: JobKind<Ctx>, m
   const log = deps.log.child({ job_id: job.id, kind: kind.kind, attempt: job.attempts });
   try {
     await kind.run(ctx, job);
+    // A kind that recorded its own verdict (in the transaction of its work) has finished the row already.
+    await jobsRepo.finish(deps.db, job.id, { status: 'succeeded' });
     deps.metrics.jobOutcomes.inc({ kind: kind.kind, outcome: 'done' });
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
