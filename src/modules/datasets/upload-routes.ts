@@ -1,9 +1,8 @@
-import multipart from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
-import { formFileBody, refuseUnfitForm, storeFormFile } from '../uploads/form-file.js';
+import { acceptFormFile, formFileBody, refuseUnfitForm, storeFormFile } from '../uploads/form-file.js';
 import type { StreamedUploads } from '../uploads/streamed.js';
 import { DatasetLink, DatasetUploadQuery } from './schema.js';
 import type { DatasetService } from './service.js';
@@ -18,7 +17,7 @@ export async function datasetUploadRoutes(
   opts: { datasets: DatasetService; streamed: StreamedUploads; maxBytes: number },
 ) {
   const { datasets, streamed, maxBytes } = opts;
-  await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, parts: 12 } });
+  await acceptFormFile(app, maxBytes);
   const route = routesOf(app, { tags: ['datasets'] });
 
   const limits = { maxBytes, largerFiles: 'use the multipart flow and attach the upload' };

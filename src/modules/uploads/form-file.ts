@@ -1,6 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, badRequest, payloadTooLarge, validationError } from '../../errors.js';
 import { boundaryOf } from '../../http/streamed-body-digest.js';
 import type { Caller } from '../../access/caller.js';
@@ -19,6 +20,14 @@ export interface FormFileLimits {
  * The form as OpenAPI shows it. The multipart parser leaves the body undefined (validated as null),
  * which `nullable` lets through: validation never stands between the client and the stream.
  */
+/**
+ * Lets the routes of `app` (one plugin's context: the JSON routes never see it) take one file as
+ * multipart/form-data, streamed, with a few small fields beside it and nothing more.
+ */
+export async function acceptFormFile(app: FastifyInstance, maxBytes: number): Promise<void> {
+  await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, parts: 12 } });
+}
+
 export const formFileBody = (description: string) => Type.Unsafe({
   type: 'object',
   nullable: true,

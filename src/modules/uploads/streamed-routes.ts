@@ -1,16 +1,15 @@
-import multipart from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
-import { formFileBody, refuseUnfitForm, storeFormFile } from './form-file.js';
+import { acceptFormFile, formFileBody, refuseUnfitForm, storeFormFile } from './form-file.js';
 import { Upload } from './schema.js';
 import type { StreamedUploads } from './streamed.js';
 
 /** `POST /api/v1/uploads`: one file as multipart/form-data, streamed to storage, never whole in memory. */
 export async function streamedUploadRoutes(app: FastifyInstance, opts: { streamed: StreamedUploads; maxBytes: number }) {
   const { streamed, maxBytes } = opts;
-  await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, parts: 12 } });
+  await acceptFormFile(app, maxBytes);
 
   const route = routesOf(app, { tags: ['uploads'] });
   const limits = { maxBytes, largerFiles: 'use the multipart flow' };
