@@ -46,8 +46,24 @@ import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import type { Harness } from '../test/helpers/harness.js';
 import {
-  InvalidRun, MIB, VaryingFile, beforeStartLine, busyCoresBeforeStart, envInt, fmt, machineBusySeconds, median, onCleanup, openPostgres,
-  putFile, requireDiskFor, runBenchmark, sizeLabel as labelOfSize, sleep, startBenchService, verdict,
+  InvalidRun,
+  MIB,
+  VaryingFile,
+  beforeStartLine,
+  busyCoresBeforeStart,
+  envInt,
+  fmt,
+  machineBusySeconds,
+  median,
+  onCleanup,
+  openPostgres,
+  putFile,
+  requireDiskFor,
+  runBenchmark,
+  sizeLabel as labelOfSize,
+  sleep,
+  startBenchService,
+  verdict,
 } from './lib.js';
 
 const TARGET_LATENCY_RATIO = 2;
@@ -79,7 +95,8 @@ function readOptions(): Options {
 
 const minOf = (values: number[]) => (values.length ? Math.min(...values) : NaN);
 const maxOf = (values: number[]) => (values.length ? Math.max(...values) : NaN);
-const spread = (values: number[], digits = 1) => `median ${fmt(median(values), digits)} (min ${fmt(minOf(values), digits)}, max ${fmt(maxOf(values), digits)})`;
+const spread = (values: number[], digits = 1) =>
+  `median ${fmt(median(values), digits)} (min ${fmt(minOf(values), digits)}, max ${fmt(maxOf(values), digits)})`;
 
 /** The plain baseline: one stream over the file, 1 MiB reads, into sha256. */
 async function plainSha256(file: string): Promise<{ sha256: string; ms: number }> {
@@ -130,11 +147,20 @@ class Bench {
     if (declare) body.sha256 = sha256;
     const presigned = await this.h.api('POST', '/api/v1/uploads/presign', { body });
     if (presigned.status !== 200) throw new InvalidRun(`presign answered ${presigned.status}: ${JSON.stringify(presigned.body)}`);
-    const p = presigned.body as { data_source_id: string; url: string | null; method: string | null; headers: Record<string, string> | null };
+    const p = presigned.body as {
+      data_source_id: string;
+      url: string | null;
+      method: string | null;
+      headers: Record<string, string> | null;
+    };
     if (!p.url || !p.method) throw new InvalidRun(`presign gave no URL for ${name} (deduplicated?): ${JSON.stringify(p)}`);
     const put = await putFile(p.url, p.method, p.headers ?? {}, file.path, file.size);
     if (put.status !== 200) throw new InvalidRun(`PUT of ${name} answered ${put.status}: ${put.body.slice(0, 300)}`);
-    const row = await this.h.runtime.database.db.selectFrom('uploads').select('blob_key').where('id', '=', p.data_source_id).executeTakeFirstOrThrow();
+    const row = await this.h.runtime.database.db
+      .selectFrom('uploads')
+      .select('blob_key')
+      .where('id', '=', p.data_source_id)
+      .executeTakeFirstOrThrow();
     // Without the driver's own record of the digest, the job has to hash the blob itself.
     if (!declare) await rm(path.join(this.h.dataDir, 'blobs', '.sha256', row.blob_key));
     return { id: p.data_source_id, sha256, blobKey: row.blob_key, blobPath: path.join(this.h.dataDir, 'blobs', row.blob_key) };
@@ -173,7 +199,18 @@ class Bench {
     const row = rows[0];
     const pickupMs = Number(row.pickup_ms);
     const inJobMs = Number(row.in_job_ms);
-    return { jobId, observedMs, postMs, pickupMs, inJobMs, restMs: observedMs - pickupMs - inJobMs, polls, attempts: row.attempts, status, error: row.error };
+    return {
+      jobId,
+      observedMs,
+      postMs,
+      pickupMs,
+      inJobMs,
+      restMs: observedMs - pickupMs - inJobMs,
+      polls,
+      attempts: row.attempts,
+      status,
+      error: row.error,
+    };
   }
 
   async uploadView(id: string) {
@@ -195,12 +232,20 @@ async function main(): Promise<number> {
   const tmp = os.tmpdir();
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log('Stowage confirm benchmark (local driver)');
-  console.log(`  machine     : ${os.cpus().length} CPUs (${cpuModel}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`);
-  console.log(`  note        : the client (polling), the service with its worker, and PostgreSQL share these ${os.cpus().length} cores; the worker runs in this process`);
+  console.log(
+    `  machine     : ${os.cpus().length} CPUs (${cpuModel}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`,
+  );
+  console.log(
+    `  note        : the client (polling), the service with its worker, and PostgreSQL share these ${os.cpus().length} cores; the worker runs in this process`,
+  );
   console.log(beforeStartLine(busyBefore));
   await requireDiskFor(tmp, size);
-  console.log(`  plan        : ${options.runs} runs each of: 1 KiB confirm (sha256 declared), ${sizeLabel} confirm (declared), ${sizeLabel} confirm (not declared) + plain sha256 of the stored file`);
-  console.log(`                client polls GET /api/v1/jobs/{id} every ${options.pollMs} ms; STOWAGE_JOB_POLL_SECONDS=${JOB_POLL_SECONDS}`);
+  console.log(
+    `  plan        : ${options.runs} runs each of: 1 KiB confirm (sha256 declared), ${sizeLabel} confirm (declared), ${sizeLabel} confirm (not declared) + plain sha256 of the stored file`,
+  );
+  console.log(
+    `                client polls GET /api/v1/jobs/{id} every ${options.pollMs} ms; STOWAGE_JOB_POLL_SECONDS=${JOB_POLL_SECONDS}`,
+  );
 
   const scratch = await mkdtemp(path.join(tmp, 'stowage-bench-confirm-'));
   onCleanup('remove the bench files', () => rm(scratch, { recursive: true, force: true }));
@@ -250,7 +295,9 @@ async function main(): Promise<number> {
   const plainMs: number[] = [];
 
   const line = (label: string, t: ConfirmTiming) =>
-    console.log(`    ${label.padEnd(26)} ${fmt(t.observedMs, 1).padStart(8)} ms  = pickup ${fmt(t.pickupMs, 1).padStart(6)} + in-job ${fmt(t.inJobMs, 1).padStart(7)} + HTTP/poll ${fmt(t.restMs, 1).padStart(5)}  (POST ${fmt(t.postMs, 1)} ms, ${t.polls} polls)`);
+    console.log(
+      `    ${label.padEnd(26)} ${fmt(t.observedMs, 1).padStart(8)} ms  = pickup ${fmt(t.pickupMs, 1).padStart(6)} + in-job ${fmt(t.inJobMs, 1).padStart(7)} + HTTP/poll ${fmt(t.restMs, 1).padStart(5)}  (POST ${fmt(t.postMs, 1)} ms, ${t.polls} polls)`,
+    );
 
   const phaseStart = { at: performance.now(), busy: machineBusySeconds(), self: process.cpuUsage() };
   console.log('Runs (observed confirm latency = pickup + in-job + HTTP/poll granularity)');
@@ -283,7 +330,9 @@ async function main(): Promise<number> {
       const plain = await plainSha256(s.blobPath);
       if (plain.sha256 !== s.sha256) problems.push(`run ${run}: plain sha256 of the stored file differs`);
       plainMs.push(plain.ms);
-      console.log(`    ${'plain Node sha256'.padEnd(26)} ${fmt(plain.ms, 1).padStart(8)} ms  (${fmt(size / 1e6 / (plain.ms / 1000), 0)} MB/s, same stored file, 1 MiB reads)`);
+      console.log(
+        `    ${'plain Node sha256'.padEnd(26)} ${fmt(plain.ms, 1).padStart(8)} ms  (${fmt(size / 1e6 / (plain.ms / 1000), 0)} MB/s, same stored file, 1 MiB reads)`,
+      );
       await h.runtime.blobs.delete(s.blobKey);
     }
   }
@@ -291,7 +340,9 @@ async function main(): Promise<number> {
   const phaseBusy = (machineBusySeconds() - phaseStart.busy) / phaseSeconds;
   const selfUsage = process.cpuUsage(phaseStart.self);
   const phaseSelf = (selfUsage.user + selfUsage.system) / 1e6 / phaseSeconds;
-  console.log(`  CPU over the runs (uploads included): machine ${fmt(phaseBusy, 2)} of ${os.cpus().length} cores busy, this process (service + worker + client) ${fmt(phaseSelf, 2)}; the rest is PostgreSQL, the kernel's I/O threads and anything else running`);
+  console.log(
+    `  CPU over the runs (uploads included): machine ${fmt(phaseBusy, 2)} of ${os.cpus().length} cores busy, this process (service + worker + client) ${fmt(phaseSelf, 2)}; the rest is PostgreSQL, the kernel's I/O threads and anything else running`,
+  );
   console.log('');
 
   // --- Figures
@@ -320,24 +371,42 @@ async function main(): Promise<number> {
   describe(`${sizeLabel}, sha256 declared`, bigDeclared);
   describe(`${sizeLabel}, no sha256`, bigUndeclared);
   console.log(`  plain Node sha256 of ${sizeLabel}: ${spread(plainMs)} ms = ${fmt(plainMBps, 0)} MB/s`);
-  console.log(`  pickup over all ${allPickups.length} confirms: ${spread(allPickups)} ms (pg-boss polls every ${JOB_POLL_SECONDS} s, ${h.config.jobs.concurrency} workers)`);
+  console.log(
+    `  pickup over all ${allPickups.length} confirms: ${spread(allPickups)} ms (pg-boss polls every ${JOB_POLL_SECONDS} s, ${h.config.jobs.concurrency} workers)`,
+  );
   console.log('');
 
   const bigInJob = median(bigDeclared.map((t) => t.inJobMs));
   const bigPickup = median(bigDeclared.map((t) => t.pickupMs));
   console.log('What dominates');
-  console.log(`  ${sizeLabel} confirm (declared): in-job ${fmt(bigInJob, 0)} ms of ${fmt(bigMs, 0)} ms (${fmt((100 * bigInJob) / bigMs, 0)}%), pickup ${fmt(bigPickup, 0)} ms.`);
+  console.log(
+    `  ${sizeLabel} confirm (declared): in-job ${fmt(bigInJob, 0)} ms of ${fmt(bigMs, 0)} ms (${fmt((100 * bigInJob) / bigMs, 0)}%), pickup ${fmt(bigPickup, 0)} ms.`,
+  );
   console.log(`  With the PUT's own digest on record the job reads only the head of the blob; without it (case 2) it hashes`);
-  console.log(`  every byte: in-job ${fmt(median(bigUndeclared.map((t) => t.inJobMs)), 0)} ms, against ${fmt(plainMedianMs, 0)} ms for a plain hash of the same file.`);
-  console.log(`  1 KiB confirm: pickup ${fmt(median(small.map((t) => t.pickupMs)), 0)} ms of ${fmt(smallMs, 0)} ms — the worker's poll wait, not work.`);
+  console.log(
+    `  every byte: in-job ${fmt(median(bigUndeclared.map((t) => t.inJobMs)), 0)} ms, against ${fmt(plainMedianMs, 0)} ms for a plain hash of the same file.`,
+  );
+  console.log(
+    `  1 KiB confirm: pickup ${fmt(median(small.map((t) => t.pickupMs)), 0)} ms of ${fmt(smallMs, 0)} ms — the worker's poll wait, not work.`,
+  );
   console.log('');
 
   console.log('Summary');
-  console.log(`  confirm latency ${sizeLabel} / 1 KiB (sha256 declared) = ${fmt(bigMs, 1)} / ${fmt(smallMs, 1)} ms = ${fmt(latencyRatio, 2)}×`);
-  console.log(`  ${verdict(latencyRatio <= TARGET_LATENCY_RATIO)}  ${sizeLabel} confirm within ${TARGET_LATENCY_RATIO}× of 1 KiB  (${fmt(latencyRatio, 2)}×)`);
-  console.log(`  confirm hashing throughput (no sha256) = ${fmt(jobMBps, 0)} MB/s (${sizeLabel} / ${fmt(undeclaredMs, 0)} ms observed); plain Node sha256 = ${fmt(plainMBps, 0)} MB/s`);
-  console.log(`    ratio ${fmt(throughputRatio, 3)}; counting the attempt only (finished_at − started_at): ${fmt(inJobMBps, 0)} MB/s, ratio ${fmt(inJobRatio, 3)}`);
-  console.log(`  ${verdict(throughputRatio >= TARGET_THROUGHPUT_RATIO)}  confirm throughput >= ${TARGET_THROUGHPUT_RATIO} × plain Node sha256  (${fmt(throughputRatio, 3)})`);
+  console.log(
+    `  confirm latency ${sizeLabel} / 1 KiB (sha256 declared) = ${fmt(bigMs, 1)} / ${fmt(smallMs, 1)} ms = ${fmt(latencyRatio, 2)}×`,
+  );
+  console.log(
+    `  ${verdict(latencyRatio <= TARGET_LATENCY_RATIO)}  ${sizeLabel} confirm within ${TARGET_LATENCY_RATIO}× of 1 KiB  (${fmt(latencyRatio, 2)}×)`,
+  );
+  console.log(
+    `  confirm hashing throughput (no sha256) = ${fmt(jobMBps, 0)} MB/s (${sizeLabel} / ${fmt(undeclaredMs, 0)} ms observed); plain Node sha256 = ${fmt(plainMBps, 0)} MB/s`,
+  );
+  console.log(
+    `    ratio ${fmt(throughputRatio, 3)}; counting the attempt only (finished_at − started_at): ${fmt(inJobMBps, 0)} MB/s, ratio ${fmt(inJobRatio, 3)}`,
+  );
+  console.log(
+    `  ${verdict(throughputRatio >= TARGET_THROUGHPUT_RATIO)}  confirm throughput >= ${TARGET_THROUGHPUT_RATIO} × plain Node sha256  (${fmt(throughputRatio, 3)})`,
+  );
   if (options.runs < 5) console.log(`  note: BENCH_RUNS=${options.runs}; the targets call for at least 5`);
   if (problems.length) console.log(`  INVALID RUN: ${problems.join('; ')}`);
 

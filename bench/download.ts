@@ -42,8 +42,24 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import {
-  InvalidRun, MIB, beforeStartLine, busyCoresBeforeStart, envInt, fmt, machineBusySeconds, median, onCleanup, openPostgres,
-  procStat, putFile, requireDiskFor, runBenchmark, sizeLabel as labelOfSize, sleep, startBenchService, verdict,
+  InvalidRun,
+  MIB,
+  beforeStartLine,
+  busyCoresBeforeStart,
+  envInt,
+  fmt,
+  machineBusySeconds,
+  median,
+  onCleanup,
+  openPostgres,
+  procStat,
+  putFile,
+  requireDiskFor,
+  runBenchmark,
+  sizeLabel as labelOfSize,
+  sleep,
+  startBenchService,
+  verdict,
 } from './lib.js';
 
 const TARGET_RATIO = 0.5;
@@ -159,7 +175,8 @@ function fetchHttp(url: string): Promise<Omit<FetchResult, 'n' | 'clientCpuMs'>>
     let headersMs = 0;
     let bytes = 0;
     let chunks = 0;
-    const fail = (error: Error, status = 0) => resolve({ status, bytes, ms: performance.now() - started, headersMs, chunks, error: error.message });
+    const fail = (error: Error, status = 0) =>
+      resolve({ status, bytes, ms: performance.now() - started, headersMs, chunks, error: error.message });
     const request = http.get(url, { agent: false }, (response) => {
       headersMs = performance.now() - started;
       response.on('data', (chunk: Buffer) => {
@@ -262,7 +279,8 @@ function ensureNginx(): string {
   if (found) return found;
   if (process.getuid?.() !== 0) throw new Error('nginx is not installed and this is not root: apt-get install -y nginx-light');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'nginx-light'], { stdio: 'inherit', env }).status === 0;
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'nginx-light'], { stdio: 'inherit', env }).status === 0;
   console.log('  nginx       : not found; installing Debian nginx-light');
   if (!install()) {
     if (spawnSync('apt-get', ['update'], { stdio: 'inherit', env }).status !== 0) throw new Error('apt-get update failed');
@@ -382,14 +400,16 @@ async function startClient(kind: Options['client']): Promise<{ fetch(url: string
   let n = 0;
   const waiting = new Map<number, (r: FetchResult) => void>();
   let exited: string | null = null;
-  const gone = new Promise<void>((resolve) => child.on('exit', (code, signal) => {
-    exited = `client exited (${signal ?? code})`;
-    for (const [k, resolveFetch] of waiting) {
-      waiting.delete(k);
-      resolveFetch({ n: k, status: 0, bytes: 0, ms: NaN, headersMs: NaN, chunks: 0, clientCpuMs: NaN, error: exited });
-    }
-    resolve();
-  }));
+  const gone = new Promise<void>((resolve) =>
+    child.on('exit', (code, signal) => {
+      exited = `client exited (${signal ?? code})`;
+      for (const [k, resolveFetch] of waiting) {
+        waiting.delete(k);
+        resolveFetch({ n: k, status: 0, bytes: 0, ms: NaN, headersMs: NaN, chunks: 0, clientCpuMs: NaN, error: exited });
+      }
+      resolve();
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', () => reject(new Error(exited ?? 'client exited')));
@@ -441,8 +461,12 @@ async function main(): Promise<number> {
   const tmp = os.tmpdir();
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log('Stowage download benchmark (local driver, signed URL)');
-  console.log(`  machine     : ${os.cpus().length} CPUs (${cpuModel}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`);
-  console.log(`  note        : client and server share these ${os.cpus().length} cores: a fetch keeps both busy, so every figure is "one client + one server on ${os.cpus().length} cores"`);
+  console.log(
+    `  machine     : ${os.cpus().length} CPUs (${cpuModel}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`,
+  );
+  console.log(
+    `  note        : client and server share these ${os.cpus().length} cores: a fetch keeps both busy, so every figure is "one client + one server on ${os.cpus().length} cores"`,
+  );
   console.log(beforeStartLine(busyBefore));
   await requireDiskFor(tmp, size);
 
@@ -473,15 +497,22 @@ async function main(): Promise<number> {
   await rm(source);
   const confirmed = await h.api('POST', '/api/v1/uploads/confirm', { body: { data_source_id: p.data_source_id } });
   if (confirmed.status !== 200) throw new InvalidRun(`confirm answered ${confirmed.status}: ${JSON.stringify(confirmed.body)}`);
-  for (const deadline = Date.now() + 300_000; ; ) {
+  for (const deadline = Date.now() + 300_000; ;) {
     const upload = (await h.api('GET', `/api/v1/uploads/${p.data_source_id}`)).body as { status: string; sha256: string | null };
     if (upload.status === 'confirmed' && upload.sha256 === sha256) break;
-    if (upload.status !== 'pending' || Date.now() > deadline) throw new InvalidRun(`upload ended ${upload.status}, sha256 ${upload.sha256}`);
+    if (upload.status !== 'pending' || Date.now() > deadline)
+      throw new InvalidRun(`upload ended ${upload.status}, sha256 ${upload.sha256}`);
     await sleep(50);
   }
-  const { blob_key: blobKey } = await h.runtime.database.db.selectFrom('uploads').select('blob_key').where('id', '=', p.data_source_id).executeTakeFirstOrThrow();
+  const { blob_key: blobKey } = await h.runtime.database.db
+    .selectFrom('uploads')
+    .select('blob_key')
+    .where('id', '=', p.data_source_id)
+    .executeTakeFirstOrThrow();
   const blobPath = path.join(h.dataDir, 'blobs', blobKey);
-  console.log(`  service     : ${h.url}; ${sizeLabel} of random bytes written in ${fmt(writeMs / 1000, 1)} s, PUT in ${fmt(putMs / 1000, 1)} s, confirmed`);
+  console.log(
+    `  service     : ${h.url}; ${sizeLabel} of random bytes written in ${fmt(writeMs / 1000, 1)} s, PUT in ${fmt(putMs / 1000, 1)} s, confirmed`,
+  );
   console.log(`  blob        : ${blobPath}`);
 
   // --- nginx on the blob's folder
@@ -498,10 +529,14 @@ async function main(): Promise<number> {
     createReadStream(blobPath).pipe(response);
   });
   await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
-  onCleanup('close the bare Node server', () => new Promise<void>((resolve) => {
-    bare.closeAllConnections();
-    bare.close(() => resolve());
-  }));
+  onCleanup(
+    'close the bare Node server',
+    () =>
+      new Promise<void>((resolve) => {
+        bare.closeAllConnections();
+        bare.close(() => resolve());
+      }),
+  );
   const bareAddress = bare.address();
   const bareUrl = `http://127.0.0.1:${typeof bareAddress === 'object' && bareAddress ? bareAddress.port : 0}/`;
   console.log(`  bare Node   : ${bareUrl} (fs.createReadStream(file).pipe(res), default 64 KiB reads)`);
@@ -509,7 +544,9 @@ async function main(): Promise<number> {
   const clientProcess = await startClient(options.client);
   onCleanup('stop the client', () => clientProcess.stop());
   console.log(`  plan        : 1 warm-up + ${options.runs} measured fetches from each server, in rotating order`);
-  console.log(`  client      : ${options.client === 'raw' ? 'HTTP/1.1 on a plain socket into one reused 1 MiB buffer' : "Node's http client, 'data' chunks"} (BENCH_CLIENT=${options.client}), in a child process, body counted and discarded`);
+  console.log(
+    `  client      : ${options.client === 'raw' ? 'HTTP/1.1 on a plain socket into one reused 1 MiB buffer' : "Node's http client, 'data' chunks"} (BENCH_CLIENT=${options.client}), in a child process, body counted and discarded`,
+  );
   console.log('');
 
   // --- Fetches
@@ -523,10 +560,13 @@ async function main(): Promise<number> {
     if (answer.status !== 200) throw new InvalidRun(`download-url answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     return answer.body.url as string;
   };
-  const serverCpu = (target: Target) => (target === 'nginx' ? treeCpu(nginx.pid) * 1000 : (() => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  })());
+  const serverCpu = (target: Target) =>
+    target === 'nginx'
+      ? treeCpu(nginx.pid) * 1000
+      : (() => {
+          const u = process.cpuUsage();
+          return (u.user + u.system) / 1000;
+        })();
   const measure = async (target: Target): Promise<Sample> => {
     const url = await urlOf(target);
     const busy0 = machineBusySeconds();
@@ -535,7 +575,9 @@ async function main(): Promise<number> {
     const cpu1 = serverCpu(target);
     const busy1 = machineBusySeconds();
     if (result.error || result.status !== 200 || result.bytes !== size) {
-      throw new InvalidRun(`${target}: status ${result.status}, ${result.bytes} of ${size} bytes${result.error ? `, ${result.error}` : ''}`);
+      throw new InvalidRun(
+        `${target}: status ${result.status}, ${result.bytes} of ${size} bytes${result.error ? `, ${result.error}` : ''}`,
+      );
     }
     return {
       mbps: size / 1e6 / (result.ms / 1000),
@@ -548,7 +590,9 @@ async function main(): Promise<number> {
     };
   };
   const show = (label: string, target: Target, x: Sample) =>
-    console.log(`    ${label.padEnd(9)} ${target.padEnd(8)} ${fmt(x.mbps, 0).padStart(6)} MB/s  ${fmt(x.ms, 0).padStart(6)} ms  (headers ${fmt(x.headersMs, 1)} ms, ${x.chunks} chunks of ${fmt(size / x.chunks / 1024, 0)} KiB avg; CPU ms: server ${fmt(x.serverCpuMs, 0)}, client ${fmt(x.clientCpuMs, 0)}; machine ${fmt(x.machineBusyCores, 2)} cores busy)`);
+    console.log(
+      `    ${label.padEnd(9)} ${target.padEnd(8)} ${fmt(x.mbps, 0).padStart(6)} MB/s  ${fmt(x.ms, 0).padStart(6)} ms  (headers ${fmt(x.headersMs, 1)} ms, ${x.chunks} chunks of ${fmt(size / x.chunks / 1024, 0)} KiB avg; CPU ms: server ${fmt(x.serverCpuMs, 0)}, client ${fmt(x.clientCpuMs, 0)}; machine ${fmt(x.machineBusyCores, 2)} cores busy)`,
+    );
 
   console.log('Fetches');
   for (const target of targets) show('warm-up', target, await measure(target));
@@ -566,9 +610,23 @@ async function main(): Promise<number> {
   console.log(`Medians of ${options.runs} fetches of ${sizeLabel} (MB = 10^6 bytes; CPU = milliseconds per fetch)`);
   for (const target of targets) {
     const all = samples[target].map((x) => x.mbps);
-    console.log(`  ${target.padEnd(8)} ${fmt(med(target, (x) => x.mbps), 0).padStart(6)} MB/s  (min ${fmt(Math.min(...all), 0)}, max ${fmt(Math.max(...all), 0)})  server CPU ${fmt(med(target, (x) => x.serverCpuMs), 0)} ms, client CPU ${fmt(med(target, (x) => x.clientCpuMs), 0)} ms, ${fmt(med(target, (x) => x.chunks), 0)} chunks at the client`);
+    console.log(
+      `  ${target.padEnd(8)} ${fmt(
+        med(target, (x) => x.mbps),
+        0,
+      ).padStart(6)} MB/s  (min ${fmt(Math.min(...all), 0)}, max ${fmt(Math.max(...all), 0)})  server CPU ${fmt(
+        med(target, (x) => x.serverCpuMs),
+        0,
+      )} ms, client CPU ${fmt(
+        med(target, (x) => x.clientCpuMs),
+        0,
+      )} ms, ${fmt(
+        med(target, (x) => x.chunks),
+        0,
+      )} chunks at the client`,
+    );
   }
-  console.log('  (Stowage\'s server CPU is this whole process: the service, its idle worker and timers; nginx\'s is its master + worker)');
+  console.log("  (Stowage's server CPU is this whole process: the service, its idle worker and timers; nginx's is its master + worker)");
   console.log('');
 
   const stowage = med('Stowage', (x) => x.mbps);
@@ -577,7 +635,9 @@ async function main(): Promise<number> {
   const ratio = stowage / nginxMbps;
   console.log('Summary');
   console.log(`  Stowage / nginx = ${fmt(stowage, 0)} / ${fmt(nginxMbps, 0)} MB/s = ${fmt(ratio, 3)}`);
-  console.log(`  Stowage / bare Node createReadStream().pipe(res) = ${fmt(stowage, 0)} / ${fmt(node, 0)} MB/s = ${fmt(stowage / node, 3)}  (context)`);
+  console.log(
+    `  Stowage / bare Node createReadStream().pipe(res) = ${fmt(stowage, 0)} / ${fmt(node, 0)} MB/s = ${fmt(stowage / node, 3)}  (context)`,
+  );
   console.log(`  ${verdict(ratio >= TARGET_RATIO)}  Stowage >= ${TARGET_RATIO} × nginx  (${fmt(ratio, 3)})`);
   if (options.runs < 5) console.log(`  note: BENCH_RUNS=${options.runs}; the target calls for at least 5`);
   if (problems.length) console.log(`  INVALID RUN: ${problems.join('; ')}`);

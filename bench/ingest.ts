@@ -34,7 +34,19 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { DIST_CLI, type ServerChild, buildDist, fmt, median, onCleanup, openPostgres, runBenchmark, startBareServer, startServerChild, verdict } from './lib.js';
+import {
+  DIST_CLI,
+  type ServerChild,
+  buildDist,
+  fmt,
+  median,
+  onCleanup,
+  openPostgres,
+  runBenchmark,
+  startBareServer,
+  startServerChild,
+  verdict,
+} from './lib.js';
 
 const MiB = 1024 * 1024;
 const TARGET_RSS_MB = 150;
@@ -85,7 +97,12 @@ function memoryWatch(pid: number) {
   return () => {
     clearInterval(timer);
     const hwm = statusKb(pid, 'VmHWM');
-    return { peakMB: Math.max(polled, reset ? hwm : 0) / 1024, hwmMB: reset ? hwm / 1024 : NaN, polledMB: polled / 1024, afterMB: statusKb(pid, 'VmRSS') / 1024 };
+    return {
+      peakMB: Math.max(polled, reset ? hwm : 0) / 1024,
+      hwmMB: reset ? hwm / 1024 : NaN,
+      polledMB: polled / 1024,
+      afterMB: statusKb(pid, 'VmRSS') / 1024,
+    };
   };
 }
 
@@ -93,7 +110,12 @@ function memoryWatch(pid: number) {
 // Parent: the clients
 
 /** Sends `parts` (buffers and file streams) as one request body; answers status and body text. */
-function send(url: string, method: string, headers: Record<string, string>, parts: () => AsyncIterable<Buffer>): Promise<{ status: number; text: string }> {
+function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  parts: () => AsyncIterable<Buffer>,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers, agent: false }, (res) => {
       let text = '';
@@ -111,7 +133,9 @@ const fileChunks = (file: string) => createReadStream(file, { highWaterMark: MiB
 
 async function uploadStowage(url: string, key: string, file: string, size: number, chunked: boolean) {
   const boundary = `----stowage-bench-${randomBytes(12).toString('hex')}`;
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${path.basename(file)}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${path.basename(file)}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   const headers: Record<string, string> = { 'x-api-key': key, 'content-type': `multipart/form-data; boundary=${boundary}` };
   if (!chunked) headers['content-length'] = String(head.length + size + tail.length);
@@ -178,11 +202,20 @@ async function emptyStores(stowageData: string, bareDir: string, tusDir: string)
   for (const entry of await readdir(blobs, { withFileTypes: true }).catch(() => [])) {
     if (entry.isDirectory() && !entry.name.startsWith('.')) await rm(path.join(blobs, entry.name), { recursive: true, force: true });
   }
-  for (const dir of [bareDir, tusDir]) for (const entry of await readdir(dir)) await rm(path.join(dir, entry), { recursive: true, force: true });
+  for (const dir of [bareDir, tusDir])
+    for (const entry of await readdir(dir)) await rm(path.join(dir, entry), { recursive: true, force: true });
   execFileSync('sync');
 }
 
-interface Run { mbps: number; seconds: number; peakMB: number; hwmMB: number; polledMB: number; serverCpu: number; clientCpu: number }
+interface Run {
+  mbps: number;
+  seconds: number;
+  peakMB: number;
+  hwmMB: number;
+  polledMB: number;
+  serverCpu: number;
+  clientCpu: number;
+}
 
 async function measure(child: ServerChild, upload: () => Promise<unknown>, size: number): Promise<Run> {
   const pid = child.proc.pid!;
@@ -196,11 +229,21 @@ async function measure(child: ServerChild, upload: () => Promise<unknown>, size:
   const seconds = (performance.now() - started) / 1000;
   const client = process.cpuUsage(clientBefore);
   const mem = watch();
-  return { mbps: size / 1e6 / seconds, seconds, peakMB: mem.peakMB, hwmMB: mem.hwmMB, polledMB: mem.polledMB, serverCpu: (cpuSeconds(pid) - cpuBefore) / seconds, clientCpu: (client.user + client.system) / 1e6 / seconds };
+  return {
+    mbps: size / 1e6 / seconds,
+    seconds,
+    peakMB: mem.peakMB,
+    hwmMB: mem.hwmMB,
+    polledMB: mem.polledMB,
+    serverCpu: (cpuSeconds(pid) - cpuBefore) / seconds,
+    clientCpu: (client.user + client.system) / 1e6 / seconds,
+  };
 }
 
 const line = (name: string, i: number, r: Run) =>
-  console.log(`  ${name.padEnd(8)} run ${i}: ${fmt(r.mbps).padStart(7)} MB/s  ${fmt(r.seconds, 2).padStart(6)} s  server peak RSS ${fmt(r.peakMB).padStart(6)} MB (VmHWM ${fmt(r.hwmMB)}, polled ${fmt(r.polledMB)})  CPU cores: server ${fmt(r.serverCpu, 2)}, client ${fmt(r.clientCpu, 2)}`);
+  console.log(
+    `  ${name.padEnd(8)} run ${i}: ${fmt(r.mbps).padStart(7)} MB/s  ${fmt(r.seconds, 2).padStart(6)} s  server peak RSS ${fmt(r.peakMB).padStart(6)} MB (VmHWM ${fmt(r.hwmMB)}, polled ${fmt(r.polledMB)})  CPU cores: server ${fmt(r.serverCpu, 2)}, client ${fmt(r.clientCpu, 2)}`,
+  );
 
 async function main(): Promise<number> {
   const int = (name: string, fallback: number) => {
@@ -220,7 +263,10 @@ async function main(): Promise<number> {
   onCleanup('remove the temporary folder', () => rm(work, { recursive: true, force: true }));
   const fs = statfsSync(work);
   const free = fs.bavail * fs.bsize;
-  if (free < 2 * largest) throw new Error(`${work} has ${fmt(free / 2 ** 30, 2)} GiB free; this needs ${fmt((2 * largest) / 2 ** 30, 2)} GiB (2× the largest file)`);
+  if (free < 2 * largest)
+    throw new Error(
+      `${work} has ${fmt(free / 2 ** 30, 2)} GiB free; this needs ${fmt((2 * largest) / 2 ** 30, 2)} GiB (2× the largest file)`,
+    );
 
   // --- PostgreSQL and the scratch database
   const { default: pg } = await import('pg');
@@ -233,7 +279,10 @@ async function main(): Promise<number> {
   await admin.connect();
   onCleanup('close the admin connection', () => admin.end());
   await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`);
-  onCleanup(`drop database ${dbName}`, async () => void (await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`)));
+  onCleanup(
+    `drop database ${dbName}`,
+    async () => void (await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`)),
+  );
   const dbUrl = new URL(serverUrl);
   dbUrl.pathname = `/${dbName}`;
 
@@ -243,28 +292,53 @@ async function main(): Promise<number> {
   const tusDir = path.join(work, 'tus');
   execFileSync('mkdir', ['-p', stowageData, bareDir, tusDir]);
   const stowageEnv = {
-    DATABASE_URL: dbUrl.toString(), STOWAGE_DATA_DIR: stowageData, PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_ENABLED: 'false',
-    LOG_LEVEL: 'warn', STOWAGE_SIMPLE_UPLOAD_MAX_BYTES: String(largest), STOWAGE_SIGNING_SECRET: randomBytes(24).toString('hex'),
+    DATABASE_URL: dbUrl.toString(),
+    STOWAGE_DATA_DIR: stowageData,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    RATE_LIMIT_ENABLED: 'false',
+    LOG_LEVEL: 'warn',
+    STOWAGE_SIMPLE_UPLOAD_MAX_BYTES: String(largest),
+    STOWAGE_SIGNING_SECRET: randomBytes(24).toString('hex'),
   };
   const cli = process.env.BENCH_FROM_SOURCE === '1' ? ['--import', 'tsx', 'src/cli.ts'] : [DIST_CLI];
   if (cli[0] === DIST_CLI) console.log(`  build       : ${buildDist()}`);
-  const keyOut = execFileSync(process.execPath, [...cli, 'keys', 'create', '--org', 'bench', '--scopes', 'admin'],
-    { cwd: root, env: { ...process.env, ...stowageEnv }, encoding: 'utf8' });
+  const keyOut = execFileSync(process.execPath, [...cli, 'keys', 'create', '--org', 'bench', '--scopes', 'admin'], {
+    cwd: root,
+    env: { ...process.env, ...stowageEnv },
+    encoding: 'utf8',
+  });
   const apiKey = keyOut.trim().split('\n').pop()!.trim();
   const stowage = await startServerChild('Stowage', [...cli, 'start'], stowageEnv, /Stowage is serving at (\S+)/, (u) => u);
   const bare = await startBareServer(bareDir, { fsync: bareFsync, name: 'bare' });
-  const tus = await startServerChild('tus', ['--import', 'tsx', thisFile, '--tus-server', tusDir], {}, /LISTENING (\d+)/, (p) => `http://127.0.0.1:${p}`);
+  const tus = await startServerChild(
+    'tus',
+    ['--import', 'tsx', thisFile, '--tus-server', tusDir],
+    {},
+    /LISTENING (\d+)/,
+    (p) => `http://127.0.0.1:${p}`,
+  );
   await new Promise((r) => setTimeout(r, 1000)); // let start-up garbage settle before the idle figure
   const idleMB = (c: ServerChild) => statusKb(c.proc.pid!, 'VmRSS') / 1024;
 
-  const versions = ['@tus/server', '@tus/file-store', 'tus-js-client'].map((p) => `${p} ${JSON.parse(readFileSync(path.join(root, 'node_modules', p, 'package.json'), 'utf8')).version}`);
+  const versions = ['@tus/server', '@tus/file-store', 'tus-js-client'].map(
+    (p) => `${p} ${JSON.parse(readFileSync(path.join(root, 'node_modules', p, 'package.json'), 'utf8')).version}`,
+  );
   console.log('Stowage ingest benchmark');
-  console.log(`  machine     : ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`);
+  console.log(
+    `  machine     : ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`,
+  );
   console.log(`  note        : client, servers and PostgreSQL share these ${os.cpus().length} cores; the client is this process`);
   console.log(`  PostgreSQL  : ${pgKind}, database ${dbName}`);
-  console.log(`  plan        : ${sizeMiB} MiB file, ${runs} runs per side interleaved, body ${chunked ? 'chunked' : 'with Content-Length'}, 1 MiB client reads${big ? '; then Stowage on 4096 MiB' : ''}`);
-  console.log(`  baselines   : A bare node:http PUT → sha256 + file (1 MiB writes${bareFsync ? ', fsync' : ', no fsync'}); B ${versions.join(', ')}, chunkSize ${Number.isFinite(tusChunk) ? `${tusChunk / MiB} MiB` : 'Infinity'}`);
-  console.log(`  idle RSS    : Stowage ${fmt(idleMB(stowage))} MB (${cli.length === 1 ? cli[0] : 'src/cli.ts under tsx'}), bare ${fmt(idleMB(bare))} MB, tus ${fmt(idleMB(tus))} MB`);
+  console.log(
+    `  plan        : ${sizeMiB} MiB file, ${runs} runs per side interleaved, body ${chunked ? 'chunked' : 'with Content-Length'}, 1 MiB client reads${big ? '; then Stowage on 4096 MiB' : ''}`,
+  );
+  console.log(
+    `  baselines   : A bare node:http PUT → sha256 + file (1 MiB writes${bareFsync ? ', fsync' : ', no fsync'}); B ${versions.join(', ')}, chunkSize ${Number.isFinite(tusChunk) ? `${tusChunk / MiB} MiB` : 'Infinity'}`,
+  );
+  console.log(
+    `  idle RSS    : Stowage ${fmt(idleMB(stowage))} MB (${cli.length === 1 ? cli[0] : 'src/cli.ts under tsx'}), bare ${fmt(idleMB(bare))} MB, tus ${fmt(idleMB(tus))} MB`,
+  );
   console.log(`  MB = 10^6 bytes; times run from the first byte sent to the whole answer (Stowage: stored, fsynced, row committed)`);
   console.log('');
 
@@ -278,26 +352,38 @@ async function main(): Promise<number> {
 
   const results: Record<'stowage' | 'bare' | 'tus', Run[]> = { stowage: [], bare: [], tus: [] };
   for (let i = 1; i <= runs; i++) {
-    const s = await measure(stowage, async () => {
-      const got = await uploadStowage(stowage.url, apiKey, file, size, chunked);
-      if (got.sha256 !== sha || got.size !== size) problems.push(`Stowage run ${i}: stored ${got.size} bytes, sha256 ${got.sha256}`);
-    }, size);
+    const s = await measure(
+      stowage,
+      async () => {
+        const got = await uploadStowage(stowage.url, apiKey, file, size, chunked);
+        if (got.sha256 !== sha || got.size !== size) problems.push(`Stowage run ${i}: stored ${got.size} bytes, sha256 ${got.sha256}`);
+      },
+      size,
+    );
     line('Stowage', i, s);
     results.stowage.push(s);
     await emptyStores(stowageData, bareDir, tusDir);
-    const b = await measure(bare, async () => {
-      const got = await uploadBare(bare.url, file, size, chunked);
-      if (got.sha256 !== sha || got.size !== size) problems.push(`bare run ${i}: stored ${got.size} bytes, sha256 ${got.sha256}`);
-    }, size);
+    const b = await measure(
+      bare,
+      async () => {
+        const got = await uploadBare(bare.url, file, size, chunked);
+        if (got.sha256 !== sha || got.size !== size) problems.push(`bare run ${i}: stored ${got.size} bytes, sha256 ${got.sha256}`);
+      },
+      size,
+    );
     line('bare', i, b);
     results.bare.push(b);
     await emptyStores(stowageData, bareDir, tusDir);
-    const t = await measure(tus, async () => {
-      await uploadTus(tus.url, file, size, tusChunk);
-      const stored = (await readdir(tusDir)).filter((f) => !f.endsWith('.json'));
-      const sizes = await Promise.all(stored.map(async (f) => (await stat(path.join(tusDir, f))).size));
-      if (sizes.length !== 1 || sizes[0] !== size) problems.push(`tus run ${i}: stored files of ${sizes.join(', ')} bytes`);
-    }, size);
+    const t = await measure(
+      tus,
+      async () => {
+        await uploadTus(tus.url, file, size, tusChunk);
+        const stored = (await readdir(tusDir)).filter((f) => !f.endsWith('.json'));
+        const sizes = await Promise.all(stored.map(async (f) => (await stat(path.join(tusDir, f))).size));
+        if (sizes.length !== 1 || sizes[0] !== size) problems.push(`tus run ${i}: stored files of ${sizes.join(', ')} bytes`);
+      },
+      size,
+    );
     line('tus', i, t);
     results.tus.push(t);
     await emptyStores(stowageData, bareDir, tusDir);
@@ -307,8 +393,12 @@ async function main(): Promise<number> {
   const [sMbps, bMbps, tMbps] = [med('stowage', 'mbps'), med('bare', 'mbps'), med('tus', 'mbps')];
   const peak1 = Math.max(...results.stowage.map((r) => r.peakMB));
   console.log('');
-  console.log(`Medians (${sizeMiB} MiB):  Stowage ${fmt(sMbps)} MB/s (server ${fmt(med('stowage', 'serverCpu'), 2)} cores), bare ${fmt(bMbps)} MB/s (${fmt(med('bare', 'serverCpu'), 2)}), tus ${fmt(tMbps)} MB/s (${fmt(med('tus', 'serverCpu'), 2)})`);
-  console.log(`  server peak RSS: Stowage ${fmt(peak1)} MB (max of runs), bare ${fmt(Math.max(...results.bare.map((r) => r.peakMB)))} MB, tus ${fmt(Math.max(...results.tus.map((r) => r.peakMB)))} MB`);
+  console.log(
+    `Medians (${sizeMiB} MiB):  Stowage ${fmt(sMbps)} MB/s (server ${fmt(med('stowage', 'serverCpu'), 2)} cores), bare ${fmt(bMbps)} MB/s (${fmt(med('bare', 'serverCpu'), 2)}), tus ${fmt(tMbps)} MB/s (${fmt(med('tus', 'serverCpu'), 2)})`,
+  );
+  console.log(
+    `  server peak RSS: Stowage ${fmt(peak1)} MB (max of runs), bare ${fmt(Math.max(...results.bare.map((r) => r.peakMB)))} MB, tus ${fmt(Math.max(...results.tus.map((r) => r.peakMB)))} MB`,
+  );
 
   let peakBig = NaN;
   if (big) {
@@ -318,10 +408,15 @@ async function main(): Promise<number> {
     const bigSha = await writeTestFile(bigFile, 4096);
     console.log(`\nTest file: 4096 MiB written in ${fmt((performance.now() - started) / 1000, 1)} s`);
     await emptyStores(stowageData, bareDir, tusDir);
-    const r = await measure(stowage, async () => {
-      const got = await uploadStowage(stowage.url, apiKey, bigFile, 4096 * MiB, chunked);
-      if (got.sha256 !== bigSha || got.size !== 4096 * MiB) problems.push(`Stowage 4 GiB: stored ${got.size} bytes, sha256 ${got.sha256}`);
-    }, 4096 * MiB);
+    const r = await measure(
+      stowage,
+      async () => {
+        const got = await uploadStowage(stowage.url, apiKey, bigFile, 4096 * MiB, chunked);
+        if (got.sha256 !== bigSha || got.size !== 4096 * MiB)
+          problems.push(`Stowage 4 GiB: stored ${got.size} bytes, sha256 ${got.sha256}`);
+      },
+      4096 * MiB,
+    );
     line('Stowage', 1, r);
     peakBig = r.peakMB;
     await rm(bigFile, { force: true });
@@ -336,7 +431,9 @@ async function main(): Promise<number> {
   console.log(`  ${verdict(peak1 < TARGET_RSS_MB)}  Stowage peak RSS < ${TARGET_RSS_MB} MB at ${sizeMiB} MiB  (${fmt(peak1)} MB)`);
   if (big) console.log(`  ${verdict(peakBig < TARGET_RSS_MB)}  Stowage peak RSS < ${TARGET_RSS_MB} MB at 4096 MiB  (${fmt(peakBig)} MB)`);
   else console.log('  (4096 MiB memory run skipped: set BENCH_BIG=1)');
-  console.log(`  note: ${os.cpus().length} cores shared by client and server (and PostgreSQL); sha256 of every Stowage and bare upload checked`);
+  console.log(
+    `  note: ${os.cpus().length} cores shared by client and server (and PostgreSQL); sha256 of every Stowage and bare upload checked`,
+  );
   for (const child of [stowage, bare, tus]) if (child.proc.exitCode !== null) problems.push(`${child.name} exited during the run`);
   if (problems.length) console.log(`  INVALID RUN: ${problems.join('; ')}`);
   return problems.length ? 1 : 0;

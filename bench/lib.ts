@@ -112,7 +112,7 @@ export async function runBenchmark(main: () => Promise<number>, { catchUncaught 
       console.error(`INVALID RUN: ${error.message}`);
       code = 1;
     } else {
-      console.error(`benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      console.error(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       code = 2;
     }
   }
@@ -128,7 +128,8 @@ export function envInt(name: string, fallback: number, min: number, max: number)
   const raw = process.env[name]?.trim();
   if (!raw) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return value;
 }
 
@@ -173,7 +174,10 @@ export async function requireDiskFor(dir: string, size: number): Promise<void> {
   const free = s.bavail * s.bsize; // what `df` shows as Avail: the unprivileged writer's share
   const needed = Math.max(3 * 1024 ** 3, 2 * size + 512 * MIB);
   console.log(`  disk        : ${fmt(free / 1024 ** 3, 1)} GiB free in ${dir} (df Avail), ${fmt(needed / 1024 ** 3, 1)} GiB needed`);
-  if (free < needed) throw new Error(`not enough disk in ${dir}: ${fmt(free / 1024 ** 3, 1)} GiB free, ${fmt(needed / 1024 ** 3, 1)} GiB needed (set TMPDIR elsewhere or lower BENCH_SIZE_MIB)`);
+  if (free < needed)
+    throw new Error(
+      `not enough disk in ${dir}: ${fmt(free / 1024 ** 3, 1)} GiB free, ${fmt(needed / 1024 ** 3, 1)} GiB needed (set TMPDIR elsewhere or lower BENCH_SIZE_MIB)`,
+    );
 }
 
 let clockTicks = 0;
@@ -228,7 +232,13 @@ export async function startBenchService(
   const { startStowage } = await import('../test/helpers/harness.js');
   takeOverSignals();
   const harness = await startStowage(
-    { RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent', STOWAGE_JOB_RETRY_DELAY_SECONDS: '2', STOWAGE_JOB_MAINTENANCE_SECONDS: '30', ...env },
+    {
+      RATE_LIMIT_ENABLED: 'false',
+      LOG_LEVEL: 'silent',
+      STOWAGE_JOB_RETRY_DELAY_SECONDS: '2',
+      STOWAGE_JOB_MAINTENANCE_SECONDS: '30',
+      ...env,
+    },
     options,
   );
   const close = onCleanup('close the service and drop its database', () => harness.close());
@@ -236,7 +246,13 @@ export async function startBenchService(
 }
 
 /** Streams a file to a presigned PUT URL with its Content-Length; resolves with the status and body. */
-export function putFile(url: string, method: string, headers: Record<string, string>, file: string, size: number): Promise<{ status: number; body: string }> {
+export function putFile(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  file: string,
+  size: number,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request(url, { method, agent: false, headers: { ...headers, 'content-length': String(size) } }, (response) => {
       let body = '';
@@ -270,7 +286,13 @@ export interface ServerChild {
  * Starts `node ARGS` (from the project root, with our environment plus `env`) and waits for a line
  * `ready` matches; its first group, through `toUrl`, is the URL. Stopped by the cleanup.
  */
-export function startServerChild(name: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, toUrl: (match: string) => string): Promise<ServerChild> {
+export function startServerChild(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  toUrl: (match: string) => string,
+): Promise<ServerChild> {
   const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   onCleanup(`stop ${name}`, () => stopChild(proc));
   let output = '';
@@ -313,7 +335,13 @@ export async function stopChild(proc: ChildProcess): Promise<void> {
  */
 export function startBareServer(dir: string, options: { fsync: boolean; name?: string }): Promise<ServerChild> {
   const args = ['--import', 'tsx', libFile, BARE_SERVER_FLAG, dir, ...(options.fsync ? ['--fsync'] : [])];
-  return startServerChild(options.name ?? (options.fsync ? 'bare (fsync)' : 'bare'), args, {}, /LISTENING (\d+)/, (port) => `http://127.0.0.1:${port}`);
+  return startServerChild(
+    options.name ?? (options.fsync ? 'bare (fsync)' : 'bare'),
+    args,
+    {},
+    /LISTENING (\d+)/,
+    (port) => `http://127.0.0.1:${port}`,
+  );
 }
 
 const BARE_SERVER_FLAG = '--bare-server';
@@ -421,7 +449,8 @@ const isMain = (() => {
     return false;
   }
 })();
-if (isMain && process.argv[2] === BARE_SERVER_FLAG && process.argv[3]) serveBare(process.argv[3], { fsync: process.argv.includes('--fsync') });
+if (isMain && process.argv[2] === BARE_SERVER_FLAG && process.argv[3])
+  serveBare(process.argv[3], { fsync: process.argv.includes('--fsync') });
 
 // ---------------------------------------------------------------------------------------------------
 // The service as installed: `npm start` and the `stowage` binary run the compiled dist/, not tsx.
@@ -443,6 +472,9 @@ export function buildDist(): string {
   }
   if (result.status === 0) return `npm run build in ${fmt(seconds, 1)} s`;
   const errors = `${result.stdout}\n${result.stderr}`.split('\n').filter((l) => /error TS\d+/.test(l));
-  const shown = errors.slice(0, 5).map((l) => `\n                ${l.trim()}`).join('');
+  const shown = errors
+    .slice(0, 5)
+    .map((l) => `\n                ${l.trim()}`)
+    .join('');
   return `npm run build in ${fmt(seconds, 1)} s  WARNING: exited ${result.status ?? result.signal} with ${errors.length} type error(s); tsc emitted dist/ anyway, so the figures use it${shown}${errors.length > 5 ? '\n                …' : ''}`;
 }

@@ -51,8 +51,27 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { cliEnv } from '../test/helpers/cli.js';
 import {
-  DIST_CLI, InvalidRun, MIB, buildDist, type ServerChild, VaryingFile, beforeStartLine, busyCoresBeforeStart, envInt, fmt, machineBusySeconds, median, onCleanup,
-  openPostgres, putFile, requireDiskFor, runBenchmark, sizeLabel, startBareServer, startBenchService, verdict,
+  DIST_CLI,
+  InvalidRun,
+  MIB,
+  buildDist,
+  type ServerChild,
+  VaryingFile,
+  beforeStartLine,
+  busyCoresBeforeStart,
+  envInt,
+  fmt,
+  machineBusySeconds,
+  median,
+  onCleanup,
+  openPostgres,
+  putFile,
+  requireDiskFor,
+  runBenchmark,
+  sizeLabel,
+  startBareServer,
+  startBenchService,
+  verdict,
 } from './lib.js';
 
 const TARGET_VS_BARE = 0.8;
@@ -67,8 +86,19 @@ function spawnDistCli(args: string[], env: Record<string, string>): ChildProcess
 // ---------------------------------------------------------------------------------------------------
 // Main
 
-interface StowageRun { seconds: number; mbps: number; hashS: number; partsS: number; confirmS: number; busyCores: number }
-interface BareRun { seconds: number; mbps: number; busyCores: number }
+interface StowageRun {
+  seconds: number;
+  mbps: number;
+  hashS: number;
+  partsS: number;
+  confirmS: number;
+  busyCores: number;
+}
+interface BareRun {
+  seconds: number;
+  mbps: number;
+  busyCores: number;
+}
 
 function runChild(child: ChildProcess, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   let stdout = '';
@@ -97,8 +127,12 @@ async function main(): Promise<number> {
   const tmp = os.tmpdir();
 
   console.log('Stowage multipart (CLI) benchmark');
-  console.log(`  machine     : ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`);
-  console.log(`  note        : the CLI, the service (with its worker), the bare servers, this client and PostgreSQL share these ${os.cpus().length} cores`);
+  console.log(
+    `  machine     : ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`,
+  );
+  console.log(
+    `  note        : the CLI, the service (with its worker), the bare servers, this client and PostgreSQL share these ${os.cpus().length} cores`,
+  );
   // Before the idle check, so the build's own CPU does not count as someone else's.
   console.log(`  build       : ${buildDist()}`);
   console.log(beforeStartLine(await busyCoresBeforeStart()));
@@ -118,9 +152,14 @@ async function main(): Promise<number> {
 
   let at = performance.now();
   const file = await VaryingFile.create(path.join(scratch, `bench-${sizeMiB}.bin`), size);
-  console.log(`  file        : ${sizeLabel(sizeMiB)} of random bytes written in ${fmt((performance.now() - at) / 1000, 1)} s (last 32 bytes change before each Stowage run)`);
+  console.log(
+    `  file        : ${sizeLabel(sizeMiB)} of random bytes written in ${fmt((performance.now() - at) / 1000, 1)} s (last 32 bytes change before each Stowage run)`,
+  );
 
-  const { harness: h } = await startBenchService({ STOWAGE_JOB_POLL_SECONDS: '0.5', STOWAGE_MULTIPART_MAX_BYTES: String(Math.max(size, 250 * 1024 ** 3)) }, { storage: 'local' });
+  const { harness: h } = await startBenchService(
+    { STOWAGE_JOB_POLL_SECONDS: '0.5', STOWAGE_MULTIPART_MAX_BYTES: String(Math.max(size, 250 * 1024 ** 3)) },
+    { storage: 'local' },
+  );
   const bare = await startBareServer(bareDir, { fsync: false });
   const bareFsync = await startBareServer(bareDir, { fsync: true });
   const blobs = path.join(h.dataDir, 'blobs');
@@ -133,7 +172,9 @@ async function main(): Promise<number> {
   at = performance.now();
   const help = await runChild(spawnDistCli(['help'], env), 60_000);
   const startupS = (performance.now() - at) / 1000;
-  console.log(`  CLI         : node dist/cli.js upload FILE --parallel ${parallel} --part-size ${partMiB}MiB; \`help\` alone takes ${fmt(startupS, 2)} s (exit ${help.code})`);
+  console.log(
+    `  CLI         : node dist/cli.js upload FILE --parallel ${parallel} --part-size ${partMiB}MiB; \`help\` alone takes ${fmt(startupS, 2)} s (exit ${help.code})`,
+  );
   console.log('  MB = 10^6 bytes');
   console.log('');
 
@@ -151,7 +192,10 @@ async function main(): Promise<number> {
     const busy = machineBusySeconds();
     const spawnedAt = Date.now();
     const started = performance.now();
-    const out = await runChild(spawnDistCli(['upload', file.path, '--parallel', String(parallel), '--part-size', `${partMiB}MiB`], env), 30 * 60_000);
+    const out = await runChild(
+      spawnDistCli(['upload', file.path, '--parallel', String(parallel), '--part-size', `${partMiB}MiB`], env),
+      30 * 60_000,
+    );
     const seconds = (performance.now() - started) / 1000;
     const endedAt = Date.now();
     const busyCores = (machineBusySeconds() - busy) / seconds;
@@ -159,30 +203,41 @@ async function main(): Promise<number> {
     const id = out.stdout.trim().split('\n').pop()!.trim();
     const view = await h.api('GET', `/api/v1/uploads/${id}`, { key: h.keys.writer });
     if (view.status !== 200 || view.body.status !== 'confirmed' || view.body.sha256 !== sha || Number(view.body.size_bytes) !== size) {
-      throw new InvalidRun(`Stowage run ${i}: upload ${id} reads ${view.status} ${JSON.stringify(view.body).slice(0, 500)}; expected confirmed, ${size} bytes, sha256 ${sha}`);
+      throw new InvalidRun(
+        `Stowage run ${i}: upload ${id} reads ${view.status} ${JSON.stringify(view.body).slice(0, 500)}; expected confirmed, ${size} bytes, sha256 ${sha}`,
+      );
     }
-    const row = (await sql<{ created: Date; job_created: Date | null }>`
+    const row = (
+      await sql<{ created: Date; job_created: Date | null }>`
       SELECT u.created_at AS created, j.created_at AS job_created
-        FROM uploads u LEFT JOIN jobs j ON j.id = u.confirm_job_id WHERE u.id = ${id}`.execute(h.runtime.database.db)).rows[0];
+        FROM uploads u LEFT JOIN jobs j ON j.id = u.confirm_job_id WHERE u.id = ${id}`.execute(h.runtime.database.db)
+    ).rows[0];
     const created = row ? new Date(row.created).getTime() : NaN;
     const jobCreated = row?.job_created ? new Date(row.job_created).getTime() : NaN;
     return {
-      seconds, mbps: size / 1e6 / seconds, busyCores,
-      hashS: (created - spawnedAt) / 1000, partsS: (jobCreated - created) / 1000, confirmS: (endedAt - jobCreated) / 1000,
+      seconds,
+      mbps: size / 1e6 / seconds,
+      busyCores,
+      hashS: (created - spawnedAt) / 1000,
+      partsS: (jobCreated - created) / 1000,
+      confirmS: (endedAt - jobCreated) / 1000,
     };
   };
 
   const bareRun = async (server: ServerChild, i: number): Promise<BareRun> => {
     const busy = machineBusySeconds();
     const started = performance.now();
-    const answer = await putFile(`${server.url}/upload`, 'PUT', { 'content-type': 'application/octet-stream' }, file.path, size).catch((error: Error) => {
-      throw new InvalidRun(`${server.name} run ${i}: ${error.message}\n${server.output().slice(-2000)}`);
-    });
+    const answer = await putFile(`${server.url}/upload`, 'PUT', { 'content-type': 'application/octet-stream' }, file.path, size).catch(
+      (error: Error) => {
+        throw new InvalidRun(`${server.name} run ${i}: ${error.message}\n${server.output().slice(-2000)}`);
+      },
+    );
     const seconds = (performance.now() - started) / 1000;
     const busyCores = (machineBusySeconds() - busy) / seconds;
     if (answer.status !== 201) throw new InvalidRun(`${server.name} run ${i}: answered ${answer.status}: ${answer.body.slice(0, 500)}`);
     const got = JSON.parse(answer.body) as { size: number; sha256: string };
-    if (got.size !== size || got.sha256 !== file.sha256) throw new InvalidRun(`${server.name} run ${i}: stored ${got.size} bytes, sha256 ${got.sha256}; expected ${file.sha256}`);
+    if (got.size !== size || got.sha256 !== file.sha256)
+      throw new InvalidRun(`${server.name} run ${i}: stored ${got.size} bytes, sha256 ${got.sha256}; expected ${file.sha256}`);
     return { seconds, mbps: size / 1e6 / seconds, busyCores };
   };
 
@@ -191,12 +246,16 @@ async function main(): Promise<number> {
   const bareRuns: BareRun[] = [];
   const bareFsyncRuns: BareRun[] = [];
   const bareLine = (label: string, i: number, b: BareRun) =>
-    console.log(`  ${label.padEnd(10)} run ${i}: ${fmt(b.mbps).padStart(7)} MB/s  ${fmt(b.seconds, 2).padStart(6)} s  (machine ${fmt(b.busyCores, 2)} cores busy)`);
+    console.log(
+      `  ${label.padEnd(10)} run ${i}: ${fmt(b.mbps).padStart(7)} MB/s  ${fmt(b.seconds, 2).padStart(6)} s  (machine ${fmt(b.busyCores, 2)} cores busy)`,
+    );
   console.log(`Runs (${sizeLabel(sizeMiB)}, interleaved)`);
   for (let i = 1; i <= runs; i++) {
     const s = await stowageRun(i);
     stowage.push(s);
-    console.log(`  ${'Stowage'.padEnd(10)} run ${i}: ${fmt(s.mbps).padStart(7)} MB/s  ${fmt(s.seconds, 2).padStart(6)} s  = start + hash ${fmt(s.hashS, 2)} s + parts + complete ${fmt(s.partsS, 2)} s + confirm + wait ${fmt(s.confirmS, 2)} s  (machine ${fmt(s.busyCores, 2)} cores busy)`);
+    console.log(
+      `  ${'Stowage'.padEnd(10)} run ${i}: ${fmt(s.mbps).padStart(7)} MB/s  ${fmt(s.seconds, 2).padStart(6)} s  = start + hash ${fmt(s.hashS, 2)} s + parts + complete ${fmt(s.partsS, 2)} s + confirm + wait ${fmt(s.confirmS, 2)} s  (machine ${fmt(s.busyCores, 2)} cores busy)`,
+    );
     await emptyStores();
     const b = await bareRun(bare, i);
     bareRuns.push(b);
@@ -219,17 +278,27 @@ async function main(): Promise<number> {
   console.log('');
   console.log(`Medians (${sizeLabel(sizeMiB)}, ${runs} run${runs === 1 ? '' : 's'} each)`);
   console.log(`  Stowage CLI : ${fmt(sMbps)} MB/s, ${fmt(med('seconds'), 2)} s end to end`);
-  console.log(`    start + hash       ${fmt(med('hashS'), 2).padStart(6)} s  (of which start-up ≈ ${fmt(startupS, 2)} s; hashing ≈ ${fmt(hashMbps)} MB/s)`);
-  console.log(`    parts + complete   ${fmt(med('partsS'), 2).padStart(6)} s  (${fmt(partsMbps)} MB/s over the parts phase, --parallel ${parallel})`);
-  console.log(`    confirm + wait     ${fmt(med('confirmS'), 2).padStart(6)} s  (job pickup, the job's stat and head read, the CLI's polling)`);
+  console.log(
+    `    start + hash       ${fmt(med('hashS'), 2).padStart(6)} s  (of which start-up ≈ ${fmt(startupS, 2)} s; hashing ≈ ${fmt(hashMbps)} MB/s)`,
+  );
+  console.log(
+    `    parts + complete   ${fmt(med('partsS'), 2).padStart(6)} s  (${fmt(partsMbps)} MB/s over the parts phase, --parallel ${parallel})`,
+  );
+  console.log(
+    `    confirm + wait     ${fmt(med('confirmS'), 2).padStart(6)} s  (job pickup, the job's stat and head read, the CLI's polling)`,
+  );
   console.log(`  bare PUT    : ${fmt(bMbps)} MB/s, ${fmt(median(bareRuns.map((r) => r.seconds)), 2)} s`);
   console.log(`  bare + fsync: ${fmt(fMbps)} MB/s, ${fmt(median(bareFsyncRuns.map((r) => r.seconds)), 2)} s`);
   console.log('');
   console.log('Summary');
   console.log(`  Stowage / bare       = ${fmt(sMbps)} / ${fmt(bMbps)} = ${fmt(ratio, 3)}`);
-  console.log(`  Stowage / bare fsync = ${fmt(sMbps)} / ${fmt(fMbps)} = ${fmt(ratioFsync, 3)}  (context: a baseline as durable as Stowage)`);
+  console.log(
+    `  Stowage / bare fsync = ${fmt(sMbps)} / ${fmt(fMbps)} = ${fmt(ratioFsync, 3)}  (context: a baseline as durable as Stowage)`,
+  );
   console.log(`  ${verdict(ratio >= TARGET_VS_BARE)}  Stowage CLI / bare PUT >= ${TARGET_VS_BARE}  (${fmt(ratio, 3)})`);
-  console.log(`  note: ${os.cpus().length} cores shared by everything; the CLI reads the file twice (hash, then parts); the local driver hashes the parts in the background as they arrive and the confirm job trusts that digest; parts are written in place, so completing copies nothing; every upload's size and sha256 checked`);
+  console.log(
+    `  note: ${os.cpus().length} cores shared by everything; the CLI reads the file twice (hash, then parts); the local driver hashes the parts in the background as they arrive and the confirm job trusts that digest; parts are written in place, so completing copies nothing; every upload's size and sha256 checked`,
+  );
   for (const server of [bare, bareFsync]) if (server.proc.exitCode !== null) throw new InvalidRun(`${server.name} exited during the run`);
   return 0;
 }

@@ -161,7 +161,8 @@ interface Options {
 
 function readOptions(): Options {
   const mode = (process.env.BENCH_PGBENCH_MODE?.trim() || 'simple') as Options['pgbenchMode'];
-  if (!['simple', 'extended', 'prepared'].includes(mode)) throw new Error(`BENCH_PGBENCH_MODE must be simple, extended or prepared, got "${mode}"`);
+  if (!['simple', 'extended', 'prepared'].includes(mode))
+    throw new Error(`BENCH_PGBENCH_MODE must be simple, extended or prepared, got "${mode}"`);
   return {
     seconds: envInt('BENCH_SECONDS', 10, 1, 3600),
     warmupSeconds: envInt('BENCH_WARMUP_SECONDS', 2, 0, 600),
@@ -214,7 +215,14 @@ interface CpuSnapshot {
 }
 
 function cpuSnapshot(postmasterPid: number | null): CpuSnapshot {
-  return { at: performance.now(), loop: performance.eventLoopUtilization(), preempted: process.resourceUsage().involuntaryContextSwitches, machine: machineCpu(), self: process.cpuUsage(), postgres: postgresCpu(postmasterPid) };
+  return {
+    at: performance.now(),
+    loop: performance.eventLoopUtilization(),
+    preempted: process.resourceUsage().involuntaryContextSwitches,
+    machine: machineCpu(),
+    self: process.cpuUsage(),
+    postgres: postgresCpu(postmasterPid),
+  };
 }
 
 /** Cores used on average between two snapshots, split by who used them. */
@@ -244,7 +252,17 @@ function cpuSplit(before: CpuSnapshot, after: CpuSnapshot, loadGeneratorSeconds:
   const selfSystemCores = (after.self.system - before.self.system) / 1e6 / seconds;
   const eventLoopUtilization = performance.eventLoopUtilization(after.loop, before.loop).utilization;
   const preemptions = after.preempted - before.preempted;
-  return { seconds, eventLoopUtilization, preemptions, machineBusyCores, selfCores, selfSystemCores, postgresCores, loadGeneratorCores, otherCores };
+  return {
+    seconds,
+    eventLoopUtilization,
+    preemptions,
+    machineBusyCores,
+    selfCores,
+    selfSystemCores,
+    postgresCores,
+    loadGeneratorCores,
+    otherCores,
+  };
 }
 
 const cores = (v: number | null) => (v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(2));
@@ -389,9 +407,15 @@ async function main(): Promise<number> {
   console.log('Stowage presign benchmark');
   console.log(`  machine     : ${os.cpus().length} CPUs (${cpuModel}), Node ${process.version}`);
   console.log(`  PostgreSQL  : ${serverVersion} at ${where.hostname}:${where.port || 5432} (${serverKind})`);
-  console.log(`                ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  console.log(
+    `                ${Object.entries(settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
+  );
   console.log(`  pgbench     : ${pgbench}`);
-  console.log(`  plan        : ${options.warmupSeconds} s warm-up + ${options.seconds} s measured, ${options.connections} connections, each side in turn`);
+  console.log(
+    `  plan        : ${options.warmupSeconds} s warm-up + ${options.seconds} s measured, ${options.connections} connections, each side in turn`,
+  );
   console.log(`  note        : load generator, server and PostgreSQL share this machine's ${os.cpus().length} cores`);
   console.log(beforeStartLine(idleSplit.machineBusyCores));
   if (!canMeasurePostgres) console.log('                (PostgreSQL CPU not measured: its processes are not readable in /proc)');
@@ -413,7 +437,7 @@ async function main(): Promise<number> {
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       if (tally) {
         const first = args[0] as string | { text?: string };
-        const text = (typeof first === 'string' ? first : first?.text ?? '?').replace(/\s+/g, ' ').trim();
+        const text = (typeof first === 'string' ? first : (first?.text ?? '?')).replace(/\s+/g, ' ').trim();
         tally.set(text, (tally.get(text) ?? 0) + 1);
       }
       return original(...args);
@@ -438,7 +462,8 @@ async function main(): Promise<number> {
   console.log(`  probe: ${PROBE_REQUESTS} sequential presigns (fetch from the server's own process)`);
   console.log(`    latency p50 ${fmt(probeLatency.p50, 2)} ms, p99 ${fmt(probeLatency.p99, 2)} ms`);
   console.log(`    queries per request on the app's pool: ${fmt(roundTrips, 2)} (each its own autocommit transaction unless BEGIN shows)`);
-  for (const [text, count] of probeQueries) console.log(`      ${fmt(count / PROBE_REQUESTS, 3)} × ${text.length > 110 ? `${text.slice(0, 110)}…` : text}`);
+  for (const [text, count] of probeQueries)
+    console.log(`      ${fmt(count / PROBE_REQUESTS, 3)} × ${text.length > 110 ? `${text.slice(0, 110)}…` : text}`);
   console.log('');
 
   const spec = { url: harness.url, apiKey: harness.keys.writer, connections: options.connections };
@@ -453,12 +478,14 @@ async function main(): Promise<number> {
     else stowageCpuAfter = cpuSnapshot(postmasterPid);
   });
   const stowageCpu = cpuSplit(stowageCpuBefore!, stowageCpuAfter!, load.cpuSeconds);
-  const { rows: [stored] } = await harness.runtime.database.pool.query<{ n: string }>(
-    `SELECT count(*) AS n FROM uploads WHERE name LIKE 'bench-%'`,
-  );
+  const {
+    rows: [stored],
+  } = await harness.runtime.database.pool.query<{ n: string }>(`SELECT count(*) AS n FROM uploads WHERE name LIKE 'bench-%'`);
   await closeStowage();
 
-  const warmupErrors = warmupStowage ? warmupStowage.non2xx + warmupStowage.socketErrors + warmupStowage.timeouts + warmupStowage.mismatches : 0;
+  const warmupErrors = warmupStowage
+    ? warmupStowage.non2xx + warmupStowage.socketErrors + warmupStowage.timeouts + warmupStowage.mismatches
+    : 0;
   const loadErrors = load.non2xx + load.socketErrors + load.timeouts + load.mismatches;
   const rps = load.ok / load.durationSeconds;
   const answered = load.ok + (warmupStowage?.ok ?? 0);
@@ -469,15 +496,35 @@ async function main(): Promise<number> {
 
   console.log(`Stowage POST ${PRESIGN_PATH}  (${options.connections} keep-alive connections, ${fmt(load.durationSeconds, 2)} s measured)`);
   console.log(`  requests/s  : ${fmt(rps)}  (${load.ok} answered 2xx)`);
-  console.log(`  latency     : p50 ${fmt(load.latencyMs.p50, 2)} ms, p90 ${fmt(load.latencyMs.p90, 2)} ms, p99 ${fmt(load.latencyMs.p99, 2)} ms, p99.9 ${fmt(load.latencyMs.p999, 2)} ms, max ${fmt(load.latencyMs.max, 2)} ms`);
-  console.log(`                (autocannon's whole-ms histogram: p50 ${load.autocannonLatencyMs.p50} ms, p99 ${load.autocannonLatencyMs.p99} ms)`);
-  console.log(`  errors      : ${loadErrors}  (non-2xx ${load.non2xx}, socket ${load.socketErrors}, timeouts ${load.timeouts}, mismatches ${load.mismatches}; warm-up ${warmupErrors})`);
-  console.log(`  status codes: ${Object.entries(load.statusCodes).map(([c, n]) => `${c}×${n}`).join(', ') || 'none'}`);
+  console.log(
+    `  latency     : p50 ${fmt(load.latencyMs.p50, 2)} ms, p90 ${fmt(load.latencyMs.p90, 2)} ms, p99 ${fmt(load.latencyMs.p99, 2)} ms, p99.9 ${fmt(load.latencyMs.p999, 2)} ms, max ${fmt(load.latencyMs.max, 2)} ms`,
+  );
+  console.log(
+    `                (autocannon's whole-ms histogram: p50 ${load.autocannonLatencyMs.p50} ms, p99 ${load.autocannonLatencyMs.p99} ms)`,
+  );
+  console.log(
+    `  errors      : ${loadErrors}  (non-2xx ${load.non2xx}, socket ${load.socketErrors}, timeouts ${load.timeouts}, mismatches ${load.mismatches}; warm-up ${warmupErrors})`,
+  );
+  console.log(
+    `  status codes: ${
+      Object.entries(load.statusCodes)
+        .map(([c, n]) => `${c}×${n}`)
+        .join(', ') || 'none'
+    }`,
+  );
   for (const sample of [...(warmupStowage?.errorSamples ?? []), ...load.errorSamples].slice(0, 5)) console.log(`    e.g. ${sample}`);
-  console.log(`  rows stored : ${stored.n} bench rows for ${answered} 2xx answers (warm-up + measured; up to ${uncounted} more were cut off in flight)`);
-  console.log(`  CPU (cores) : machine ${cores(stowageCpu.machineBusyCores)} busy = Stowage server ${cores(stowageCpu.selfCores)} + PostgreSQL ${cores(stowageCpu.postgresCores)} + load generator ${cores(stowageCpu.loadGeneratorCores)} + other ${cores(stowageCpu.otherCores)}`);
-  console.log(`  event loop  : server's utilization ${fmt(stowageCpu.eventLoopUtilization * 100, 0)}% (near 100%: its one thread is the limit, whether on a core or waiting for one); preempted ${fmt(stowageCpu.preemptions / load.ok, 2)} times per request`);
-  console.log(`  CPU/request : Stowage server ${perRequestMs(stowageCpu.selfCores)} ms (kernel ${perRequestMs(stowageCpu.selfSystemCores)} ms of it), PostgreSQL ${perRequestMs(stowageCpu.postgresCores)} ms, load generator ${perRequestMs(stowageCpu.loadGeneratorCores)} ms`);
+  console.log(
+    `  rows stored : ${stored.n} bench rows for ${answered} 2xx answers (warm-up + measured; up to ${uncounted} more were cut off in flight)`,
+  );
+  console.log(
+    `  CPU (cores) : machine ${cores(stowageCpu.machineBusyCores)} busy = Stowage server ${cores(stowageCpu.selfCores)} + PostgreSQL ${cores(stowageCpu.postgresCores)} + load generator ${cores(stowageCpu.loadGeneratorCores)} + other ${cores(stowageCpu.otherCores)}`,
+  );
+  console.log(
+    `  event loop  : server's utilization ${fmt(stowageCpu.eventLoopUtilization * 100, 0)}% (near 100%: its one thread is the limit, whether on a core or waiting for one); preempted ${fmt(stowageCpu.preemptions / load.ok, 2)} times per request`,
+  );
+  console.log(
+    `  CPU/request : Stowage server ${perRequestMs(stowageCpu.selfCores)} ms (kernel ${perRequestMs(stowageCpu.selfSystemCores)} ms of it), PostgreSQL ${perRequestMs(stowageCpu.postgresCores)} ms, load generator ${perRequestMs(stowageCpu.loadGeneratorCores)} ms`,
+  );
   console.log('');
 
   // --- pgbench on the same server
@@ -511,20 +558,32 @@ async function main(): Promise<number> {
   const pgbenchCpuBefore = cpuSnapshot(postmasterPid);
   const logPrefix = 'txlog';
   const baseline = await runPgbench(pgbench, serverUrl, benchDb, [
-    ...common, '-T', String(options.seconds), '-l', `--log-prefix=${path.join(scratch, logPrefix)}`,
+    ...common,
+    '-T',
+    String(options.seconds),
+    '-l',
+    `--log-prefix=${path.join(scratch, logPrefix)}`,
   ]);
   const pgbenchCpu = cpuSplit(pgbenchCpuBefore, cpuSnapshot(postmasterPid), null);
   baseline.latencyMs = percentiles(await pgbenchLogLatencies(scratch, logPrefix));
 
-  console.log(`pgbench single-row INSERT  (${options.connections} clients, ${options.pgbenchThreads} threads, -M ${options.pgbenchMode}, ${options.seconds} s measured, database ${benchDb})`);
-  console.log(`  table       : bench_rows (id bigint identity primary key, name text, size_bytes bigint, created_at timestamptz default now())`);
+  console.log(
+    `pgbench single-row INSERT  (${options.connections} clients, ${options.pgbenchThreads} threads, -M ${options.pgbenchMode}, ${options.seconds} s measured, database ${benchDb})`,
+  );
+  console.log(
+    `  table       : bench_rows (id bigint identity primary key, name text, size_bytes bigint, created_at timestamptz default now())`,
+  );
   console.log(`  statement   : ${statement}  (one per transaction, autocommit)`);
   console.log(`  tps         : ${fmt(baseline.tps)}  (${baseline.transactions} transactions)`);
-  console.log(`  latency     : average ${fmt(baseline.latencyAverageMs, 3)} ms; from its log: p50 ${fmt(baseline.latencyMs.p50, 2)} ms, p99 ${fmt(baseline.latencyMs.p99, 2)} ms`);
+  console.log(
+    `  latency     : average ${fmt(baseline.latencyAverageMs, 3)} ms; from its log: p50 ${fmt(baseline.latencyMs.p50, 2)} ms, p99 ${fmt(baseline.latencyMs.p99, 2)} ms`,
+  );
   console.log(`  failed      : ${baseline.failed}`);
   const perTransactionMs = (coresUsed: number | null) =>
     coresUsed === null ? 'n/a' : ((coresUsed * pgbenchCpu.seconds * 1000) / baseline.transactions).toFixed(3);
-  console.log(`  CPU (cores) : machine ${cores(pgbenchCpu.machineBusyCores)} busy = PostgreSQL ${cores(pgbenchCpu.postgresCores)} + pgbench and other ${cores(pgbenchCpu.otherCores === null ? null : pgbenchCpu.otherCores + pgbenchCpu.selfCores)}`);
+  console.log(
+    `  CPU (cores) : machine ${cores(pgbenchCpu.machineBusyCores)} busy = PostgreSQL ${cores(pgbenchCpu.postgresCores)} + pgbench and other ${cores(pgbenchCpu.otherCores === null ? null : pgbenchCpu.otherCores + pgbenchCpu.selfCores)}`,
+  );
   console.log(`  CPU/txn     : PostgreSQL ${perTransactionMs(pgbenchCpu.postgresCores)} ms (connection start-up included)`);
   console.log('');
 
@@ -533,7 +592,8 @@ async function main(): Promise<number> {
   const broken: string[] = [];
   if (loadErrors || warmupErrors) broken.push(`${loadErrors + warmupErrors} Stowage requests failed`);
   if (load.ok === 0) broken.push('no Stowage request succeeded');
-  if (Number(stored.n) < answered || Number(stored.n) > answered + uncounted) broken.push(`${stored.n} rows stored for ${answered} 2xx answers`);
+  if (Number(stored.n) < answered || Number(stored.n) > answered + uncounted)
+    broken.push(`${stored.n} rows stored for ${answered} 2xx answers`);
   if (baseline.failed) broken.push(`${baseline.failed} pgbench transactions failed`);
 
   console.log('Summary');
@@ -550,13 +610,28 @@ async function main(): Promise<number> {
       options,
       busyCoresBeforeStart: idleSplit.machineBusyCores,
       stowage: {
-        rps, ok: load.ok, errors: loadErrors, warmupErrors, latencyMs: load.latencyMs, statusCodes: load.statusCodes,
-        roundTripsPerRequest: roundTrips, cpuCores: stowageCpu,
+        rps,
+        ok: load.ok,
+        errors: loadErrors,
+        warmupErrors,
+        latencyMs: load.latencyMs,
+        statusCodes: load.statusCodes,
+        roundTripsPerRequest: roundTrips,
+        cpuCores: stowageCpu,
         sequentialLatencyMs: probeLatency,
       },
-      pgbench: { tps: baseline.tps, latencyAverageMs: baseline.latencyAverageMs, latencyMs: baseline.latencyMs, failed: baseline.failed, cpuCores: pgbenchCpu },
+      pgbench: {
+        tps: baseline.tps,
+        latencyAverageMs: baseline.latencyAverageMs,
+        latencyMs: baseline.latencyMs,
+        failed: baseline.failed,
+        cpuCores: pgbenchCpu,
+      },
       ratio,
-      targets: { ratio: { min: TARGET_RATIO, pass: ratio >= TARGET_RATIO }, p99Ms: { max: TARGET_P99_MS, pass: load.latencyMs.p99 < TARGET_P99_MS } },
+      targets: {
+        ratio: { min: TARGET_RATIO, pass: ratio >= TARGET_RATIO },
+        p99Ms: { max: TARGET_P99_MS, pass: load.latencyMs.p99 < TARGET_P99_MS },
+      },
       valid: broken.length === 0,
       problems: broken,
     };

@@ -155,14 +155,20 @@ async function main(): Promise<number> {
   const root = path.resolve(import.meta.dirname, '..');
   const modules = options.from === 'dist' ? path.join(root, 'dist', 'cad') : path.join(root, 'src', 'cad');
   const ext = options.from === 'dist' ? 'js' : 'ts';
-  const { convertToGlb } = (await import(pathToFileURL(path.join(modules, `convert.${ext}`)).href)) as typeof import('../src/cad/convert.js');
+  const { convertToGlb } = (await import(
+    pathToFileURL(path.join(modules, `convert.${ext}`)).href
+  )) as typeof import('../src/cad/convert.js');
   const { toGlb } = (await import(pathToFileURL(path.join(modules, `to-glb.${ext}`)).href)) as typeof import('../src/cad/to-glb.js');
 
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log('Stowage preview benchmark (CAD → GLB in a child process)');
-  console.log(`  machine     : ${os.cpus().length} CPUs (${cpuModel}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`);
+  console.log(
+    `  machine     : ${os.cpus().length} CPUs (${cpuModel}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`,
+  );
   console.log(beforeStartLine(busyBefore));
-  console.log(`  converter   : ${options.from === 'dist' ? 'dist/ (compiled, as in production)' : 'src/ under tsx (the child loads tsx too)'}; limits ${options.maxMemoryMb} MB, 10 min`);
+  console.log(
+    `  converter   : ${options.from === 'dist' ? 'dist/ (compiled, as in production)' : 'src/ under tsx (the child loads tsx too)'}; limits ${options.maxMemoryMb} MB, 10 min`,
+  );
   console.log(`  plan        : ${options.runs} runs of each model, child conversion then in-process baseline`);
 
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'stowage-bench-preview-'));
@@ -194,7 +200,14 @@ async function main(): Promise<number> {
   console.log('Runs');
   for (const sample of samples) {
     const figures: Figures = {
-      label: sample.label, format: sample.format, fileBytes: (await stat(sample.file)).size, triangles: 0, glbBytes: 0, childMs: [], childPeakRssMb: [], inProcessMs: [],
+      label: sample.label,
+      format: sample.format,
+      fileBytes: (await stat(sample.file)).size,
+      triangles: 0,
+      glbBytes: 0,
+      childMs: [],
+      childPeakRssMb: [],
+      inProcessMs: [],
     };
     for (let run = 1; run <= options.runs; run++) {
       const output = path.join(scratch, `out-${run}.glb`);
@@ -202,7 +215,9 @@ async function main(): Promise<number> {
       try {
         result = await convertToGlb(sample.file, sample.format, output, limits);
       } catch (error) {
-        throw new InvalidRun(`${sample.label}: ${error instanceof Error ? `${error.name} ${(error as { reason?: string }).reason ?? ''} ${error.message}` : String(error)}`);
+        throw new InvalidRun(
+          `${sample.label}: ${error instanceof Error ? `${error.name} ${(error as { reason?: string }).reason ?? ''} ${error.message}` : String(error)}`,
+        );
       }
       await rm(output, { force: true });
       made = performance.now();
@@ -210,20 +225,25 @@ async function main(): Promise<number> {
       await writeFile(output, inProcess.glb);
       const inProcessMs = performance.now() - made;
       await rm(output, { force: true });
-      if (inProcess.triangles !== result.triangles) throw new InvalidRun(`${sample.label}: ${result.triangles} triangles in the child, ${inProcess.triangles} in process`);
+      if (inProcess.triangles !== result.triangles)
+        throw new InvalidRun(`${sample.label}: ${result.triangles} triangles in the child, ${inProcess.triangles} in process`);
       figures.triangles = result.triangles;
       figures.glbBytes = result.bytes;
       figures.childMs.push(result.ms);
       figures.childPeakRssMb.push(result.peakRssMb);
       figures.inProcessMs.push(inProcessMs);
-      console.log(`  ${sample.label.padEnd(30)} run ${run}/${options.runs}: child ${fmt(result.ms, 0).padStart(6)} ms, peak RSS ${fmt(result.peakRssMb, 0).padStart(5)} MiB; in process ${fmt(inProcessMs, 0).padStart(6)} ms`);
+      console.log(
+        `  ${sample.label.padEnd(30)} run ${run}/${options.runs}: child ${fmt(result.ms, 0).padStart(6)} ms, peak RSS ${fmt(result.peakRssMb, 0).padStart(5)} MiB; in process ${fmt(inProcessMs, 0).padStart(6)} ms`,
+      );
     }
     all.push(figures);
   }
   console.log('');
 
   console.log(`Medians of ${options.runs} runs (MB = 10^6 bytes for files; RSS in MiB)`);
-  console.log(`  ${'model'.padEnd(30)} ${'file'.padStart(9)} ${'triangles'.padStart(10)} ${'GLB'.padStart(9)} ${'child ms'.padStart(9)} ${'peak RSS'.padStart(9)} ${'in-proc ms'.padStart(10)} ${'ratio'.padStart(6)}`);
+  console.log(
+    `  ${'model'.padEnd(30)} ${'file'.padStart(9)} ${'triangles'.padStart(10)} ${'GLB'.padStart(9)} ${'child ms'.padStart(9)} ${'peak RSS'.padStart(9)} ${'in-proc ms'.padStart(10)} ${'ratio'.padStart(6)}`,
+  );
   for (const f of all) {
     const childMs = median(f.childMs);
     const inMs = median(f.inProcessMs);
@@ -231,11 +251,16 @@ async function main(): Promise<number> {
       `  ${f.label.padEnd(30)} ${`${fmt(f.fileBytes / 1e6, 2)} MB`.padStart(9)} ${String(f.triangles).padStart(10)} ${`${fmt(f.glbBytes / 1e6, 2)} MB`.padStart(9)} ${fmt(childMs, 0).padStart(9)} ${`${fmt(median(f.childPeakRssMb), 0)} MiB`.padStart(9)} ${fmt(inMs, 0).padStart(10)} ${`${fmt(childMs / inMs, 2)}×`.padStart(6)}`,
     );
   }
-  console.log('  ratio = child conversion / the same conversion in this process: the price of the isolation (process start, module and WASM load).');
+  console.log(
+    '  ratio = child conversion / the same conversion in this process: the price of the isolation (process start, module and WASM load).',
+  );
   console.log('  The in-process figure runs in a warm process (modules, and after the first run OpenCascade, already loaded).');
 
   if (options.jsonOut) {
-    await writeFile(options.jsonOut, `${JSON.stringify({ when: new Date().toISOString(), machine: { cpus: os.cpus().length, model: cpuModel, node: process.version }, options, models: all }, null, 2)}\n`);
+    await writeFile(
+      options.jsonOut,
+      `${JSON.stringify({ when: new Date().toISOString(), machine: { cpus: os.cpus().length, model: cpuModel, node: process.version }, options, models: all }, null, 2)}\n`,
+    );
   }
   return 0;
 }

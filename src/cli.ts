@@ -47,7 +47,9 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'migrate': {
       const [{ resolveDatabase }, { openDatabase }, { migrate }] = await Promise.all([
-        import('./db/connect.js'), import('./db/database.js'), import('./db/migrate.js'),
+        import('./db/connect.js'),
+        import('./db/database.js'),
+        import('./db/migrate.js'),
       ]);
       const target = await resolveDatabase(config, undefined, 'client');
       const database = openDatabase(target.url, { max: 1 });

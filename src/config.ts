@@ -97,12 +97,7 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-const DEFAULT_REFUSED_TYPES = [
-  'application/x-msdownload',
-  'application/x-elf',
-  'application/x-mach-binary',
-  'application/x-executable',
-];
+const DEFAULT_REFUSED_TYPES = ['application/x-msdownload', 'application/x-elf', 'application/x-mach-binary', 'application/x-executable'];
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -124,7 +119,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits: {
       // One PUT to S3 carries at most 5 GiB; the local driver keeps the same ceiling so clients behave alike.
       singleRequestBytes: read.int('STOWAGE_SINGLE_REQUEST_MAX_BYTES', STORAGE_LIMITS.singlePutBytes, 1, STORAGE_LIMITS.singlePutBytes),
-      multipartBytes: read.int('STOWAGE_MULTIPART_MAX_BYTES', 250 * 1024 ** 3, 1, STORAGE_LIMITS.maxPartNumber * STORAGE_LIMITS.maxPartBytes),
+      multipartBytes: read.int(
+        'STOWAGE_MULTIPART_MAX_BYTES',
+        250 * 1024 ** 3,
+        1,
+        STORAGE_LIMITS.maxPartNumber * STORAGE_LIMITS.maxPartBytes,
+      ),
       simpleUploadBytes: read.int('STOWAGE_SIMPLE_UPLOAD_MAX_BYTES', 512 * 1024 ** 2, 1),
       presignTtlSeconds: read.int('STOWAGE_PRESIGN_TTL_SECONDS', 3600, 1),
       downloadTtlSeconds: read.int('STOWAGE_DOWNLOAD_TTL_SECONDS', 300, 1),
@@ -264,7 +264,10 @@ class EnvReader {
   list(name: string, fallback: readonly string[]): string[] {
     const raw = this.env[name];
     if (raw === undefined) return [...fallback];
-    return raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    return raw
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
   }
 
   throwIfInvalid(): void {

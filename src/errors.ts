@@ -37,18 +37,15 @@ export class AppError extends Error {
 }
 
 export const badRequest = (message: string, details: unknown = null) => new AppError(400, 'bad_request', message, details);
-export const invalidApiKey = (message = 'missing, malformed or revoked API key') =>
-  new AppError(401, 'invalid_api_key', message);
+export const invalidApiKey = (message = 'missing, malformed or revoked API key') => new AppError(401, 'invalid_api_key', message);
 export const insufficientScope = (needed: string) =>
   new AppError(403, 'insufficient_scope', `this API key lacks the "${needed}" scope`, { required_scope: needed });
-export const signatureInvalid = () =>
-  new AppError(403, 'signature_invalid', 'the signed URL is malformed or its signature does not match');
+export const signatureInvalid = () => new AppError(403, 'signature_invalid', 'the signed URL is malformed or its signature does not match');
 export const urlExpired = () => new AppError(403, 'url_expired', 'the signed URL has expired; ask for a new one');
 export const notFound = (what: string) => new AppError(404, 'not_found', `${what} not found`);
 export const conflict = (message: string, details: unknown = null, retryable = false) =>
   new AppError(409, 'conflict', message, details, retryable);
-export const payloadTooLarge = (message: string, details: unknown = null) =>
-  new AppError(413, 'payload_too_large', message, details);
+export const payloadTooLarge = (message: string, details: unknown = null) => new AppError(413, 'payload_too_large', message, details);
 export const rangeNotSatisfiable = (size: number) =>
   new AppError(416, 'range_not_satisfiable', `the requested range is outside the ${size}-byte object`, { size }, false, {
     'content-range': `bytes */${size}`,
@@ -57,8 +54,14 @@ export const unsupportedMediaType = (message: string) => new AppError(415, 'unsu
 export const validationError = (problems: FieldProblem[], message = 'the request is not valid') =>
   new AppError(422, 'validation_error', message, problems);
 export const rateLimited = (retryAfterSeconds: number, scope: 'key' | 'org') =>
-  new AppError(429, 'rate_limited', `rate limit for this ${scope === 'key' ? 'API key' : 'organisation'} exceeded; retry after ${retryAfterSeconds} s`,
-    { scope, retry_after: retryAfterSeconds }, true, { 'retry-after': String(retryAfterSeconds) });
+  new AppError(
+    429,
+    'rate_limited',
+    `rate limit for this ${scope === 'key' ? 'API key' : 'organisation'} exceeded; retry after ${retryAfterSeconds} s`,
+    { scope, retry_after: retryAfterSeconds },
+    true,
+    { 'retry-after': String(retryAfterSeconds) },
+  );
 export const internalError = () => new AppError(500, 'internal_error', 'internal error', null, true);
 export const unavailable = (what: string) => new AppError(503, 'unavailable', `${what} is unreachable; retry shortly`, null, true);
 

@@ -53,7 +53,10 @@ function stdoutLogger(level: string): Logger {
   return pino({ level }, pino.destination({ dest: 1, sync: true }));
 }
 
-export async function openRuntime(config: Config, options: { logger?: Logger; signingSecret: string; defaultMetrics?: boolean }): Promise<Runtime> {
+export async function openRuntime(
+  config: Config,
+  options: { logger?: Logger; signingSecret: string; defaultMetrics?: boolean },
+): Promise<Runtime> {
   const logger = options.logger ?? stdoutLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
   const target = await resolveDatabase(config, (m) => logger.debug({ postgres: m.trim() }));

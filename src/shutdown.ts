@@ -31,10 +31,13 @@ export function shutdownSignal(log: Logger): Promise<NodeJS.Signals> {
 
 /** Whatever still runs at `deadline` (a step that hangs), the process exits then. */
 export function exitAt(deadline: number, log: Logger): void {
-  setTimeout(() => {
-    log.warn({ grace_ms_exceeded: true }, 'shutdown did not finish within its grace period; exiting with work unfinished');
-    process.exit(1);
-  }, Math.max(0, deadline - Date.now())).unref();
+  setTimeout(
+    () => {
+      log.warn({ grace_ms_exceeded: true }, 'shutdown did not finish within its grace period; exiting with work unfinished');
+      process.exit(1);
+    },
+    Math.max(0, deadline - Date.now()),
+  ).unref();
 }
 
 /**

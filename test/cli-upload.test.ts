@@ -42,7 +42,13 @@ describe('stowage upload and download', () => {
     const ids = result.stdout.trim().split('\n');
     assert.equal(ids.length, 2);
     const uploads = await Promise.all(ids.map(async (id) => (await h.api('GET', `/api/v1/uploads/${id}`)).body));
-    assert.deepEqual(uploads.map((u) => [u.name, u.status, u.sha256]), [['a.bin', 'confirmed', a.sha], ['b.bin', 'confirmed', b.sha]]);
+    assert.deepEqual(
+      uploads.map((u) => [u.name, u.status, u.sha256]),
+      [
+        ['a.bin', 'confirmed', a.sha],
+        ['b.bin', 'confirmed', b.sha],
+      ],
+    );
   });
 
   it('explains a missing key and a server error in words, with a non-zero exit', async () => {
@@ -113,6 +119,11 @@ describe('stowage upload resumed after a connection lost mid-way', () => {
     const out = path.join(dir, 'copy.bin');
     const download = await runCli(['download', uploadId, '-o', out], env);
     assert.equal(download.code, 0, download.stderr);
-    assert.equal(createHash('sha256').update(await readFile(out)).digest('hex'), big.sha);
+    assert.equal(
+      createHash('sha256')
+        .update(await readFile(out))
+        .digest('hex'),
+      big.sha,
+    );
   });
 });

@@ -74,7 +74,7 @@ describe('the confirm job', () => {
   });
 
   it('sniffs CAD formats the generic library does not know', async () => {
-    const step = 'ISO-10303-21;\nHEADER;\nFILE_DESCRIPTION((\'\'),\'2;1\');\nENDSEC;\nDATA;\nENDSEC;\nEND-ISO-10303-21;\n';
+    const step = "ISO-10303-21;\nHEADER;\nFILE_DESCRIPTION((''),'2;1');\nENDSEC;\nDATA;\nENDSEC;\nEND-ISO-10303-21;\n";
     const p = await presign(h, { name: 'bracket.step' });
     await putBytes(p, step);
     const { upload } = await confirmAndSettle(p.data_source_id);
@@ -163,6 +163,10 @@ describe('the confirm job under a small single-request limit', () => {
 
     const at = await presign(h, { name: 'unsized-ok.bin' });
     await h.runtime.blobs.put(`${h.orgId}/${at.data_source_id}`, Readable.from([Buffer.alloc(1024, 1)]));
-    assert.equal((await settle(h, at.data_source_id, await confirm(h, at.data_source_id))).upload.status, 'confirmed', 'the limit itself is allowed');
+    assert.equal(
+      (await settle(h, at.data_source_id, await confirm(h, at.data_source_id))).upload.status,
+      'confirmed',
+      'the limit itself is allowed',
+    );
   });
 });

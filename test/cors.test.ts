@@ -34,7 +34,9 @@ describe('browsers (CORS)', () => {
 
   it('lets a page PUT a multipart part to its signed URL and read the ETag it must list at completion', async () => {
     const size = 5 * 1024 * 1024;
-    const started = await h.api('POST', '/api/v1/uploads/multipart', { body: { name: 'browser.bin', size_bytes: size + 3, part_size: size } });
+    const started = await h.api('POST', '/api/v1/uploads/multipart', {
+      body: { name: 'browser.bin', size_bytes: size + 3, part_size: size },
+    });
     assert.equal(started.status, 200, JSON.stringify(started.body));
     const urls = await h.api('POST', `/api/v1/uploads/${started.body.data_source_id}/parts`, { body: { part_numbers: [1] } });
     const part = urls.body.parts[0];

@@ -35,7 +35,10 @@ describe('deduplication by declared sha256', () => {
   it('does not deduplicate across organisations, against unconfirmed uploads, or when the declared size disagrees', async () => {
     const bytes = 'org-private bytes';
     await uploadConfirmed(h, 'mine.txt', bytes);
-    const foreign = await h.api('POST', '/api/v1/uploads/presign', { key: h.keys.otherOrg, body: { name: 'theirs.txt', sha256: sha256(bytes) } });
+    const foreign = await h.api('POST', '/api/v1/uploads/presign', {
+      key: h.keys.otherOrg,
+      body: { name: 'theirs.txt', sha256: sha256(bytes) },
+    });
     assert.equal(foreign.body.deduplicated, false);
     assert.ok(foreign.body.url);
 
@@ -51,9 +54,17 @@ describe('deduplication by declared sha256', () => {
     const known = 'batch known';
     await uploadConfirmed(h, 'known.txt', known);
     const answer = await h.api('POST', '/api/v1/uploads/presign/batch', {
-      body: { files: [{ name: 'new.txt', sha256: sha256('batch new') }, { name: 'known-again.txt', sha256: sha256(known) }] },
+      body: {
+        files: [
+          { name: 'new.txt', sha256: sha256('batch new') },
+          { name: 'known-again.txt', sha256: sha256(known) },
+        ],
+      },
     });
     assert.equal(answer.status, 200);
-    assert.deepEqual(answer.body.files.map((f: { deduplicated: boolean }) => f.deduplicated), [false, true]);
+    assert.deepEqual(
+      answer.body.files.map((f: { deduplicated: boolean }) => f.deduplicated),
+      [false, true],
+    );
   });
 });

@@ -16,7 +16,12 @@ function headingIds(file: string): Set<string> {
   const ids = new Set<string>();
   const seen = new Map<string, number>();
   for (const [, heading] of withoutCode(readFileSync(file, 'utf8')).matchAll(/^#{1,6}\s+(.+)$/gm)) {
-    const base = heading.replace(/`/g, '').trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+    const base = heading
+      .replace(/`/g, '')
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     ids.add(n ? `${base}-${n}` : base);
@@ -35,18 +40,27 @@ function linkProblems(repo: string, file: string): string[] {
     const inside = path.relative(repo, resolved);
     if (inside.startsWith('..') || path.isAbsolute(inside)) problems.push(`${file}: ${target} leaves the repo`);
     else if (!existsSync(resolved)) problems.push(`${file}: ${target} names no file`);
-    else if (anchor && statSync(resolved).isFile() && !headingIds(resolved).has(anchor)) problems.push(`${file}: ${target} names no heading of ${inside}`);
+    else if (anchor && statSync(resolved).isFile() && !headingIds(resolved).has(anchor))
+      problems.push(`${file}: ${target} names no heading of ${inside}`);
   }
   if (/(\.\.\/|\/work\/)shared\b/.test(text)) problems.push(`${file}: points at the workspace's shared folder`);
   return problems;
 }
 
-const docs = ['README.md', ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const docs = [
+  'README.md',
+  ...readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 describe('the README and docs/', () => {
   it('link only to files and headings inside the repo', () => {
     assert.ok(docs.length >= 4, `README.md and the docs: ${docs.join(', ')}`);
-    assert.deepEqual(docs.flatMap((file) => linkProblems(root, file)), []);
+    assert.deepEqual(
+      docs.flatMap((file) => linkProblems(root, file)),
+      [],
+    );
   });
 
   it('has a check that catches a link out of the repo, a missing file and a missing heading', () => {

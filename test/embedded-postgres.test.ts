@@ -105,7 +105,11 @@ describe('the embedded PostgreSQL', () => {
     const own = await mkdtemp(path.join(os.tmpdir(), 'stowage-cli-user-'));
     try {
       if (ordinary) await chown(own, ordinary.uid, ordinary.gid);
-      const created = await runCli(['keys', 'create', '--org', 'solo', '--scopes', 'admin'], { STOWAGE_DATA_DIR: path.join(own, 'data'), HOME: own }, ordinary);
+      const created = await runCli(
+        ['keys', 'create', '--org', 'solo', '--scopes', 'admin'],
+        { STOWAGE_DATA_DIR: path.join(own, 'data'), HOME: own },
+        ordinary,
+      );
       assert.equal(created.code, 0, created.stderr);
       assert.match(created.stdout.trim().split('\n').at(-1) ?? '', /^stw_/, 'the key alone on the last line');
       if (ordinary) assert.equal((await stat(path.join(own, 'data', 'pg', 'data'))).uid, ordinary.uid, 'the cluster belongs to the user');

@@ -55,10 +55,14 @@ describe('database faults', () => {
     await assertUnavailable(kept.id);
 
     proxy.restore();
-    const again = await eventually(async () => {
-      const answer = await h.api('GET', `/api/v1/uploads/${kept.id}`);
-      return answer.status === 200 ? answer.body : undefined;
-    }, 'the pool to reconnect', 10_000);
+    const again = await eventually(
+      async () => {
+        const answer = await h.api('GET', `/api/v1/uploads/${kept.id}`);
+        return answer.status === 200 ? answer.body : undefined;
+      },
+      'the pool to reconnect',
+      10_000,
+    );
     assert.equal(again.status, 'confirmed');
     assert.equal(again.sha256, sha256('confirmed before the outage'), 'nothing lost');
     assert.equal((await h.api('GET', '/readyz', { key: null })).status, 200);
@@ -77,10 +81,14 @@ describe('database faults', () => {
     proxy.cutAll();
     assertError(await h.api('GET', `/api/v1/uploads/${p.data_source_id}`), 503, 'unavailable', 'cut mid-handshake');
     proxy.restore();
-    const retried = await eventually(async () => {
-      const next = await h.api('GET', `/api/v1/uploads/${p.data_source_id}`);
-      return next.status === 200 ? next : undefined;
-    }, 'the retried request', 10_000);
+    const retried = await eventually(
+      async () => {
+        const next = await h.api('GET', `/api/v1/uploads/${p.data_source_id}`);
+        return next.status === 200 ? next : undefined;
+      },
+      'the retried request',
+      10_000,
+    );
     assert.equal(retried.body.status, 'pending');
   });
 
@@ -103,4 +111,3 @@ describe('database faults', () => {
     }
   });
 });
-

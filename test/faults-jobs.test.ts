@@ -35,8 +35,9 @@ describe('job retry exhaustion', () => {
 
     // pg-boss handed the exhausted delivery to the dead-letter queue, whose worker saw it through.
     const dead = await eventually(async () => {
-      const { rows } = await sql<{ state: string }>`SELECT state FROM pgboss.job WHERE name = ${DEAD_LETTER_QUEUE} AND data->>'jobId' = ${jobId}`
-        .execute(h.runtime.database.db);
+      const { rows } = await sql<{
+        state: string;
+      }>`SELECT state FROM pgboss.job WHERE name = ${DEAD_LETTER_QUEUE} AND data->>'jobId' = ${jobId}`.execute(h.runtime.database.db);
       return rows[0]?.state === 'completed' ? rows[0] : undefined;
     }, 'the dead-letter delivery');
     assert.equal(dead.state, 'completed');

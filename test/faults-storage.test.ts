@@ -143,7 +143,8 @@ describe('object storage faults', () => {
     assertError(refused as never, 500, 'internal_error', 'storage 403');
     assert.equal(refused.body.error.retryable, true);
     const text = JSON.stringify(refused.body);
-    for (const secret of ['AccessDenied', direct.bucket, String(tcp.port), 'injected']) assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
+    for (const secret of ['AccessDenied', direct.bucket, String(tcp.port), 'injected'])
+      assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
   });
 
   it('CompleteMultipartUpload answering 500 while the upload is open is a 503; the same completion then succeeds', async (t) => {

@@ -33,7 +33,8 @@ export function problemWith(answer: RawAnswer, method: string): string | null {
   if (!error || Object.keys(body).length !== 1) return 'error answer is not the envelope';
   const keys = Object.keys(error).sort().join(',');
   if (keys !== 'code,details,message,request_id,retryable') return `envelope keys are ${keys}`;
-  if (typeof error.code !== 'string' || typeof error.message !== 'string' || !error.message || typeof error.retryable !== 'boolean') return 'envelope fields have wrong types';
+  if (typeof error.code !== 'string' || typeof error.message !== 'string' || !error.message || typeof error.retryable !== 'boolean')
+    return 'envelope fields have wrong types';
   if (error.request_id !== requestId) return `request_id ${error.request_id} differs from X-Request-Id ${requestId}`;
   return null;
 }
@@ -83,7 +84,10 @@ describe(`fuzzing every route of /openapi.json (seed ${SEED}, ${RUNS} requests)`
     let slowest = { ms: 0, what: '' };
     const timeBy = new Map<string, number>();
     await inParallel(ordered, SOCKETS, async ({ request, index }) => {
-      const outcome = await sendRaw(port, toBytes(request), TIMEOUT_MS, { head: request.method === 'HEAD', halfClose: request.truncated || request.framing === 'short-length' });
+      const outcome = await sendRaw(port, toBytes(request), TIMEOUT_MS, {
+        head: request.method === 'HEAD',
+        halfClose: request.truncated || request.framing === 'short-length',
+      });
       const timeKey = request.route === 'malformed' ? `malformed: ${request.probe.slice(0, 30)}` : request.route;
       timeBy.set(timeKey, (timeBy.get(timeKey) ?? 0) + outcome.ms);
       if (outcome.ms > slowest.ms) slowest = { ms: outcome.ms, what: `${request.route} [${request.probe}]` };
@@ -96,20 +100,47 @@ describe(`fuzzing every route of /openapi.json (seed ${SEED}, ${RUNS} requests)`
       if (!reachedBy.has(request.route)) reachedBy.set(request.route, new Set());
       reachedBy.get(request.route)!.add(outcome.status);
       const problem = problemWith(outcome, request.method);
-      if (problem) failures.push(`#${index} ${problem}: ${outcome.body.subarray(0, 300).toString('latin1')}\n  ${describeRequest(request)}`);
+      if (problem)
+        failures.push(`#${index} ${problem}: ${outcome.body.subarray(0, 300).toString('latin1')}\n  ${describeRequest(request)}`);
     });
     const seconds = (performance.now() - started) / 1000;
 
     const listed = routes.map(routeName);
     const deep = listed.filter((r) => [...(reachedBy.get(r) ?? [])].some((s) => s >= 200 && s < 300));
-    console.log(`# fuzz: ${requests.length} requests in ${seconds.toFixed(1)} s; answers ${[...byClass].sort().map(([c, n]) => `${c}: ${n}`).join(', ')}`);
-    console.log(`# fuzz: ${listed.filter((r) => reachedBy.has(r)).length}/${listed.length} OpenAPI routes hit, ${deep.length} of them answered 2xx at least once; slowest ${Math.round(slowest.ms)} ms (${slowest.what})`);
-    console.log(`# fuzz: never 2xx: ${listed.filter((r) => !deep.includes(r)).map((r) => `${r} (${[...(reachedBy.get(r) ?? [])].sort().join('/')})`).join(', ') || 'none'}`);
-    if (process.env.FUZZ_PROFILE) console.log([...timeBy].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([r, ms]) => `# ${Math.round(ms)} ms ${r}`).join('\n'));
+    console.log(
+      `# fuzz: ${requests.length} requests in ${seconds.toFixed(1)} s; answers ${[...byClass]
+        .sort()
+        .map(([c, n]) => `${c}: ${n}`)
+        .join(', ')}`,
+    );
+    console.log(
+      `# fuzz: ${listed.filter((r) => reachedBy.has(r)).length}/${listed.length} OpenAPI routes hit, ${deep.length} of them answered 2xx at least once; slowest ${Math.round(slowest.ms)} ms (${slowest.what})`,
+    );
+    console.log(
+      `# fuzz: never 2xx: ${
+        listed
+          .filter((r) => !deep.includes(r))
+          .map((r) => `${r} (${[...(reachedBy.get(r) ?? [])].sort().join('/')})`)
+          .join(', ') || 'none'
+      }`,
+    );
+    if (process.env.FUZZ_PROFILE)
+      console.log(
+        [...timeBy]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 12)
+          .map(([r, ms]) => `# ${Math.round(ms)} ms ${r}`)
+          .join('\n'),
+      );
     assert.equal((await fetch(`${h.url}/healthz`)).status, 200, 'the server is still up');
     assert.deepEqual(failures.slice(0, 20), [], `${failures.length} failing requests (seed ${SEED}); the first are listed`);
     if (only) console.log(requests.map(describeRequest).join('\n'));
     assert.ok(requests.length >= 10_000 || process.env.FUZZ_RUNS || only, 'at least 10,000 requests a run');
-    if (!only) assert.deepEqual(listed.filter((r) => !reachedBy.has(r)), [], 'every route was tried');
+    if (!only)
+      assert.deepEqual(
+        listed.filter((r) => !reachedBy.has(r)),
+        [],
+        'every route was tried',
+      );
   });
 });

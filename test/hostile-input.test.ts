@@ -27,7 +27,10 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
     const nulKey = await createPart('{"part_number":"N2","attributes":{"a\\u0000":1}}');
     assertError(nulKey, 422, 'validation_error');
     assert.match(nulKey.body.error.details[0].message, /NUL/);
-    assertInvalid(await h.api('POST', '/api/v1/keys', { key: h.keys.admin, body: '{"scopes":["admin"],"label":"a\\u0000b"}' }), 'body.label');
+    assertInvalid(
+      await h.api('POST', '/api/v1/keys', { key: h.keys.admin, body: '{"scopes":["admin"],"label":"a\\u0000b"}' }),
+      'body.label',
+    );
     assertInvalid(await h.api('GET', '/api/v1/parts/?q=%00', { key: h.keys.admin }), 'querystring.q');
     assert.equal(await partCount(), before, 'no part was created');
   });
@@ -46,7 +49,11 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
       assertInvalid(await h.api('GET', `/api/v1/uploads/?${query}`, { key: h.keys.admin }), field, query);
       assertInvalid(await h.api('GET', `/api/v1/parts/?${query}`, { key: h.keys.admin }), field, `parts ${query}`);
     }
-    assert.equal((await h.api('GET', '/api/v1/parts/?offset=2147483647', { key: h.keys.admin })).status, 200, 'the largest offset still works');
+    assert.equal(
+      (await h.api('GET', '/api/v1/parts/?offset=2147483647', { key: h.keys.admin })).status,
+      200,
+      'the largest offset still works',
+    );
     assertInvalid(await createPart('{"part_number":"I1","lead_time_days":1e400}'), 'body.lead_time_days');
   });
 
@@ -62,10 +69,18 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
     // A route with no body schema: the hook (installBodyDepthGuard), not the schema, refuses it.
     const upload = (await h.api('POST', '/api/v1/uploads/presign', { key: h.keys.admin, body: { name: 'deep.txt' } })).body.data_source_id;
     for (const body of [`${'['.repeat(100_000)}${']'.repeat(100_000)}`, deep]) {
-      const answer = await h.api('POST', `/api/v1/uploads/${upload}/cancel`, { key: h.keys.admin, body, headers: { 'idempotency-key': `deep-${body.length}` } });
+      const answer = await h.api('POST', `/api/v1/uploads/${upload}/cancel`, {
+        key: h.keys.admin,
+        body,
+        headers: { 'idempotency-key': `deep-${body.length}` },
+      });
       assertError(answer, 422, 'validation_error', 'schema-less route');
     }
-    assert.equal((await h.api('GET', `/api/v1/uploads/${upload}`, { key: h.keys.admin })).body.status, 'pending', 'the upload was not cancelled');
+    assert.equal(
+      (await h.api('GET', `/api/v1/uploads/${upload}`, { key: h.keys.admin })).body.status,
+      'pending',
+      'the upload was not cancelled',
+    );
     const fine = await createPart({ part_number: 'D2', attributes: { a: { b: { c: [1, [2, [3]]] } } } });
     assert.equal(fine.status, 201, 'ordinary nesting is fine');
   });
@@ -78,7 +93,8 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
     const answer = outcome as RawAnswer;
     return { status: answer.status, headers: new Headers(answer.headers), body: JSON.parse(answer.body.toString('utf8')) };
   };
-  const get = (target: string, extra = '') => raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: ${h.keys.admin}\r\n${extra}\r\n`);
+  const get = (target: string, extra = '') =>
+    raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: ${h.keys.admin}\r\n${extra}\r\n`);
 
   it('a form whose Content-Type names no boundary is 400, and both form routes say so in OpenAPI (was a 500 from busboy)', async () => {
     const form = { 'content-type': 'multipart/form-data' };
@@ -93,7 +109,7 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
     }
   });
 
-  it('bad percent-encoding in the path is 400 in the envelope with X-Request-Id (was Fastify\'s own FST_ERR_BAD_URL body)', async () => {
+  it("bad percent-encoding in the path is 400 in the envelope with X-Request-Id (was Fastify's own FST_ERR_BAD_URL body)", async () => {
     for (const target of ['/api/v1/uploads/%E0%A4%A', '/api/v1/parts/%zz', '/api/v1/parts/x%/revisions']) {
       assertError(await get(target), 400, 'bad_request', target);
     }
@@ -108,7 +124,12 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
     assertError(await get(`/api/v1/parts/?q=${'a'.repeat(20_000)}`), 431, 'bad_request', 'URL too long');
     assertError(await get('/api/v1/parts/', 'X-API-Key2: a\u0001b\r\n'), 400, 'bad_request', 'control byte in a header');
     assertError(await raw('GET / HTTP/9.9\r\n\r\n'), 400, 'bad_request', 'HTTP version');
-    assertError(await raw(`POST /api/v1/parts/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`), 400, 'bad_request', 'CL and TE');
+    assertError(
+      await raw(`POST /api/v1/parts/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`),
+      400,
+      'bad_request',
+      'CL and TE',
+    );
     assert.equal((await fetch(`${h.url}/healthz`)).status, 200, 'the server is fine');
   });
 });
@@ -123,7 +144,10 @@ describe('rate limits answer in the envelope', () => {
   it('the request past the limit is 429 rate_limited with Retry-After and X-Request-Id', async () => {
     const answers: ApiAnswer[] = [];
     for (let i = 0; i < 4; i++) answers.push(await h.api('GET', '/api/v1/parts/', { key: h.keys.admin }));
-    assert.deepEqual(answers.slice(0, 3).map((a) => a.status), [200, 200, 200]);
+    assert.deepEqual(
+      answers.slice(0, 3).map((a) => a.status),
+      [200, 200, 200],
+    );
     const limited = answers[3];
     assertError(limited, 429, 'rate_limited');
     assert.equal(limited.body.error.retryable, true);

@@ -95,7 +95,10 @@ describe('HTTP conventions', () => {
     });
 
     it('rejects a malformed key with 400', async () => {
-      const answer = await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'x.txt' }, headers: { 'idempotency-key': 'x'.repeat(300) } });
+      const answer = await h.api('POST', '/api/v1/uploads/presign', {
+        body: { name: 'x.txt' },
+        headers: { 'idempotency-key': 'x'.repeat(300) },
+      });
       assert.equal(answer.status, 400);
       assert.equal(answer.body.error.code, 'bad_request');
     });

@@ -41,7 +41,11 @@ function formHead(h: Harness, declaredBodyBytes: number, boundary = 'XX') {
 describe('the server does not wait on a silent client forever', () => {
   let h: Harness;
   before(async () => {
-    h = await startStowage({ STOWAGE_HTTP_IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS), STOWAGE_HTTP_HEADERS_TIMEOUT_SECONDS: '1', STOWAGE_HTTP_KEEP_ALIVE_SECONDS: '2' });
+    h = await startStowage({
+      STOWAGE_HTTP_IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS),
+      STOWAGE_HTTP_HEADERS_TIMEOUT_SECONDS: '1',
+      STOWAGE_HTTP_KEEP_ALIVE_SECONDS: '2',
+    });
   });
   after(() => h.close());
 
@@ -106,7 +110,8 @@ describe('the server does not wait on a silent client forever', () => {
     const headers = Object.entries(p.headers ?? {}).filter(([name]) => name.toLowerCase() !== 'content-length');
     conn.socket.write(
       `PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${1024 * 1024}\r\n` +
-        headers.map(([name, value]) => `${name}: ${value}\r\n`).join('') + '\r\n',
+        headers.map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+        '\r\n',
     );
     conn.socket.write(Buffer.alloc(100 * 1024, 1));
     const closedAfter = await conn.closedAfter;

@@ -90,7 +90,11 @@ describe('Idempotency-Key', () => {
       assert.equal(again.body.error.details.api_key.key, undefined);
       assert.doesNotMatch(JSON.stringify(again.body), new RegExp(secret));
       const keys = (await h.api('GET', '/api/v1/keys', { key: h.keys.admin })).body.data;
-      assert.equal(keys.filter((k: { label: string | null; scopes: string[] }) => k.scopes.join() === 'uploads:read').length, 2, 'no third key was made');
+      assert.equal(
+        keys.filter((k: { label: string | null; scopes: string[] }) => k.scopes.join() === 'uploads:read').length,
+        2,
+        'no third key was made',
+      );
       assert.equal((await h.api('GET', '/api/v1/uploads/summary', { key: secret })).status, 200, 'the key works');
     });
   });
@@ -103,16 +107,28 @@ describe('Idempotency-Key', () => {
       assert.equal((await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': `${key}-probe` } })).status, 200);
       const { body_hash: fingerprint } = (await record(`${key}-probe`))!;
       // The record a process wrote before it died mid-request.
-      await db().insertInto('idempotency_keys').values({
-        org_id: h.orgId, key, method: 'POST', path: '/api/v1/uploads/presign', body_hash: fingerprint,
-        state: 'in_flight', expires_at: sql<Date>`now() + interval '24 hours'`,
-      }).execute();
+      await db()
+        .insertInto('idempotency_keys')
+        .values({
+          org_id: h.orgId,
+          key,
+          method: 'POST',
+          path: '/api/v1/uploads/presign',
+          body_hash: fingerprint,
+          state: 'in_flight',
+          expires_at: sql<Date>`now() + interval '24 hours'`,
+        })
+        .execute();
 
       const busy = await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': key } });
       assertError(busy, 409, 'conflict');
       assert.equal(busy.body.error.retryable, true);
 
-      await db().updateTable('idempotency_keys').set({ created_at: sql<Date>`now() - interval '301 seconds'` }).where('key', '=', key).execute();
+      await db()
+        .updateTable('idempotency_keys')
+        .set({ created_at: sql<Date>`now() - interval '301 seconds'` })
+        .where('key', '=', key)
+        .execute();
       const taken = await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': key } });
       assert.equal(taken.status, 200, JSON.stringify(taken.body));
       assert.equal(taken.headers.get('idempotent-replayed'), null);
@@ -125,9 +141,18 @@ describe('Idempotency-Key', () => {
       const headers = { 'idempotency-key': 'reused-after-a-day' };
       const first = await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'day1.txt' }, headers });
       assert.equal(first.status, 200);
-      assertError(await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'day2.txt' }, headers }), 409, 'conflict', 'while it is kept');
+      assertError(
+        await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'day2.txt' }, headers }),
+        409,
+        'conflict',
+        'while it is kept',
+      );
 
-      await db().updateTable('idempotency_keys').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('key', '=', 'reused-after-a-day').execute();
+      await db()
+        .updateTable('idempotency_keys')
+        .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+        .where('key', '=', 'reused-after-a-day')
+        .execute();
       const second = await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'day2.txt' }, headers });
       assert.equal(second.status, 200, JSON.stringify(second.body));
       assert.equal(second.headers.get('idempotent-replayed'), null);

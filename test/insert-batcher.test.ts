@@ -20,7 +20,10 @@ describe('InsertBatcher', () => {
       calls.push(rows);
     }, 3);
     await Promise.all([batcher.add([1, 2]), batcher.add([3, 4]), batcher.add([5])]);
-    assert.deepEqual(calls, [[1, 2], [3, 4, 5]]);
+    assert.deepEqual(calls, [
+      [1, 2],
+      [3, 4, 5],
+    ]);
   });
 
   it('a bad row fails only its own caller: the batch is retried caller by caller', async () => {
@@ -28,6 +31,9 @@ describe('InsertBatcher', () => {
       if (rows.includes(13)) throw new Error('constraint violated');
     });
     const results = await Promise.allSettled([batcher.add([1]), batcher.add([13]), batcher.add([2])]);
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
   });
 });

@@ -29,7 +29,11 @@ describe('job kinds and queue.transaction', () => {
     h = await startStowage({ STOWAGE_JOB_POLL_SECONDS: '30' }, { worker: false });
     const { queue, database, metrics, logger, config } = h.runtime;
     await queue.prepare([echo], []);
-    stop = await startWorker({ db: database.db, queue, config, metrics, log: logger }, { label: 'given by the caller' }, { jobs: [echo], periodic: [] });
+    stop = await startWorker(
+      { db: database.db, queue, config, metrics, log: logger },
+      { label: 'given by the caller' },
+      { jobs: [echo], periodic: [] },
+    );
   });
   after(async () => {
     await stop();
@@ -53,7 +57,8 @@ describe('job kinds and queue.transaction', () => {
   it('leaves neither a job row nor a delivery when the transaction rolls back', async () => {
     const subject = randomUUID();
     const deliveries = async () =>
-      (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pgboss.job WHERE name = ${echo.kind}`.execute(h.runtime.database.db)).rows[0].n;
+      (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pgboss.job WHERE name = ${echo.kind}`.execute(h.runtime.database.db)).rows[0]
+        .n;
     const before = await deliveries();
     await assert.rejects(
       h.runtime.queue.transaction(h.runtime.database.db, async (t) => {

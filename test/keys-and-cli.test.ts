@@ -108,10 +108,14 @@ describe('the stowage CLI on the embedded PostgreSQL', () => {
       assert.doesNotMatch(second.stderr, /\n\s+at /, 'a message, not a stack');
 
       // Another process revoked the key: the server's short authentication cache lets it lapse within AUTH_CACHE_MS.
-      await eventually(async () => {
-        const status = (await fetch(`${base}/api/v1/uploads/summary`, { headers: { 'x-api-key': readerKey } })).status;
-        return status === 401 ? true : undefined;
-      }, 'the revoked key to be refused', AUTH_CACHE_MS + 3000);
+      await eventually(
+        async () => {
+          const status = (await fetch(`${base}/api/v1/uploads/summary`, { headers: { 'x-api-key': readerKey } })).status;
+          return status === 401 ? true : undefined;
+        },
+        'the revoked key to be refused',
+        AUTH_CACHE_MS + 3000,
+      );
       assert.ok(Date.now() - revokedAt <= AUTH_CACHE_MS + 3000);
       const unknown = await runCli(['keys', 'revoke', '0190d7c4-0000-7000-8000-000000000000'], env);
       assert.equal(unknown.code, 2);

@@ -23,7 +23,8 @@ describe('direct multipart uploads', () => {
   after(() => h.close());
 
   const start = (body: Record<string, unknown>) => h.api('POST', '/api/v1/uploads/multipart', { body });
-  const partUrls = async (id: string, numbers: number[]) => (await h.api('POST', `/api/v1/uploads/${id}/parts`, { body: { part_numbers: numbers } })).body.parts;
+  const partUrls = async (id: string, numbers: number[]) =>
+    (await h.api('POST', `/api/v1/uploads/${id}/parts`, { body: { part_numbers: numbers } })).body.parts;
   async function putPart(part: { url: string; headers: Record<string, string> }, bytes: Buffer) {
     const headers = Object.fromEntries(Object.entries(part.headers).filter(([n]) => n.toLowerCase() !== 'content-length'));
     const answer = await fetch(part.url, { method: 'PUT', headers, body: new Uint8Array(bytes) });
@@ -44,7 +45,10 @@ describe('direct multipart uploads', () => {
     // The "first session" uploads parts 3 and 1 in parallel, then stops.
     await Promise.all([putPart(urls[0], slice(bytes, 3)), putPart(urls[1], slice(bytes, 1))]);
     const held = (await h.api('GET', `/api/v1/uploads/${id}/parts`)).body;
-    assert.deepEqual(held.parts.map((p: { part_number: number }) => p.part_number), [1, 3]);
+    assert.deepEqual(
+      held.parts.map((p: { part_number: number }) => p.part_number),
+      [1, 3],
+    );
     assert.equal(held.parts[1].size_bytes, 1234);
     // The resumed client sends only what is missing.
     await putPart((await partUrls(id, [2]))[0], slice(bytes, 2));
@@ -76,14 +80,30 @@ describe('direct multipart uploads', () => {
     const e1 = await putPart(urls[0], slice(bytes, 1));
     const e2 = await putPart(urls[1], slice(bytes, 2));
     const missing = await h.api('POST', `/api/v1/uploads/${id}/complete`, {
-      body: { parts: [{ part_number: 1, etag: e1 }, { part_number: 2, etag: e2 }, { part_number: 3, etag: 'abc' }] },
+      body: {
+        parts: [
+          { part_number: 1, etag: e1 },
+          { part_number: 2, etag: e2 },
+          { part_number: 3, etag: 'abc' },
+        ],
+      },
     });
     assertInvalid(missing, 'body.parts[2].part_number');
-    assert.ok(missing.body.error.details.some((d: { path: string; message: string }) => d.path === 'body.parts[2].part_number' && /not been uploaded/.test(d.message)));
+    assert.ok(
+      missing.body.error.details.some(
+        (d: { path: string; message: string }) => d.path === 'body.parts[2].part_number' && /not been uploaded/.test(d.message),
+      ),
+    );
 
     const e3 = await putPart((await partUrls(id, [3]))[0], slice(bytes, 3));
     const wrongEtag = await h.api('POST', `/api/v1/uploads/${id}/complete`, {
-      body: { parts: [{ part_number: 1, etag: e2 }, { part_number: 2, etag: e2 }, { part_number: 3, etag: e3 }] },
+      body: {
+        parts: [
+          { part_number: 1, etag: e2 },
+          { part_number: 2, etag: e2 },
+          { part_number: 3, etag: e3 },
+        ],
+      },
     });
     assertInvalid(wrongEtag, 'body.parts[0].etag');
     assert.equal(wrongEtag.body.error.details[0].path, 'body.parts[0].etag');
@@ -92,7 +112,13 @@ describe('direct multipart uploads', () => {
     assert.equal((await h.api('GET', `/api/v1/uploads/${id}`)).body.status, 'pending', 'nothing changed');
 
     const done = await h.api('POST', `/api/v1/uploads/${id}/complete`, {
-      body: { parts: [{ part_number: 1, etag: `"${e1}"` }, { part_number: 2, etag: e2 }, { part_number: 3, etag: e3 }] },
+      body: {
+        parts: [
+          { part_number: 1, etag: `"${e1}"` },
+          { part_number: 2, etag: e2 },
+          { part_number: 3, etag: e3 },
+        ],
+      },
     });
     assert.equal(done.status, 200);
     const { upload } = await settle(h, id, done.body.job_id);
@@ -102,7 +128,9 @@ describe('direct multipart uploads', () => {
   it('a part URL is bound to its size: a short part is refused by storage or by complete', async () => {
     const id = (await start({ name: 'bound.bin', size_bytes: 2 * PART, part_size: PART })).body.data_source_id;
     const [url] = await partUrls(id, [1]);
-    const headers = Object.fromEntries(Object.entries(url.headers as Record<string, string>).filter(([n]) => n.toLowerCase() !== 'content-length'));
+    const headers = Object.fromEntries(
+      Object.entries(url.headers as Record<string, string>).filter(([n]) => n.toLowerCase() !== 'content-length'),
+    );
     const answer = await fetch(url.url, { method: 'PUT', headers, body: 'too short' });
     const refusal = await answer.text();
     // The harness's storage is the local driver or a real S3 engine, both of which check the signed size.
@@ -130,7 +158,9 @@ describe('direct multipart uploads', () => {
     assert.equal(big.status, 200);
     assert.ok(big.body.part_count <= 10_000);
     assert.ok(big.body.part_size * big.body.part_count >= 250 * 1024 ** 3);
-    const outOfRange = await h.api('POST', `/api/v1/uploads/${big.body.data_source_id}/parts`, { body: { part_numbers: [big.body.part_count + 1] } });
+    const outOfRange = await h.api('POST', `/api/v1/uploads/${big.body.data_source_id}/parts`, {
+      body: { part_numbers: [big.body.part_count + 1] },
+    });
     assertError(outOfRange, 422, 'validation_error', 'a part number past the part count');
     await h.api('POST', `/api/v1/uploads/${big.body.data_source_id}/cancel`);
   });
@@ -139,8 +169,14 @@ describe('direct multipart uploads', () => {
     const bytes = fileBytes();
     const id = (await start({ name: 'dropped.bin', size_bytes: bytes.length, part_size: PART })).body.data_source_id;
     await putPart((await partUrls(id, [1]))[0], slice(bytes, 1));
-    for (const [method, route] of [['GET', `/api/v1/uploads/${id}/parts`], ['POST', `/api/v1/uploads/${id}/complete`]]) {
-      const foreign = await h.api(method, route, { key: h.keys.otherOrg, body: method === 'POST' ? { parts: [{ part_number: 1, etag: 'x' }] } : undefined });
+    for (const [method, route] of [
+      ['GET', `/api/v1/uploads/${id}/parts`],
+      ['POST', `/api/v1/uploads/${id}/complete`],
+    ]) {
+      const foreign = await h.api(method, route, {
+        key: h.keys.otherOrg,
+        body: method === 'POST' ? { parts: [{ part_number: 1, etag: 'x' }] } : undefined,
+      });
       assertError(foreign, 404, 'not_found', `${method} ${route}`);
     }
     assert.equal((await h.api('POST', `/api/v1/uploads/${id}/cancel`)).status, 200);
@@ -148,12 +184,20 @@ describe('direct multipart uploads', () => {
 
     const abandoned = (await start({ name: 'abandoned.bin', size_bytes: bytes.length, part_size: PART })).body.data_source_id;
     await putPart((await partUrls(abandoned, [1]))[0], slice(bytes, 1));
-    await h.runtime.database.db.updateTable('uploads').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', abandoned).execute();
+    await h.runtime.database.db
+      .updateTable('uploads')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', abandoned)
+      .execute();
     const row = await h.runtime.database.db.selectFrom('uploads').selectAll().where('id', '=', abandoned).executeTakeFirstOrThrow();
     await runSweep({ ...h.runtime, db: h.runtime.database.db, log: h.runtime.logger });
     assert.equal((await h.api('GET', `/api/v1/uploads/${abandoned}`)).body.failure_reason, 'expired');
     // The harness's storage (local, or a real S3 engine) lists parts, so their absence is shown on both.
-    await assert.rejects(h.runtime.blobs.listParts(row.blob_key, row.multipart_upload_id!), { name: 'BlobError', kind: 'missing' }, 'the parts are gone');
+    await assert.rejects(
+      h.runtime.blobs.listParts(row.blob_key, row.multipart_upload_id!),
+      { name: 'BlobError', kind: 'missing' },
+      'the parts are gone',
+    );
   });
 
   it('a multipart start with the sha256 of confirmed bytes is deduplicated at once', async () => {

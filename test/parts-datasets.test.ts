@@ -8,7 +8,17 @@ import { postForm } from './helpers/forms.js';
 const UNKNOWN_ID = '0190d7c4-0000-7000-8000-000000000000';
 const LIMIT = 4 * 1024 * 1024;
 const LINK_FIELDS = [
-  'attributes', 'content_type', 'created_at', 'data_source_id', 'filename', 'id', 'is_active', 'is_primary', 'part_revision_id', 'role', 'size_bytes',
+  'attributes',
+  'content_type',
+  'created_at',
+  'data_source_id',
+  'filename',
+  'id',
+  'is_active',
+  'is_primary',
+  'part_revision_id',
+  'role',
+  'size_bytes',
 ];
 
 interface Link {
@@ -72,7 +82,10 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
   /** The invariant, read from the table itself: exactly one primary among active links whenever there is any. */
   async function assertOnePrimary(revisionId: string, expected?: string) {
     const rows = await h.runtime.database.db
-      .selectFrom('dataset_links').select(['id', 'is_primary', 'is_active']).where('part_revision_id', '=', revisionId).execute();
+      .selectFrom('dataset_links')
+      .select(['id', 'is_primary', 'is_active'])
+      .where('part_revision_id', '=', revisionId)
+      .execute();
     const active = rows.filter((r) => r.is_active);
     const primaries = rows.filter((r) => r.is_primary);
     assert.equal(primaries.length, active.length ? 1 : 0, `primaries: ${JSON.stringify(rows)}`);
@@ -116,7 +129,14 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     assert.equal(notes.role, 'other');
     const spec = await attach(base, { data_source_id: await confirmedUpload('spec.dxf'), role: 'spec' });
     assert.equal(spec.role, 'spec', 'an explicit role wins');
-    for (const [name, role] of [['a.igs', 'cad_3d'], ['b.stl', 'cad_3d'], ['c.dwg', 'drawing_2d'], ['d.glb', 'cad_3d'], ['e', 'other'], ['f.prt.3', 'cad_3d']]) {
+    for (const [name, role] of [
+      ['a.igs', 'cad_3d'],
+      ['b.stl', 'cad_3d'],
+      ['c.dwg', 'drawing_2d'],
+      ['d.glb', 'cad_3d'],
+      ['e', 'other'],
+      ['f.prt.3', 'cad_3d'],
+    ]) {
       const link = await attach(base, { data_source_id: await pendingUpload(name) });
       assert.equal(link.role, role, name);
     }
@@ -154,7 +174,10 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     ] as const) {
       const answer = await api('POST', base, body);
       assertError(answer, 422, 'validation_error', path);
-      assert.ok(answer.body.error.details.some((d: { path: string }) => d.path === path), JSON.stringify(answer.body.error.details));
+      assert.ok(
+        answer.body.error.details.some((d: { path: string }) => d.path === path),
+        JSON.stringify(answer.body.error.details),
+      );
     }
     assert.equal((await links(base, true)).length, 1, 'nothing else was linked');
     await assertOnePrimary(revisionId, pending.id);
@@ -179,7 +202,11 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     const demoted = await api('PATCH', `${base}/${a.id}`, { is_primary: false });
     assertError(demoted, 409, 'conflict', 'demoting the primary while other links exist');
     await assertOnePrimary(revisionId, a.id);
-    assert.equal((await api('PATCH', `${base}/${b.id}`, { is_primary: false })).body.is_primary, false, 'demoting a non-primary is a no-op');
+    assert.equal(
+      (await api('PATCH', `${base}/${b.id}`, { is_primary: false })).body.is_primary,
+      false,
+      'demoting a non-primary is a no-op',
+    );
     await assertOnePrimary(revisionId, a.id);
 
     await api('DELETE', `${base}/${b.id}`);
@@ -223,7 +250,12 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
       (error: { code?: string }) => error.code === '23505',
     );
     await assert.rejects(
-      h.runtime.database.db.updateTable('dataset_links').set({ is_active: false }).where('part_revision_id', '=', revisionId).where('is_primary', '=', true).execute(),
+      h.runtime.database.db
+        .updateTable('dataset_links')
+        .set({ is_active: false })
+        .where('part_revision_id', '=', revisionId)
+        .where('is_primary', '=', true)
+        .execute(),
       (error: { code?: string }) => error.code === '23514',
       'an inactive link cannot be primary',
     );
@@ -237,9 +269,16 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     assert.equal(v2.is_active, true);
     assert.equal(v2.is_primary, true, 'the primary was superseded: the newest remaining active link (the new one) takes over');
     let active = await links(base);
-    assert.deepEqual(active.map((l) => l.id), [v2.id, drawing.id], 'only active links are listed by default');
+    assert.deepEqual(
+      active.map((l) => l.id),
+      [v2.id, drawing.id],
+      'only active links are listed by default',
+    );
     const history = await links(base, true);
-    assert.deepEqual(history.map((l) => l.id), [v2.id, drawing.id, v1.id]);
+    assert.deepEqual(
+      history.map((l) => l.id),
+      [v2.id, drawing.id, v1.id],
+    );
     assert.deepEqual({ active: history[2].is_active, primary: history[2].is_primary }, { active: false, primary: false });
     await assertOnePrimary(revisionId, v2.id);
 
@@ -252,7 +291,10 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     assert.equal(v4.is_primary, false);
     await assertOnePrimary(revisionId, drawing.id);
     active = await links(base);
-    assert.deepEqual(active.map((l) => l.id), [v4.id, drawing.id]);
+    assert.deepEqual(
+      active.map((l) => l.id),
+      [v4.id, drawing.id],
+    );
 
     const inactive = await api('PATCH', `${base}/${v1.id}`, { is_primary: true });
     assertError(inactive, 409, 'conflict', 'a superseded link cannot be promoted');
@@ -310,7 +352,10 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     ] as const) {
       const answer = await api('PATCH', `${base}/${b.id}`, body);
       assertError(answer, 422, 'validation_error', JSON.stringify(body));
-      assert.ok(answer.body.error.details.some((d: { path: string }) => d.path === path), JSON.stringify(answer.body.error.details));
+      assert.ok(
+        answer.body.error.details.some((d: { path: string }) => d.path === path),
+        JSON.stringify(answer.body.error.details),
+      );
     }
   });
 
@@ -356,7 +401,11 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     const { partId, base } = await revision();
     const theirs = await revision(h.keys.otherOrg);
     const before = await uploadCount();
-    for (const target of [theirs.base, `/api/v1/parts/${partId}/revisions/${UNKNOWN_ID}/datasets`, `/api/v1/parts/bad/revisions/${UNKNOWN_ID}/datasets`]) {
+    for (const target of [
+      theirs.base,
+      `/api/v1/parts/${partId}/revisions/${UNKNOWN_ID}/datasets`,
+      `/api/v1/parts/bad/revisions/${UNKNOWN_ID}/datasets`,
+    ]) {
       const answer = await uploadOneShot(target, 'x.step', Buffer.alloc(256 * 1024, 1));
       assertError(answer, 404, 'not_found', target);
     }
@@ -367,12 +416,21 @@ describe('datasets (/api/v1/parts/{part_id}/revisions/{revision_id}/datasets…)
     const badRole = await uploadOneShot(base, 'x.step', Buffer.from('x'), '?role=Bad%20Role');
     assertInvalid(badRole, 'querystring.role');
     assertError(await uploadOneShot(base, 'x.step', Buffer.from('x'), '', reader), 403, 'insufficient_scope', 'a reader');
-    assertError(await uploadOneShot(base, 'x.step', Buffer.from('x'), '', h.keys.writer), 403, 'insufficient_scope', 'uploads:write is not parts:write');
+    assertError(
+      await uploadOneShot(base, 'x.step', Buffer.from('x'), '', h.keys.writer),
+      403,
+      'insufficient_scope',
+      'uploads:write is not parts:write',
+    );
     assertError(await uploadOneShot(base, 'x.step', Buffer.from('x'), '', 'stw_000000000000_nope'), 401, 'invalid_api_key');
     // The wrong kind of request body is the request's fault, whatever it holds: 400.
     const json = await api('POST', `${base}/upload`, { name: 'x.step' });
     assertError(json, 400, 'bad_request', 'a JSON body');
-    const text = await fetch(`${h.url}${base}/upload`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'text/plain' }, body: 'x' });
+    const text = await fetch(`${h.url}${base}/upload`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'text/plain' },
+      body: 'x',
+    });
     assertError({ status: text.status, headers: text.headers, body: await text.json() }, 400, 'bad_request', 'a text/plain body');
     assert.equal(await uploadCount(), before, 'no upload was kept by any refusal');
     assert.deepEqual(await links(base, true), []);

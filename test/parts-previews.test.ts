@@ -22,14 +22,70 @@ const IGES_SAMPLE = path.join(SAMPLES, 'cube-10x10mm', 'Cube 10x10.igs');
 function cubeStl(): string {
   const v = (x: number, y: number, z: number) => `      vertex ${x} ${y} ${z}\n`;
   const faces: [number, number, number][][] = [
-    [[0, 0, 0], [1, 1, 0], [1, 0, 0]], [[0, 0, 0], [0, 1, 0], [1, 1, 0]],
-    [[0, 0, 1], [1, 0, 1], [1, 1, 1]], [[0, 0, 1], [1, 1, 1], [0, 1, 1]],
-    [[0, 0, 0], [1, 0, 0], [1, 0, 1]], [[0, 0, 0], [1, 0, 1], [0, 0, 1]],
-    [[0, 1, 0], [1, 1, 1], [1, 1, 0]], [[0, 1, 0], [0, 1, 1], [1, 1, 1]],
-    [[0, 0, 0], [0, 0, 1], [0, 1, 1]], [[0, 0, 0], [0, 1, 1], [0, 1, 0]],
-    [[1, 0, 0], [1, 1, 0], [1, 1, 1]], [[1, 0, 0], [1, 1, 1], [1, 0, 1]],
+    [
+      [0, 0, 0],
+      [1, 1, 0],
+      [1, 0, 0],
+    ],
+    [
+      [0, 0, 0],
+      [0, 1, 0],
+      [1, 1, 0],
+    ],
+    [
+      [0, 0, 1],
+      [1, 0, 1],
+      [1, 1, 1],
+    ],
+    [
+      [0, 0, 1],
+      [1, 1, 1],
+      [0, 1, 1],
+    ],
+    [
+      [0, 0, 0],
+      [1, 0, 0],
+      [1, 0, 1],
+    ],
+    [
+      [0, 0, 0],
+      [1, 0, 1],
+      [0, 0, 1],
+    ],
+    [
+      [0, 1, 0],
+      [1, 1, 1],
+      [1, 1, 0],
+    ],
+    [
+      [0, 1, 0],
+      [0, 1, 1],
+      [1, 1, 1],
+    ],
+    [
+      [0, 0, 0],
+      [0, 0, 1],
+      [0, 1, 1],
+    ],
+    [
+      [0, 0, 0],
+      [0, 1, 1],
+      [0, 1, 0],
+    ],
+    [
+      [1, 0, 0],
+      [1, 1, 0],
+      [1, 1, 1],
+    ],
+    [
+      [1, 0, 0],
+      [1, 1, 1],
+      [1, 0, 1],
+    ],
   ];
-  const body = faces.map((f) => `  facet normal 0 0 0\n    outer loop\n${f.map((p) => v(...p)).join('')}    endloop\n  endfacet\n`).join('');
+  const body = faces
+    .map((f) => `  facet normal 0 0 0\n    outer loop\n${f.map((p) => v(...p)).join('')}    endloop\n  endfacet\n`)
+    .join('');
   return `solid cube\n${body}endsolid cube\n`;
 }
 
@@ -65,11 +121,15 @@ describe('3D previews of CAD datasets', () => {
 
   /** Polls a preview-url route until it leaves `pending`. */
   function settled(route: string) {
-    return eventually(async () => {
-      const answer = await api('GET', route);
-      assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      return answer.body.status === 'pending' ? undefined : answer.body;
-    }, `${route} to settle`, 60_000);
+    return eventually(
+      async () => {
+        const answer = await api('GET', route);
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        return answer.body.status === 'pending' ? undefined : answer.body;
+      },
+      `${route} to settle`,
+      60_000,
+    );
   }
 
   /** Downloads the GLB a preview URL names and parses it: answers its mesh and triangle counts. */
@@ -81,7 +141,8 @@ describe('3D previews of CAD datasets', () => {
     const meshes = document.getRoot().listMeshes();
     let triangles = 0;
     for (const mesh of meshes) {
-      for (const primitive of mesh.listPrimitives()) triangles += (primitive.getIndices()?.getCount() ?? primitive.getAttribute('POSITION')!.getCount()) / 3;
+      for (const primitive of mesh.listPrimitives())
+        triangles += (primitive.getIndices()?.getCount() ?? primitive.getAttribute('POSITION')!.getCount()) / 3;
     }
     return { meshes: meshes.length, triangles };
   }
@@ -105,7 +166,10 @@ describe('3D previews of CAD datasets', () => {
     const { datasets } = await partWithRevision();
     const iges = await uploadDataset(datasets, 'Cube 10x10.igs', await readFile(IGES_SAMPLE));
     const stl = await uploadDataset(datasets, 'cube.stl', cubeStl());
-    for (const [link, minTriangles] of [[iges, 12], [stl, 12]] as const) {
+    for (const [link, minTriangles] of [
+      [iges, 12],
+      [stl, 12],
+    ] as const) {
       const preview = await settled(`/api/v1/parts/datasets/${link.data_source_id}/preview-url`);
       assert.equal(preview.status, 'ok', JSON.stringify(preview));
       const glb = await fetchGlb(preview.url);
@@ -126,18 +190,31 @@ describe('3D previews of CAD datasets', () => {
 
   it('no_dataset without a revision, without a primary link, or when the primary is not a 3D model', async () => {
     const bare = await api('POST', '/api/v1/parts', { part_number: `PV-${++serial}` });
-    assert.deepEqual((await api('GET', `/api/v1/parts/${bare.body.id}/preview-url`)).body, { data_source_id: null, status: 'no_dataset', url: null });
+    assert.deepEqual((await api('GET', `/api/v1/parts/${bare.body.id}/preview-url`)).body, {
+      data_source_id: null,
+      status: 'no_dataset',
+      url: null,
+    });
 
     const { partId } = await partWithRevision();
-    assert.deepEqual((await api('GET', `/api/v1/parts/${partId}/preview-url`)).body, { data_source_id: null, status: 'no_dataset', url: null });
+    assert.deepEqual((await api('GET', `/api/v1/parts/${partId}/preview-url`)).body, {
+      data_source_id: null,
+      status: 'no_dataset',
+      url: null,
+    });
 
     const drawing = await partWithRevision();
     const pdf = await uploadDataset(drawing.datasets, 'A-100.pdf', '%PDF-1.4\n%drawing\n');
-    assert.deepEqual((await api('GET', `/api/v1/parts/${drawing.partId}/preview-url`)).body, { data_source_id: null, status: 'no_dataset', url: null });
-    assert.deepEqual(
-      (await api('GET', `/api/v1/parts/datasets/${pdf.data_source_id}/preview-url`)).body,
-      { data_source_id: pdf.data_source_id, status: 'no_dataset', url: null },
-    );
+    assert.deepEqual((await api('GET', `/api/v1/parts/${drawing.partId}/preview-url`)).body, {
+      data_source_id: null,
+      status: 'no_dataset',
+      url: null,
+    });
+    assert.deepEqual((await api('GET', `/api/v1/parts/datasets/${pdf.data_source_id}/preview-url`)).body, {
+      data_source_id: pdf.data_source_id,
+      status: 'no_dataset',
+      url: null,
+    });
   });
 
   it('a primary drawing does not hide the 3D model beside it; a CAD format we cannot convert is failed', async () => {
@@ -151,7 +228,11 @@ describe('3D previews of CAD datasets', () => {
 
     const native = await partWithRevision();
     const part = await uploadDataset(native.datasets, 'housing.sldprt', 'native SolidWorks bytes');
-    assert.deepEqual((await api('GET', `/api/v1/parts/${native.partId}/preview-url`)).body, { data_source_id: part.data_source_id, status: 'failed', url: null });
+    assert.deepEqual((await api('GET', `/api/v1/parts/${native.partId}/preview-url`)).body, {
+      data_source_id: part.data_source_id,
+      status: 'failed',
+      url: null,
+    });
   });
 
   it('the newest revision decides, and an upload still waiting for its bytes is pending', async () => {
@@ -161,9 +242,15 @@ describe('3D previews of CAD datasets', () => {
     assert.equal(presigned.status, 200);
     const next = await api('POST', `/api/v1/parts/${partId}/revisions`, { revision_code: 'B' });
     assert.equal(next.status, 201);
-    const attached = await api('POST', `/api/v1/parts/${partId}/revisions/${next.body.id}/datasets`, { data_source_id: presigned.body.data_source_id });
+    const attached = await api('POST', `/api/v1/parts/${partId}/revisions/${next.body.id}/datasets`, {
+      data_source_id: presigned.body.data_source_id,
+    });
     assert.equal(attached.status, 201, JSON.stringify(attached.body));
-    assert.deepEqual((await api('GET', `/api/v1/parts/${partId}/preview-url`)).body, { data_source_id: presigned.body.data_source_id, status: 'pending', url: null });
+    assert.deepEqual((await api('GET', `/api/v1/parts/${partId}/preview-url`)).body, {
+      data_source_id: presigned.body.data_source_id,
+      status: 'pending',
+      url: null,
+    });
   });
 
   it('the GLB survives the sweeper, which takes blobs no row knows for orphans', async () => {
@@ -172,7 +259,12 @@ describe('3D previews of CAD datasets', () => {
     const before = await settled(`/api/v1/parts/datasets/${link.data_source_id}/preview-url`);
     assert.equal(before.status, 'ok');
     // The sweep of this harness, with no grace: anything unknown to both tables would go now.
-    await runSweep({ ...h.runtime, db: h.runtime.database.db, log: h.runtime.logger, config: { ...h.config, sweeper: { ...h.config.sweeper, graceSeconds: 0 } } });
+    await runSweep({
+      ...h.runtime,
+      db: h.runtime.database.db,
+      log: h.runtime.logger,
+      config: { ...h.config, sweeper: { ...h.config.sweeper, graceSeconds: 0 } },
+    });
     const after = await api('GET', `/api/v1/parts/datasets/${link.data_source_id}/preview-url`);
     assert.equal(after.body.status, 'ok');
     assert.equal((await fetch(after.body.url)).status, 200);
@@ -186,7 +278,11 @@ describe('3D previews of CAD datasets', () => {
     await h.runtime.database.db.deleteFrom('previews').where('upload_id', '=', link.data_source_id).execute();
 
     const first = await api('GET', route);
-    assert.deepEqual(first.body, { data_source_id: link.data_source_id, status: 'pending', url: null }, 'started, not no_dataset or failed');
+    assert.deepEqual(
+      first.body,
+      { data_source_id: link.data_source_id, status: 'pending', url: null },
+      'started, not no_dataset or failed',
+    );
     const preview = await settled(route);
     assert.equal(preview.status, 'ok', JSON.stringify(preview));
     assert.ok((await fetchGlb(preview.url)).triangles >= 12);
@@ -200,23 +296,40 @@ describe('3D previews of CAD datasets', () => {
     assert.equal(streamed.status, 201, JSON.stringify(streamed.body));
     const presignedTwin = await presign(h, { name: 'twin.stl', sha256: sha256(model(1)) });
     assert.equal(presignedTwin.deduplicated, true, 'the same bytes declared again are a deduplicated upload');
-    const multipartTwin = await api('POST', '/api/v1/uploads/multipart', { name: 'twin-mp.stl', size_bytes: Buffer.byteLength(model(2)), sha256: sha256(model(2)) });
+    const multipartTwin = await api('POST', '/api/v1/uploads/multipart', {
+      name: 'twin-mp.stl',
+      size_bytes: Buffer.byteLength(model(2)),
+      sha256: sha256(model(2)),
+    });
     assert.equal(multipartTwin.body.deduplicated, true, JSON.stringify(multipartTwin.body));
     const { datasets } = await partWithRevision();
     const linked = await uploadDataset(datasets, 'linked.stl', model(3));
     const notAModel = await postForm(h, { bytes: Buffer.from('just text'), filename: 'notes.txt', key });
 
-    const ids = [viaConfirmJob.id, streamed.body.id, presignedTwin.data_source_id, multipartTwin.body.data_source_id, linked.data_source_id];
+    const ids = [
+      viaConfirmJob.id,
+      streamed.body.id,
+      presignedTwin.data_source_id,
+      multipartTwin.body.data_source_id,
+      linked.data_source_id,
+    ];
     // Before anyone asks for it: the preview-url route would start a missing preview itself.
     const started = await h.runtime.database.db
-      .selectFrom('previews').select('upload_id').where('upload_id', 'in', [...ids, notAModel.body.id]).execute();
+      .selectFrom('previews')
+      .select('upload_id')
+      .where('upload_id', 'in', [...ids, notAModel.body.id])
+      .execute();
     assert.deepEqual(started.map((p) => p.upload_id).sort(), [...ids].sort(), 'each confirmation started its preview in the same commit');
     for (const id of ids) {
       const preview = await settled(`/api/v1/parts/datasets/${id}/preview-url`);
       assert.equal(preview.status, 'ok', `${id}: ${JSON.stringify(preview)}`);
     }
     const jobs = await h.runtime.database.db
-      .selectFrom('jobs').select(['subject_id']).where('kind', '=', 'preview').where('subject_id', 'in', [...ids, notAModel.body.id]).execute();
+      .selectFrom('jobs')
+      .select(['subject_id'])
+      .where('kind', '=', 'preview')
+      .where('subject_id', 'in', [...ids, notAModel.body.id])
+      .execute();
     assert.deepEqual(jobs.map((j) => j.subject_id).sort(), [...ids].sort(), 'one preview job per confirmed model, none for the text file');
   });
 
@@ -232,7 +345,10 @@ describe('3D previews of CAD datasets', () => {
       assert.equal(refused.status, 403);
       assert.equal(refused.body.error.code, 'insufficient_scope');
     }
-    for (const route of ['/api/v1/parts/not-a-uuid/preview-url', '/api/v1/parts/datasets/0190d7c4-0000-7000-8000-000000000000/preview-url']) {
+    for (const route of [
+      '/api/v1/parts/not-a-uuid/preview-url',
+      '/api/v1/parts/datasets/0190d7c4-0000-7000-8000-000000000000/preview-url',
+    ]) {
       assert.equal((await api('GET', route)).status, 404, route);
     }
   });

@@ -4,7 +4,16 @@ import { assertError, assertInvalid, assertScopesEnforced } from './helpers/asse
 import { type Harness, startStowage } from './helpers/harness.js';
 
 const UNKNOWN_ID = '0190d7c4-0000-7000-8000-000000000000';
-const REVISION_FIELDS = ['attributes', 'change_request_id', 'created_at', 'id', 'parent_revision_id', 'part_id', 'revision_code', 'updated_at'];
+const REVISION_FIELDS = [
+  'attributes',
+  'change_request_id',
+  'created_at',
+  'id',
+  'parent_revision_id',
+  'part_id',
+  'revision_code',
+  'updated_at',
+];
 
 describe('revisions (/api/v1/parts/{part_id}/revisions…)', () => {
   let h: Harness;
@@ -31,7 +40,11 @@ describe('revisions (/api/v1/parts/{part_id}/revisions…)', () => {
 
   it('creates a revision (201), keeps change_request_id and attributes, and reads it back', async () => {
     const part = await newPart('REV-1');
-    const revision = await newRevision(part.id, { revision_code: 'A', change_request_id: 'ECR-2026-0042', attributes: { status: 'released' } });
+    const revision = await newRevision(part.id, {
+      revision_code: 'A',
+      change_request_id: 'ECR-2026-0042',
+      attributes: { status: 'released' },
+    });
     assert.deepEqual(Object.keys(revision).sort(), REVISION_FIELDS);
     assert.equal(revision.part_id, part.id);
     assert.equal(revision.revision_code, 'A');
@@ -72,10 +85,22 @@ describe('revisions (/api/v1/parts/{part_id}/revisions…)', () => {
     const foreign = await newRevision(foreignPart.id, { revision_code: 'A' }, h.keys.otherOrg);
     const elsewhere = await newRevision(other.id, { revision_code: 'A' });
 
-    for (const [what, parent] of [['another part', elsewhere.id], ['unknown', UNKNOWN_ID], ["another org's", foreign.id]]) {
-      assertInvalid(await api('POST', `/api/v1/parts/${part.id}/revisions`, { revision_code: 'X', parent_revision_id: parent }), 'body.parent_revision_id', what);
+    for (const [what, parent] of [
+      ['another part', elsewhere.id],
+      ['unknown', UNKNOWN_ID],
+      ["another org's", foreign.id],
+    ]) {
+      assertInvalid(
+        await api('POST', `/api/v1/parts/${part.id}/revisions`, { revision_code: 'X', parent_revision_id: parent }),
+        'body.parent_revision_id',
+        what,
+      );
     }
-    assertInvalid(await api('POST', `/api/v1/parts/${part.id}/revisions`, { revision_code: 'X', parent_revision_id: 'nope' }), 'body.parent_revision_id', 'malformed');
+    assertInvalid(
+      await api('POST', `/api/v1/parts/${part.id}/revisions`, { revision_code: 'X', parent_revision_id: 'nope' }),
+      'body.parent_revision_id',
+      'malformed',
+    );
     const none = await newRevision(part.id, { revision_code: 'D', parent_revision_id: null });
     assert.equal(none.parent_revision_id, null);
     const list = await api('GET', `/api/v1/parts/${part.id}/revisions`);
@@ -89,7 +114,10 @@ describe('revisions (/api/v1/parts/{part_id}/revisions…)', () => {
     const list = await api('GET', `/api/v1/parts/${part.id}/revisions`);
     assert.equal(list.status, 200);
     assert.equal(list.body.count, 3);
-    assert.deepEqual(list.body.data.map((r: { revision_code: string }) => r.revision_code), ['C', 'B', 'A']);
+    assert.deepEqual(
+      list.body.data.map((r: { revision_code: string }) => r.revision_code),
+      ['C', 'B', 'A'],
+    );
     const page = await api('GET', `/api/v1/parts/${part.id}/revisions?limit=1&offset=1`);
     assert.deepEqual(page.body, { count: 3, data: [made[1]] });
     assertInvalid(await api('GET', `/api/v1/parts/${part.id}/revisions?limit=500`), 'querystring.limit');
@@ -104,7 +132,11 @@ describe('revisions (/api/v1/parts/{part_id}/revisions…)', () => {
       attributes: { a: null, b: { x: 9 }, d: [1, 2], missing: null },
     });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
-    assert.deepEqual(patched.body.attributes, { b: { x: 9 }, c: 'keep', d: [1, 2] }, 'top-level keys replace; nested objects are not merged');
+    assert.deepEqual(
+      patched.body.attributes,
+      { b: { x: 9 }, c: 'keep', d: [1, 2] },
+      'top-level keys replace; nested objects are not merged',
+    );
     assert.equal(patched.body.revision_code, 'A');
     assert.ok(patched.body.updated_at >= revision.updated_at);
     assert.deepEqual((await api('GET', `/api/v1/parts/${part.id}/revisions/${revision.id}`)).body, patched.body);
@@ -134,7 +166,11 @@ describe('revisions (/api/v1/parts/{part_id}/revisions…)', () => {
     assertError(await api('GET', `/api/v1/parts/${part.id}/revisions/${a.id}`), 404, 'not_found', 'deleted');
     assertError(await api('DELETE', `/api/v1/parts/${part.id}/revisions/${a.id}`), 404, 'not_found', 'deleted twice');
     const db = h.runtime.database.db;
-    assert.equal((await db.selectFrom('dataset_links').select('id').where('part_revision_id', '=', a.id).execute()).length, 0, 'links went');
+    assert.equal(
+      (await db.selectFrom('dataset_links').select('id').where('part_revision_id', '=', a.id).execute()).length,
+      0,
+      'links went',
+    );
     assert.equal((await h.api('GET', `/api/v1/uploads/${upload.body.data_source_id}`)).status, 200, 'the upload stayed');
   });
 
@@ -163,10 +199,20 @@ describe('revisions (/api/v1/parts/{part_id}/revisions…)', () => {
 
     for (const partId of [UNKNOWN_ID, 'bad', theirPart.id]) {
       assertError(await api('GET', `/api/v1/parts/${partId}/revisions`), 404, 'not_found', `list under ${partId}`);
-      assertError(await api('POST', `/api/v1/parts/${partId}/revisions`, { revision_code: 'Z' }), 404, 'not_found', `create under ${partId}`);
+      assertError(
+        await api('POST', `/api/v1/parts/${partId}/revisions`, { revision_code: 'Z' }),
+        404,
+        'not_found',
+        `create under ${partId}`,
+      );
     }
     const pairs: [string, string][] = [
-      [part.id, UNKNOWN_ID], [part.id, 'bad'], ['bad', mine.id], [otherPart.id, mine.id], [theirPart.id, theirs.id], [part.id, theirs.id],
+      [part.id, UNKNOWN_ID],
+      [part.id, 'bad'],
+      ['bad', mine.id],
+      [otherPart.id, mine.id],
+      [theirPart.id, theirs.id],
+      [part.id, theirs.id],
     ];
     for (const [partId, revisionId] of pairs) {
       const route = `/api/v1/parts/${partId}/revisions/${revisionId}`;

@@ -5,8 +5,19 @@ import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js
 
 const UNKNOWN_ID = '0190d7c4-0000-7000-8000-000000000000';
 const PART_FIELDS = [
-  'attributes', 'base_uom', 'classification_id', 'created_at', 'default_currency', 'description', 'id',
-  'lead_time_days', 'make_or_buy', 'org_id', 'part_number', 'procurement_type', 'updated_at',
+  'attributes',
+  'base_uom',
+  'classification_id',
+  'created_at',
+  'default_currency',
+  'description',
+  'id',
+  'lead_time_days',
+  'make_or_buy',
+  'org_id',
+  'part_number',
+  'procurement_type',
+  'updated_at',
 ];
 
 describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_id})', () => {
@@ -64,7 +75,12 @@ describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_i
     const again = await api('POST', '/api/v1/parts/', { part_number: 'DUP-1', description: 'second' });
     assertError(again, 409, 'conflict', 'duplicate part number');
     assert.deepEqual(again.body.error.details, { part_number: 'DUP-1' });
-    assertError(await api('POST', '/api/v1/parts/', { part_number: '  DUP-1 ' }), 409, 'conflict', 'surrounding blanks are not a new number');
+    assertError(
+      await api('POST', '/api/v1/parts/', { part_number: '  DUP-1 ' }),
+      409,
+      'conflict',
+      'surrounding blanks are not a new number',
+    );
     const theirs = await api('POST', '/api/v1/parts/', { part_number: 'DUP-1' }, h.keys.otherOrg);
     assert.equal(theirs.status, 201);
     assert.equal(theirs.body.org_id, h.otherOrgId);
@@ -90,7 +106,11 @@ describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_i
     assertInvalid(await post({ part_number: 'X', lead_time_days: '7' }), 'body.lead_time_days');
     assertInvalid(await post({ part_number: 'X', make_or_buy: ['make'] }), 'body.make_or_buy');
     const nothing = await api('GET', '/api/v1/parts/?q=X&limit=200');
-    assert.equal(nothing.body.data.filter((p: { part_number: string }) => ['X', '123'].includes(p.part_number)).length, 0, 'nothing was created');
+    assert.equal(
+      nothing.body.data.filter((p: { part_number: string }) => ['X', '123'].includes(p.part_number)).length,
+      0,
+      'nothing was created',
+    );
     // Query strings are text: their numbers still arrive as numbers.
     assert.equal((await api('GET', '/api/v1/parts/?limit=2&offset=0')).status, 200);
   });
@@ -128,7 +148,13 @@ describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_i
   });
 
   it('PATCH changes only the fields sent, null clears, attributes are replaced, part_number is not updatable', async () => {
-    const part = await create({ part_number: 'PATCH-1', description: 'old', lead_time_days: 5, make_or_buy: 'make', attributes: { a: 1, b: 2 } });
+    const part = await create({
+      part_number: 'PATCH-1',
+      description: 'old',
+      lead_time_days: 5,
+      make_or_buy: 'make',
+      attributes: { a: 1, b: 2 },
+    });
     const patched = await api('PATCH', `/api/v1/parts/${part.id}`, {
       description: null,
       procurement_type: 'both',
@@ -247,7 +273,10 @@ describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_i
     for (const [method, path, status] of expected) {
       const operation = spec.paths[path]?.[method];
       assert.ok(operation, `${method.toUpperCase()} ${path} is documented`);
-      assert.ok(operation.responses[String(status)]?.content?.['application/json']?.schema, `${method} ${path} answers ${status} with a schema`);
+      assert.ok(
+        operation.responses[String(status)]?.content?.['application/json']?.schema,
+        `${method} ${path} answers ${status} with a schema`,
+      );
       assert.ok(operation.responses['401'] && operation.responses['403'], `${method} ${path} documents its error rows`);
       assert.ok(operation.responses['422'], `${method} ${path} documents 422, as every reference endpoint does`);
       for (const parameter of operation.parameters ?? []) {
@@ -258,7 +287,13 @@ describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_i
     }
     const upload = spec.paths[`${rev}/datasets/upload`].post;
     assert.ok(upload.requestBody.content['multipart/form-data'].schema.properties.file, 'the upload form names its file field');
-    assert.deepEqual(upload.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name).sort(), ['is_primary', 'role']);
+    assert.deepEqual(
+      upload.parameters
+        .filter((p: { in: string }) => p.in === 'query')
+        .map((p: { name: string }) => p.name)
+        .sort(),
+      ['is_primary', 'role'],
+    );
     for (const name of ['PartPublic', 'PartRevisionPublic', 'DatasetLinkPublic']) {
       assert.ok(spec.components.schemas[name], `${name} is a shared component`);
     }

@@ -73,9 +73,23 @@ async function assertFails(promise: Promise<unknown>, reasons: PreviewFailure[],
 
 test('cadFormatOf knows the CAD extensions, in any case, and nothing else', () => {
   const cases: [string, ReturnType<typeof cadFormatOf>][] = [
-    ['part.step', 'step'], ['PART.STP', 'step'], ['a/b/c.Iges', 'iges'], ['c.igs', 'iges'], ['x.brep', 'brep'], ['x.BRP', 'brep'],
-    ['bracket.stl', 'stl'], ['scene.gltf', 'gltf'], ['scene.GLB', 'glb'], ['dir.step/readme', null], ['.step', null],
-    ['model.step.zip', null], ['notes.txt', null], ['noextension', null], ['C:\\models\\Part.Stp', 'step'], ['constructor', null], ['x.constructor', null],
+    ['part.step', 'step'],
+    ['PART.STP', 'step'],
+    ['a/b/c.Iges', 'iges'],
+    ['c.igs', 'iges'],
+    ['x.brep', 'brep'],
+    ['x.BRP', 'brep'],
+    ['bracket.stl', 'stl'],
+    ['scene.gltf', 'gltf'],
+    ['scene.GLB', 'glb'],
+    ['dir.step/readme', null],
+    ['.step', null],
+    ['model.step.zip', null],
+    ['notes.txt', null],
+    ['noextension', null],
+    ['C:\\models\\Part.Stp', 'step'],
+    ['constructor', null],
+    ['x.constructor', null],
   ];
   for (const [name, format] of cases) assert.equal(cadFormatOf(name), format, name);
 });
@@ -89,7 +103,12 @@ test('a real STEP assembly becomes a GLB with its parts, colours and a Y-up, met
   const root = document.getRoot().getDefaultScene()!.listChildren()[0];
   assert.deepEqual(root.getScale(), [0.001, 0.001, 0.001]);
   assert.ok(Math.abs(root.getRotation()[0] + Math.SQRT1_2) < 1e-9, 'turned −90° about X');
-  const colours = new Set(document.getRoot().listMaterials().map((m) => m.getBaseColorFactor().join(',')));
+  const colours = new Set(
+    document
+      .getRoot()
+      .listMaterials()
+      .map((m) => m.getBaseColorFactor().join(',')),
+  );
   assert.ok(colours.size > 1, `the sample's part colours are kept (${[...colours].join(' | ')})`);
 });
 
@@ -110,15 +129,24 @@ test('a real BREP becomes a GLB', async () => {
 function cubeTriangles(size = 10): number[][][] {
   const v = (x: number, y: number, z: number) => [x * size, y * size, z * size];
   const quads = [
-    [v(0, 0, 0), v(0, 1, 0), v(1, 1, 0), v(1, 0, 0)], [v(0, 0, 1), v(1, 0, 1), v(1, 1, 1), v(0, 1, 1)],
-    [v(0, 0, 0), v(1, 0, 0), v(1, 0, 1), v(0, 0, 1)], [v(0, 1, 0), v(0, 1, 1), v(1, 1, 1), v(1, 1, 0)],
-    [v(0, 0, 0), v(0, 0, 1), v(0, 1, 1), v(0, 1, 0)], [v(1, 0, 0), v(1, 1, 0), v(1, 1, 1), v(1, 0, 1)],
+    [v(0, 0, 0), v(0, 1, 0), v(1, 1, 0), v(1, 0, 0)],
+    [v(0, 0, 1), v(1, 0, 1), v(1, 1, 1), v(0, 1, 1)],
+    [v(0, 0, 0), v(1, 0, 0), v(1, 0, 1), v(0, 0, 1)],
+    [v(0, 1, 0), v(0, 1, 1), v(1, 1, 1), v(1, 1, 0)],
+    [v(0, 0, 0), v(0, 0, 1), v(0, 1, 1), v(0, 1, 0)],
+    [v(1, 0, 0), v(1, 1, 0), v(1, 1, 1), v(1, 0, 1)],
   ];
-  return quads.flatMap(([a, b, c, d]) => [[a, b, c], [a, c, d]]);
+  return quads.flatMap(([a, b, c, d]) => [
+    [a, b, c],
+    [a, c, d],
+  ]);
 }
 
 function asciiStl(triangles: number[][][], { end = true, upper = false } = {}): string {
-  const facets = triangles.map((t) => `  facet normal 0 0 0\n    outer loop\n${t.map((p) => `      vertex ${p.map((n) => n.toExponential(6)).join(' ')}\n`).join('')}    endloop\n  endfacet\n`);
+  const facets = triangles.map(
+    (t) =>
+      `  facet normal 0 0 0\n    outer loop\n${t.map((p) => `      vertex ${p.map((n) => n.toExponential(6)).join(' ')}\n`).join('')}    endloop\n  endfacet\n`,
+  );
   const text = `solid cube\n${facets.join('')}${end ? 'endsolid cube\n' : ''}`;
   return upper ? text.toUpperCase() : text;
 }
@@ -159,17 +187,40 @@ test('the STL reader refuses truncated and foreign bytes, and calls an empty STL
   const cube = cubeTriangles();
   const failures: [string, Uint8Array, PreviewFailure, RegExp][] = [
     ['ASCII cut mid-facet', Buffer.from(asciiCutAfterVertex(cube, 8)), 'unreadable', /8 vertices do not make whole triangles/],
-    ['ASCII cut mid-number', Buffer.from(`${asciiCutAfterVertex(cube, 7)}      vertex 1.0`), 'unreadable', /vertex 8 does not have three numbers/],
+    [
+      'ASCII cut mid-number',
+      Buffer.from(`${asciiCutAfterVertex(cube, 7)}      vertex 1.0`),
+      'unreadable',
+      /vertex 8 does not have three numbers/,
+    ],
     ['ASCII cut after a facet', Buffer.from(asciiStl(cube, { end: false })), 'unreadable', /endsolid/],
     ['binary cut short', binaryStl(cube).subarray(0, 84 + 50 * 5 + 7), 'unreadable', /not an STL/],
     ['a text file', Buffer.from('just some notes, not a model\n'.repeat(10)), 'unreadable', /not an STL/],
-    ['ASCII with a word for a number', Buffer.from('solid x\nfacet normal 0 0 1\nouter loop\nvertex 1 2 three\n'), 'unreadable', /three numbers/],
-    ['binary with NaN', (() => { const b = binaryStl(cube); b.writeFloatLE(NaN, 84 + 12); return b; })(), 'unreadable', /finite/],
+    [
+      'ASCII with a word for a number',
+      Buffer.from('solid x\nfacet normal 0 0 1\nouter loop\nvertex 1 2 three\n'),
+      'unreadable',
+      /three numbers/,
+    ],
+    [
+      'binary with NaN',
+      (() => {
+        const b = binaryStl(cube);
+        b.writeFloatLE(NaN, 84 + 12);
+        return b;
+      })(),
+      'unreadable',
+      /finite/,
+    ],
     ['binary with no triangles', binaryStl([]), 'empty_model', /no triangles/],
     ['ASCII with no facets', Buffer.from('solid empty\nendsolid empty\n'), 'empty_model', /no triangles/],
   ];
   for (const [what, bytes, reason, message] of failures) {
-    assert.throws(() => readStl(bytes), (error: unknown) => error instanceof PreviewError && error.reason === reason && message.test(error.message), what);
+    assert.throws(
+      () => readStl(bytes),
+      (error: unknown) => error instanceof PreviewError && error.reason === reason && message.test(error.message),
+      what,
+    );
   }
   assert.equal(readStl(Buffer.from(asciiStl(cube, { upper: true }))).meshes[0].positions.length, 12 * 9, 'keywords in capitals');
 });
@@ -180,7 +231,11 @@ test('the STL reader refuses truncated and foreign bytes, and calls an empty STL
 async function triangleDocument(): Promise<Document> {
   const document = new Document();
   const buffer = document.createBuffer();
-  const position = document.createAccessor().setType('VEC3').setArray(new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0])).setBuffer(buffer);
+  const position = document
+    .createAccessor()
+    .setType('VEC3')
+    .setArray(new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0]))
+    .setBuffer(buffer);
   const mesh = document.createMesh('triangle').addPrimitive(document.createPrimitive().setAttribute('POSITION', position));
   document.getRoot().setDefaultScene(document.createScene().addChild(document.createNode('triangle').setMesh(mesh)));
   return document;
@@ -198,7 +253,12 @@ test('a GLB passes through byte for byte', async () => {
 test('a .gltf with embedded data becomes a GLB; one pointing at files outside it is refused unread', async () => {
   const { json, resources } = await io.writeJSON(await triangleDocument());
   const [[name, bytes]] = Object.entries(resources);
-  const embedded = { ...json, buffers: json.buffers!.map((b) => (b.uri === name ? { ...b, uri: `data:application/octet-stream;base64,${Buffer.from(bytes).toString('base64')}` } : b)) };
+  const embedded = {
+    ...json,
+    buffers: json.buffers!.map((b) =>
+      b.uri === name ? { ...b, uri: `data:application/octet-stream;base64,${Buffer.from(bytes).toString('base64')}` } : b,
+    ),
+  };
   const input = fresh('in.gltf');
   await writeFile(input, JSON.stringify(embedded));
   const { result } = await convertAndRead(input, 'gltf');
@@ -213,7 +273,7 @@ test('a .gltf with embedded data becomes a GLB; one pointing at files outside it
 // ---------------------------------------------------------------------------------------------------
 // Broken input, limits, isolation
 
-test('a text file named .step is unreadable, with OpenCascade\'s reason, and leaves no output', async () => {
+test("a text file named .step is unreadable, with OpenCascade's reason, and leaves no output", async () => {
   const input = fresh('notes.step');
   await writeFile(input, 'These are meeting notes, not a STEP file.\nSecond line.\n');
   const output = fresh('out.glb');
@@ -247,11 +307,13 @@ test('past the time limit the child is killed: timeout', async () => {
 
 test('past the memory limit the child is killed: memory_limit, with the peak it reached', async () => {
   // 40 MB is below what a Node process needs to start, so the first samples already pass it.
-  const error = await assertFails(convertToGlb(STEP_SAMPLE, 'step', fresh('out.glb'), { timeoutMs: 60_000, maxMemoryMb: 40 }), ['memory_limit']);
+  const error = await assertFails(convertToGlb(STEP_SAMPLE, 'step', fresh('out.glb'), { timeoutMs: 60_000, maxMemoryMb: 40 }), [
+    'memory_limit',
+  ]);
   assert.ok(error.peakRssMb! > 40, `peak ${error.peakRssMb} MB reported`);
 });
 
-test('the memory limit counts OpenCascade\'s WASM heap, which the V8 heap cap does not see', async () => {
+test("the memory limit counts OpenCascade's WASM heap, which the V8 heap cap does not see", async () => {
   // Calibrated in this run: the IGES cube needs a Node process with OpenCascade loaded; the larger STEP
   // sample grows the WASM heap by some 40 MB beyond that (peaks are the kernel's high-water marks, the
   // same from run to run within a few MB). A limit halfway is passed only by that growth, with the V8
@@ -260,7 +322,11 @@ test('the memory limit counts OpenCascade\'s WASM heap, which the V8 heap cap do
   const grown = (await convertAndRead(LARGER_STEP_SAMPLE, 'step')).result.peakRssMb;
   assert.ok(grown - loaded > 25, `the larger STEP sample grows the process by ${Math.round(grown - loaded)} MB`);
   const limit = Math.round((loaded + grown) / 2);
-  const error = await assertFails(convertToGlb(LARGER_STEP_SAMPLE, 'step', fresh('out.glb'), { timeoutMs: 60_000, maxMemoryMb: limit }), ['memory_limit'], /was stopped/);
+  const error = await assertFails(
+    convertToGlb(LARGER_STEP_SAMPLE, 'step', fresh('out.glb'), { timeoutMs: 60_000, maxMemoryMb: limit }),
+    ['memory_limit'],
+    /was stopped/,
+  );
   assert.ok(error.peakRssMb! > limit);
 });
 
@@ -289,10 +355,15 @@ test('a parent started with -e code does not pass that code on to the child', as
     const { convertToGlb } = await import(${JSON.stringify(new URL('../src/cad/convert.ts', import.meta.url).href)});
     const result = await convertToGlb(${JSON.stringify(IGES_SAMPLE)}, 'iges', ${JSON.stringify(fresh('e.glb'))}, { timeoutMs: 30000, maxMemoryMb: 2048 });
     console.log(JSON.stringify(result));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { timeout: 60_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    timeout: 60_000,
+  });
   assert.equal(JSON.parse(stdout).triangles, 12);
 });
 
-test('a missing input is the caller\'s error, not a verdict on a file', async () => {
-  await assert.rejects(convertToGlb(path.join(dir, 'nope.step'), 'step', fresh('out.glb'), LIMITS), (error: unknown) => !(error instanceof PreviewError) && (error as NodeJS.ErrnoException).code === 'ENOENT');
+test("a missing input is the caller's error, not a verdict on a file", async () => {
+  await assert.rejects(
+    convertToGlb(path.join(dir, 'nope.step'), 'step', fresh('out.glb'), LIMITS),
+    (error: unknown) => !(error instanceof PreviewError) && (error as NodeJS.ErrnoException).code === 'ENOENT',
+  );
 });

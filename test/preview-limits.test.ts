@@ -21,10 +21,14 @@ async function previewOf(h: Harness, name: string, bytes: Buffer) {
   const uploaded = await fetch(`${h.url}/api/v1/uploads`, { method: 'POST', headers: { 'x-api-key': key }, body: form });
   assert.equal(uploaded.status, 201);
   const { id } = await uploaded.json();
-  const preview = await eventually(async () => {
-    const answer = await h.api('GET', `/api/v1/parts/datasets/${id}/preview-url`, { key });
-    return answer.body.status === 'pending' ? undefined : answer.body;
-  }, 'the preview to settle', 60_000);
+  const preview = await eventually(
+    async () => {
+      const answer = await h.api('GET', `/api/v1/parts/datasets/${id}/preview-url`, { key });
+      return answer.body.status === 'pending' ? undefined : answer.body;
+    },
+    'the preview to settle',
+    60_000,
+  );
   const metrics = await (await fetch(`${h.url}/metrics`)).text();
   return { preview, metrics };
 }
@@ -45,7 +49,11 @@ describe('preview limits from the configuration', () => {
       assert.equal(preview.status, 'failed');
       assert.equal(preview.url, null);
       assert.match(metrics, /stowage_previews_total\{result="timeout"\} 1/);
-      const row = await h.runtime.database.db.selectFrom('previews').select('failure_reason').where('upload_id', '=', preview.data_source_id).executeTakeFirstOrThrow();
+      const row = await h.runtime.database.db
+        .selectFrom('previews')
+        .select('failure_reason')
+        .where('upload_id', '=', preview.data_source_id)
+        .executeTakeFirstOrThrow();
       assert.equal(row.failure_reason, 'timeout');
     }));
 
@@ -54,7 +62,11 @@ describe('preview limits from the configuration', () => {
       const { preview, metrics } = await previewOf(h, 'big.step', await readFile(LARGER_STEP_SAMPLE));
       assert.equal(preview.status, 'failed');
       assert.match(metrics, /stowage_previews_total\{result="memory_limit"\} 1/);
-      const row = await h.runtime.database.db.selectFrom('previews').select('failure_reason').where('upload_id', '=', preview.data_source_id).executeTakeFirstOrThrow();
+      const row = await h.runtime.database.db
+        .selectFrom('previews')
+        .select('failure_reason')
+        .where('upload_id', '=', preview.data_source_id)
+        .executeTakeFirstOrThrow();
       assert.equal(row.failure_reason, 'memory_limit');
     }));
 });

@@ -17,7 +17,7 @@ function handClock(startMs = 1_700_000_000_123) {
 }
 
 describe('the fixed-window limiter', () => {
-  it('opens a window at a caller\'s first request and refuses past the limit until it ends', () => {
+  it("opens a window at a caller's first request and refuses past the limit until it ends", () => {
     const clock = handClock();
     const limiter = new FixedWindowLimiter(60, clock.now);
     assert.deepEqual(limiter.hit('a', 3), { allowed: true, limit: 3, remaining: 2, resetSeconds: 60 });
@@ -31,7 +31,7 @@ describe('the fixed-window limiter', () => {
     assert.deepEqual(limiter.hit('a', 3), { allowed: true, limit: 3, remaining: 2, resetSeconds: 60 }, 'a fresh window');
   });
 
-  it('keeps each caller\'s window apart and does not count refused requests', () => {
+  it("keeps each caller's window apart and does not count refused requests", () => {
     const clock = handClock();
     const limiter = new FixedWindowLimiter(10, clock.now);
     limiter.hit('a', 1);
@@ -40,7 +40,7 @@ describe('the fixed-window limiter', () => {
     // b's window starts now, not with a's: a burst is never cut in two by when another caller began.
     assert.deepEqual(limiter.hit('b', 2), { allowed: true, limit: 2, remaining: 1, resetSeconds: 10 });
     clock.advance(3_000);
-    assert.equal(limiter.hit('a', 1).allowed, true, 'a\'s window ended after 10 s, refusals and all');
+    assert.equal(limiter.hit('a', 1).allowed, true, "a's window ended after 10 s, refusals and all");
     assert.deepEqual(limiter.hit('b', 2), { allowed: true, limit: 2, remaining: 0, resetSeconds: 7 });
   });
 
@@ -80,8 +80,15 @@ describe('rate limits on the API', () => {
   it('counts down per key, then answers 429 in the envelope with Retry-After', async () => {
     const answers = [];
     for (let i = 0; i < 4; i++) answers.push(await summary(h.keys.reader));
-    assert.deepEqual(answers.slice(0, 3).map((a) => a.status), [200, 200, 200]);
-    assert.deepEqual(answers.slice(0, 3).map(limitHeaders), [['3', '2'], ['3', '1'], ['3', '0']]);
+    assert.deepEqual(
+      answers.slice(0, 3).map((a) => a.status),
+      [200, 200, 200],
+    );
+    assert.deepEqual(answers.slice(0, 3).map(limitHeaders), [
+      ['3', '2'],
+      ['3', '1'],
+      ['3', '0'],
+    ]);
     const reset = Number(answers[0].headers.get('ratelimit-reset'));
     assert.ok(reset > 3500 && reset <= 3600, `RateLimit-Reset ${reset}`);
     assertLimited(answers[3], 'key');
@@ -136,7 +143,10 @@ describe('rate limits on the API', () => {
       clock.advance(1_000);
       const fresh = await call();
       assert.equal(fresh.status, 200);
-      assert.deepEqual(['limit', 'remaining', 'reset'].map((n) => fresh.headers.get(`ratelimit-${n}`)), ['2', '1', '60']);
+      assert.deepEqual(
+        ['limit', 'remaining', 'reset'].map((n) => fresh.headers.get(`ratelimit-${n}`)),
+        ['2', '1', '60'],
+      );
     });
   });
 });

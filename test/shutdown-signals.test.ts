@@ -33,4 +33,3 @@ describe('shutdown of `stowage start`: repeated signals, a gone stdout, Ctrl-C w
     assertQuietOrderlyExit(server, await signalAndTime(server, 'SIGINT', true));
   });
 });
-

@@ -26,5 +26,4 @@ describe('shutdown of `stowage start` with requests in flight (built server, SIG
     await waitFor(() => refused.answer().includes('HTTP/1.1 413 '), 'the 413', 60_000);
     assertQuietOrderlyExit(server, await signalAndTime(server, 'SIGTERM'));
   });
-
 });

@@ -51,7 +51,9 @@ function tamper(url: string, part: 0 | 1): string {
 /** A PUT whose Content-Length header says what we choose, whatever the body holds. */
 function rawPut(url: string, contentLength: number, body: Buffer): Promise<BlobAnswer> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: 'PUT', headers: { 'content-length': String(contentLength) } }, (response) => resolve(blobAnswerOf(response)));
+    const request = http.request(url, { method: 'PUT', headers: { 'content-length': String(contentLength) } }, (response) =>
+      resolve(blobAnswerOf(response)),
+    );
     request.on('error', reject);
     request.end(body);
   });
@@ -71,11 +73,17 @@ function blobAnswerOf(response: http.IncomingMessage): Promise<BlobAnswer> {
 }
 
 /** A body sent chunked, with no Content-Length: only the store itself can count its bytes. */
-const chunked = (bytes: Buffer) => ({
-  method: 'PUT',
-  body: new ReadableStream({ start(c) { c.enqueue(bytes); c.close(); } }),
-  duplex: 'half',
-}) as RequestInit;
+const chunked = (bytes: Buffer) =>
+  ({
+    method: 'PUT',
+    body: new ReadableStream({
+      start(c) {
+        c.enqueue(bytes);
+        c.close();
+      },
+    }),
+    duplex: 'half',
+  }) as RequestInit;
 
 /** These URLs are the local driver's own (S3 answers its presigned URLs itself). */
 const LOCAL = { storage: 'local' } as const;
@@ -182,7 +190,12 @@ describe('signed blob URLs (local driver)', () => {
       const answer = await blob(p.url, { method: 'PUT', headers: { 'content-type': type }, body: new Uint8Array(Buffer.from('typed')) });
       assertError(answer, 403, 'signature_invalid', type);
     }
-    assertError(await blob(p.url, { method: 'PUT', body: new Uint8Array(Buffer.from('typed')) }), 403, 'signature_invalid', 'no Content-Type');
+    assertError(
+      await blob(p.url, { method: 'PUT', body: new Uint8Array(Buffer.from('typed')) }),
+      403,
+      'signature_invalid',
+      'no Content-Type',
+    );
     await assertNothingStored(p.data_source_id);
     const signed = await putBytes(await presign(h, { name: 'typed2.txt', content_type: 'text/plain', size_bytes: 5 }), 'typed');
     assert.equal(signed.status, 200, 'with the signed header it goes through');
@@ -199,9 +212,15 @@ describe('signed blob URLs (local driver)', () => {
 
     // Past its expiry the sweeper has not failed yet: the URL (longer-lived here) still must not take bytes.
     const expired = await presign(h, { name: 'old.txt' });
-    await h.runtime.database.db.updateTable('uploads').set({ expires_at: sql<Date>`now() - interval '1 second'` })
-      .where('id', '=', expired.data_source_id).execute();
-    assert.equal(assertError(await blob(expired.url, { method: 'PUT', body: 'old' }), 409, 'conflict', 'expired').details.status, 'expired');
+    await h.runtime.database.db
+      .updateTable('uploads')
+      .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+      .where('id', '=', expired.data_source_id)
+      .execute();
+    assert.equal(
+      assertError(await blob(expired.url, { method: 'PUT', body: 'old' }), 409, 'conflict', 'expired').details.status,
+      'expired',
+    );
     assert.equal(await stored(expired.data_source_id), null);
     assert.deepEqual(await readdir(path.join(h.dataDir, 'blobs', '.tmp')), [], 'no temporary file left behind');
 
@@ -215,7 +234,9 @@ describe('signed blob URLs (local driver)', () => {
   it('bytes still streaming when their upload is cancelled are not kept: 409, nothing stored', async () => {
     const p = await presign(h, { name: 'midway.bin', size_bytes: 6 });
     const answer = new Promise<BlobAnswer>((resolve, reject) => {
-      const request = http.request(p.url, { method: 'PUT', headers: { 'content-length': '6' } }, (response) => resolve(blobAnswerOf(response)));
+      const request = http.request(p.url, { method: 'PUT', headers: { 'content-length': '6' } }, (response) =>
+        resolve(blobAnswerOf(response)),
+      );
       request.on('error', reject);
       request.write('half');
       // The PUT was admitted and is writing: its temporary file exists. Then the upload is cancelled.

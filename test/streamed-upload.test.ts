@@ -82,7 +82,12 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
     assert.equal(second.status, 201, JSON.stringify(second.body));
     assert.equal(second.replayed, true);
     assert.equal(second.body.id, first.body.id, 'one upload, not two');
-    const other = await postForm(h, { filename: 'retry.txt', bytes: Buffer.from('another file, longer\n'), contentLength: true, idempotencyKey: 'form-retry-1' });
+    const other = await postForm(h, {
+      filename: 'retry.txt',
+      bytes: Buffer.from('another file, longer\n'),
+      contentLength: true,
+      idempotencyKey: 'form-retry-1',
+    });
     assertError(other, 409, 'conflict', 'the same key with another body');
   });
 
@@ -94,7 +99,11 @@ describe('the simple streamed upload (POST /api/v1/uploads)', () => {
     assert.equal(json.status, 400);
     assert.equal(json.body.error.code, 'bad_request');
     assert.match(json.body.error.message, /multipart\/form-data/);
-    const text = await fetch(`${h.url}/api/v1/uploads`, { method: 'POST', headers: { 'x-api-key': h.keys.writer, 'content-type': 'text/plain' }, body: 'just text' });
+    const text = await fetch(`${h.url}/api/v1/uploads`, {
+      method: 'POST',
+      headers: { 'x-api-key': h.keys.writer, 'content-type': 'text/plain' },
+      body: 'just text',
+    });
     assert.equal(text.status, 400);
     assert.equal((await text.json()).error.code, 'bad_request');
     const nameless = await postForm(h, { filename: null, bytes: Buffer.from('no name') });
@@ -142,7 +151,12 @@ describe('a form whose body ends without its closing boundary', () => {
       const path_ = route === 'simple upload' ? '/api/v1/uploads' : `${await revisionBase()}/upload`;
       const before = (await h.api('GET', '/api/v1/uploads/summary')).body.total_count;
       const filesBefore = await countBlobFiles(h);
-      const answer = await sendRaw(`${h.url}${path_}`, { 'x-api-key': h.keys.admin, 'content-type': 'multipart/form-data; boundary=XX' }, unclosed, 5000);
+      const answer = await sendRaw(
+        `${h.url}${path_}`,
+        { 'x-api-key': h.keys.admin, 'content-type': 'multipart/form-data; boundary=XX' },
+        unclosed,
+        5000,
+      );
       assert.equal(answer.status, 400, JSON.stringify(answer.body));
       assert.equal(answer.body.error.code, 'bad_request');
       assert.equal((await h.api('GET', '/api/v1/uploads/summary')).body.total_count, before);

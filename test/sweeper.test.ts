@@ -13,7 +13,11 @@ const PENDING_TTL = 4 * 3600_000;
 const BATCH = 2;
 const MIB = 1024 * 1024;
 
-const fileExists = (file: string) => stat(file).then(() => true, () => false);
+const fileExists = (file: string) =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
 const later = (ms: number) => new Date(Date.now() + ms);
 const earlier = (ms: number) => new Date(Date.now() - ms);
 
@@ -34,7 +38,8 @@ describe('the sweeper', () => {
   const db = () => h.runtime.database.db;
   const local = () => h.config.storageDriver === 'local';
   const sweep = (at?: Date) => runSweep({ ...h.runtime, db: db(), log: h.runtime.logger }, at);
-  const cursor = async () => (await db().selectFrom('sweeper_cursors').select('position').where('name', '=', 'orphans').executeTakeFirst())?.position ?? '';
+  const cursor = async () =>
+    (await db().selectFrom('sweeper_cursors').select('position').where('name', '=', 'orphans').executeTakeFirst())?.position ?? '';
   const rowOf = (id: string) => db().selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const exists = async (key: string) => (await h.runtime.blobs.stat(key)) !== null;
   const orphan = async (name: string) => {
@@ -42,7 +47,12 @@ describe('the sweeper', () => {
     await h.runtime.blobs.put(key, Readable.from([Buffer.from('no row')]));
     return key;
   };
-  const backdate = (id: string, ms: number) => db().updateTable('uploads').set({ updated_at: earlier(ms) }).where('id', '=', id).execute();
+  const backdate = (id: string, ms: number) =>
+    db()
+      .updateTable('uploads')
+      .set({ updated_at: earlier(ms) })
+      .where('id', '=', id)
+      .execute();
 
   /** Sweeps until the storage walk has wrapped round once, so every blob was looked at; sums the reports. */
   async function fullPass(at?: Date): Promise<SweepReport & { runs: number }> {
@@ -69,7 +79,9 @@ describe('the sweeper', () => {
     assert.equal(started.status, 200, JSON.stringify(started.body));
     const id = started.body.data_source_id;
     const [part] = (await h.api('POST', `/api/v1/uploads/${id}/parts`, { body: { part_numbers: [2] } })).body.parts;
-    const headers = Object.fromEntries(Object.entries(part.headers as Record<string, string>).filter(([n]) => n.toLowerCase() !== 'content-length'));
+    const headers = Object.fromEntries(
+      Object.entries(part.headers as Record<string, string>).filter(([n]) => n.toLowerCase() !== 'content-length'),
+    );
     assert.equal((await fetch(part.url, { method: 'PUT', headers, body: '0123456789' })).status, 200);
     return rowOf(id);
   }
@@ -91,7 +103,11 @@ describe('the sweeper', () => {
     // Now, and a minute before the grace period ends: nothing is taken.
     for (const at of [undefined, later(GRACE - MINUTE)]) {
       const report = await fullPass(at);
-      assert.deepEqual([report.orphan_blobs, report.purged_blobs, report.expired_uploads, report.leftovers], [0, 0, 0, 0], `at ${at?.toISOString() ?? 'now'}`);
+      assert.deepEqual(
+        [report.orphan_blobs, report.purged_blobs, report.expired_uploads, report.leftovers],
+        [0, 0, 0, 0],
+        `at ${at?.toISOString() ?? 'now'}`,
+      );
       assert.ok(await exists(inFlight), 'a blob whose row is not committed yet');
       assert.ok(await exists(cancelled.blob_key), 'a blob cancelled within the grace period');
       assert.deepEqual(await partsHeld(multipart), [2]);
@@ -127,32 +143,38 @@ describe('the sweeper', () => {
     assert.equal(await (await fetch((await h.api('GET', `/api/v1/uploads/${live.id}/download-url`)).body.url)).text(), 'live bytes');
   });
 
-  it('measures ages in one run by when each row and file last changed', { skip: process.env.S3_TEST_ENDPOINT ? 'S3 stamps LastModified itself: the clock test above covers S3' : false }, async () => {
-    const oldCancelled = await cancelledUpload('dropped-long-ago.txt');
-    await backdate(oldCancelled.id, GRACE + MINUTE);
-    const newCancelled = await cancelledUpload('dropped-lately.txt');
-    await backdate(newCancelled.id, GRACE - MINUTE);
-    const oldOrphan = await orphan('crashed-long-ago');
-    const newOrphan = await orphan('crashed-lately');
-    await utimes(`${h.dataDir}/blobs/${oldOrphan}`, earlier(GRACE + MINUTE), earlier(GRACE + MINUTE));
-    await utimes(`${h.dataDir}/blobs/${newOrphan}`, earlier(GRACE - MINUTE), earlier(GRACE - MINUTE));
-    const oldTemp = `${h.dataDir}/blobs/.tmp/abandoned-long-ago`;
-    const newTemp = `${h.dataDir}/blobs/.tmp/abandoned-lately`;
-    await writeFile(oldTemp, 'partial');
-    await writeFile(newTemp, 'partial');
-    await utimes(oldTemp, earlier(PENDING_TTL + MINUTE), earlier(PENDING_TTL + MINUTE));
-    await utimes(newTemp, earlier(PENDING_TTL - MINUTE), earlier(PENDING_TTL - MINUTE));
+  it(
+    'measures ages in one run by when each row and file last changed',
+    { skip: process.env.S3_TEST_ENDPOINT ? 'S3 stamps LastModified itself: the clock test above covers S3' : false },
+    async () => {
+      const oldCancelled = await cancelledUpload('dropped-long-ago.txt');
+      await backdate(oldCancelled.id, GRACE + MINUTE);
+      const newCancelled = await cancelledUpload('dropped-lately.txt');
+      await backdate(newCancelled.id, GRACE - MINUTE);
+      const oldOrphan = await orphan('crashed-long-ago');
+      const newOrphan = await orphan('crashed-lately');
+      await utimes(`${h.dataDir}/blobs/${oldOrphan}`, earlier(GRACE + MINUTE), earlier(GRACE + MINUTE));
+      await utimes(`${h.dataDir}/blobs/${newOrphan}`, earlier(GRACE - MINUTE), earlier(GRACE - MINUTE));
+      const oldTemp = `${h.dataDir}/blobs/.tmp/abandoned-long-ago`;
+      const newTemp = `${h.dataDir}/blobs/.tmp/abandoned-lately`;
+      await writeFile(oldTemp, 'partial');
+      await writeFile(newTemp, 'partial');
+      await utimes(oldTemp, earlier(PENDING_TTL + MINUTE), earlier(PENDING_TTL + MINUTE));
+      await utimes(newTemp, earlier(PENDING_TTL - MINUTE), earlier(PENDING_TTL - MINUTE));
 
-    const report = await fullPass();
-    assert.deepEqual([report.purged_blobs, report.orphan_blobs, report.leftovers], [1, 1, 1], JSON.stringify(report));
-    assert.deepEqual(
-      await Promise.all([oldCancelled.blob_key, newCancelled.blob_key, oldOrphan, newOrphan].map(exists)),
-      [false, true, false, true],
-    );
-    assert.deepEqual(await Promise.all([oldTemp, newTemp].map(fileExists)), [false, true]);
-  });
+      const report = await fullPass();
+      assert.deepEqual([report.purged_blobs, report.orphan_blobs, report.leftovers], [1, 1, 1], JSON.stringify(report));
+      assert.deepEqual(await Promise.all([oldCancelled.blob_key, newCancelled.blob_key, oldOrphan, newOrphan].map(exists)), [
+        false,
+        true,
+        false,
+        true,
+      ]);
+      assert.deepEqual(await Promise.all([oldTemp, newTemp].map(fileExists)), [false, true]);
+    },
+  );
 
-  it('removes a failed upload\'s blob once, after which the upload cannot be retried', async () => {
+  it("removes a failed upload's blob once, after which the upload cannot be retried", async () => {
     const failed = await presign(h, { name: 'bad.txt', size_bytes: 99 });
     await h.runtime.blobs.put((await rowOf(failed.data_source_id)).blob_key, Readable.from([Buffer.from('short')]));
     const { upload } = await settle(h, failed.data_source_id, await confirm(h, failed.data_source_id));
@@ -168,7 +190,7 @@ describe('the sweeper', () => {
     assert.equal((await sweep()).purged_blobs, 0, 'nothing twice');
   });
 
-  it('removes bytes that land at a purged upload\'s key afterwards, as an orphan', async () => {
+  it("removes bytes that land at a purged upload's key afterwards, as an orphan", async () => {
     // An S3 presigned URL cannot be revoked: a client may still PUT to it after the sweeper purged
     // its cancelled upload. The row still names the key, but no longer vouches for a blob there.
     const cancelled = await cancelledUpload('late.txt');
@@ -179,15 +201,23 @@ describe('the sweeper', () => {
     assert.equal(await exists(cancelled.blob_key), false);
   });
 
-  it('removes a local multipart upload whose row was never saved, once past the pending lifetime', { skip: process.env.S3_TEST_ENDPOINT ? 'the local driver\'s own folder: on S3 the clock test above covers unfinished multipart uploads' : false }, async () => {
-    // What a process killed between starting a multipart upload in storage and committing its row leaves.
-    const store = h.runtime.blobs;
-    const { uploadId } = await store.createMultipart(`${h.orgId}/never-saved`, { contentType: null, partSize: 5 * MIB });
-    await fullPass(later(PENDING_TTL - MINUTE));
-    assert.deepEqual(await store.listParts(`${h.orgId}/never-saved`, uploadId), [], 'kept within the pending lifetime');
-    await fullPass(later(PENDING_TTL + MINUTE));
-    await assert.rejects(store.listParts(`${h.orgId}/never-saved`, uploadId), { name: 'BlobError', kind: 'missing' });
-  });
+  it(
+    'removes a local multipart upload whose row was never saved, once past the pending lifetime',
+    {
+      skip: process.env.S3_TEST_ENDPOINT
+        ? "the local driver's own folder: on S3 the clock test above covers unfinished multipart uploads"
+        : false,
+    },
+    async () => {
+      // What a process killed between starting a multipart upload in storage and committing its row leaves.
+      const store = h.runtime.blobs;
+      const { uploadId } = await store.createMultipart(`${h.orgId}/never-saved`, { contentType: null, partSize: 5 * MIB });
+      await fullPass(later(PENDING_TTL - MINUTE));
+      assert.deepEqual(await store.listParts(`${h.orgId}/never-saved`, uploadId), [], 'kept within the pending lifetime');
+      await fullPass(later(PENDING_TTL + MINUTE));
+      await assert.rejects(store.listParts(`${h.orgId}/never-saved`, uploadId), { name: 'BlobError', kind: 'missing' });
+    },
+  );
 
   it('never removes a blob that a live upload still references, however old its dead twin', async () => {
     const kept = await uploadConfirmed(h, 'shared.bin', 'shared bytes');
@@ -210,7 +240,9 @@ describe('the sweeper', () => {
     await db().updateTable('sweeper_cursors').set({ position: '' }).execute();
     const stored = (await h.runtime.blobs.list({ after: '', limit: 10_000 })).map((b) => b.key);
     const wanted = new Set(
-      (await db().selectFrom('uploads').select('blob_key').where('status', 'in', ['pending', 'confirmed']).execute()).map((r) => r.blob_key),
+      (await db().selectFrom('uploads').select('blob_key').where('status', 'in', ['pending', 'confirmed']).execute()).map(
+        (r) => r.blob_key,
+      ),
     );
     assert.ok(wanted.has((await rowOf(live.id)).blob_key));
 
@@ -224,7 +256,11 @@ describe('the sweeper', () => {
     } while (positions.at(-1) !== '' && positions.length < 100);
     // Each run resumes where the last stopped: one pass takes as many runs as pages of storage.
     assert.equal(positions.length, Math.floor(stored.length / BATCH) + 1, JSON.stringify({ stored, positions }));
-    assert.deepEqual(positions.slice(0, -1), stored.filter((_, i) => i % BATCH === BATCH - 1), 'the cursor is the last key of each page');
+    assert.deepEqual(
+      positions.slice(0, -1),
+      stored.filter((_, i) => i % BATCH === BATCH - 1),
+      'the cursor is the last key of each page',
+    );
     assert.equal(removed, orphans.length);
     for (const key of orphans) assert.equal(await exists(key), false, key);
     for (const key of stored.filter((k) => wanted.has(k))) assert.ok(await exists(key), `live blob ${key}`);
@@ -244,7 +280,11 @@ describe('the sweeper', () => {
     const schedules = await h.runtime.queue.boss.getSchedules();
     assert.equal(schedules.find((entry) => entry.name === 'sweep')?.cron, '0 0 29 2 *');
     const p = await presign(h, { name: 'queued-sweep.txt' });
-    await db().updateTable('uploads').set({ expires_at: earlier(1000) }).where('id', '=', p.data_source_id).execute();
+    await db()
+      .updateTable('uploads')
+      .set({ expires_at: earlier(1000) })
+      .where('id', '=', p.data_source_id)
+      .execute();
     const jobId = await h.runtime.queue.boss.send('sweep', {});
     assert.ok(jobId);
     // Wait for the whole run to finish, not just its first effect: the next test must not race it.
@@ -259,10 +299,17 @@ describe('the sweeper', () => {
   it('drops expired idempotency records and reports what it removed as a metric', async () => {
     await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'i.txt' }, headers: { 'idempotency-key': 'old-one' } });
     await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'j.txt' }, headers: { 'idempotency-key': 'new-one' } });
-    await db().updateTable('idempotency_keys').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('key', '=', 'old-one').execute();
+    await db()
+      .updateTable('idempotency_keys')
+      .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+      .where('key', '=', 'old-one')
+      .execute();
     const report = await sweep();
     assert.equal(report.expired_idempotency_keys, 1);
-    assert.deepEqual((await db().selectFrom('idempotency_keys').select('key').execute()).map((r) => r.key), ['new-one']);
+    assert.deepEqual(
+      (await db().selectFrom('idempotency_keys').select('key').execute()).map((r) => r.key),
+      ['new-one'],
+    );
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
     assert.match(metrics, /stowage_sweeper_removed_total\{what="expired_idempotency_keys"\} 1\b/);
   });

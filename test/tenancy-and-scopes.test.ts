@@ -32,7 +32,8 @@ describe('tenancy, scopes and API keys', () => {
   it("another org's key gets 404 on every uploads endpoint for the first org's ids, and changes nothing", async () => {
     const otherOrg = h.keys.otherOrg;
     // Jobs are enqueued in the request's own transaction: a foreign confirm or retry that slipped through would show here at once.
-    const jobsOf = async () => (await h.runtime.database.db.selectFrom('jobs').select('id').where('subject_id', 'in', [confirmed.id, pendingId]).execute()).length;
+    const jobsOf = async () =>
+      (await h.runtime.database.db.selectFrom('jobs').select('id').where('subject_id', 'in', [confirmed.id, pendingId]).execute()).length;
     const before = { confirmed: (await get(confirmed.id)).body, pending: (await get(pendingId)).body, jobs: await jobsOf() };
     const own = await presign(h, { name: 'globex.txt' }, otherOrg);
 
@@ -45,7 +46,12 @@ describe('tenancy, scopes and API keys', () => {
       ]) {
         assertError(await h.api(method, route, { key: otherOrg }), 404, 'not_found', `${method} ${route}`);
       }
-      assertError(await h.api('POST', '/api/v1/uploads/confirm', { key: otherOrg, body: { data_source_id: id } }), 404, 'not_found', 'confirm');
+      assertError(
+        await h.api('POST', '/api/v1/uploads/confirm', { key: otherOrg, body: { data_source_id: id } }),
+        404,
+        'not_found',
+        'confirm',
+      );
       for (const op of ['bulk-cancel', 'bulk-retry']) {
         const bulk = await h.api('POST', `/api/v1/uploads/${op}`, { key: otherOrg, body: { ids: [id] } });
         assert.equal(bulk.status, 200, op);
@@ -63,7 +69,7 @@ describe('tenancy, scopes and API keys', () => {
     assert.equal(theirs.total_bytes, 0, "the first org's confirmed bytes are not counted");
     assert.equal(theirs.by_status.confirmed, 0);
 
-    assert.equal(await jobsOf(), before.jobs, 'no job was enqueued for the first org\'s uploads');
+    assert.equal(await jobsOf(), before.jobs, "no job was enqueued for the first org's uploads");
     assert.deepEqual((await get(confirmed.id)).body, before.confirmed, 'the confirmed upload is untouched');
     assert.deepEqual((await get(pendingId)).body, before.pending, 'the pending upload is untouched');
     const ownJob = await h.api('GET', `/api/v1/jobs/${confirmedJob}`);
@@ -93,11 +99,20 @@ describe('tenancy, scopes and API keys', () => {
     assert.equal((await listKeys()).length, keysBefore, 'no key was created');
     const pending = (await get(pendingId)).body;
     assert.equal(pending.status, 'pending');
-    assertError(await h.api('GET', `/api/v1/uploads/${pendingId}/download-url`, { key: h.keys.writer }), 404, 'not_found',
-      'still not confirmed: the confirm was refused');
+    assertError(
+      await h.api('GET', `/api/v1/uploads/${pendingId}/download-url`, { key: h.keys.writer }),
+      404,
+      'not_found',
+      'still not confirmed: the confirm was refused',
+    );
 
-    for (const route of ['/api/v1/uploads/', `/api/v1/uploads/${confirmed.id}`, '/api/v1/uploads/summary',
-      `/api/v1/uploads/${confirmed.id}/download-url`, `/api/v1/jobs/${confirmedJob}`]) {
+    for (const route of [
+      '/api/v1/uploads/',
+      `/api/v1/uploads/${confirmed.id}`,
+      '/api/v1/uploads/summary',
+      `/api/v1/uploads/${confirmed.id}/download-url`,
+      `/api/v1/jobs/${confirmedJob}`,
+    ]) {
       assert.equal((await h.api('GET', route, { key: reader })).status, 200, route);
     }
   });
@@ -130,8 +145,12 @@ describe('tenancy, scopes and API keys', () => {
     const temp: string = created.body.key;
     assert.equal((await list({ 'x-api-key': temp })).status, 200, 'the new key works');
 
-    assertError(await h.api('DELETE', `/api/v1/keys/${created.body.id}`, { key: h.keys.otherOrg }), 404, 'not_found',
-      "another org cannot revoke this org's key");
+    assertError(
+      await h.api('DELETE', `/api/v1/keys/${created.body.id}`, { key: h.keys.otherOrg }),
+      404,
+      'not_found',
+      "another org cannot revoke this org's key",
+    );
     assert.equal((await list({ authorization: `Bearer ${temp}` })).status, 200, 'still valid');
     const revoked = await h.api('DELETE', `/api/v1/keys/${created.body.id}`, { key: h.keys.admin });
     assert.equal(revoked.status, 200);
@@ -151,8 +170,18 @@ describe('tenancy, scopes and API keys', () => {
     for (const [what, headers] of cases) assertError(await list(headers), 401, 'invalid_api_key', what);
 
     const totalBefore = (await summary()).total_count;
-    assertError(await h.api('POST', '/api/v1/uploads/presign', { key: temp, body: { name: 'x.txt' } }), 401, 'invalid_api_key', 'revoked write');
-    assertError(await h.api('POST', '/api/v1/uploads/presign', { key: null, body: { name: 'x.txt' } }), 401, 'invalid_api_key', 'keyless write');
+    assertError(
+      await h.api('POST', '/api/v1/uploads/presign', { key: temp, body: { name: 'x.txt' } }),
+      401,
+      'invalid_api_key',
+      'revoked write',
+    );
+    assertError(
+      await h.api('POST', '/api/v1/uploads/presign', { key: null, body: { name: 'x.txt' } }),
+      401,
+      'invalid_api_key',
+      'keyless write',
+    );
     assert.equal((await summary()).total_count, totalBefore, 'no upload was created');
   });
 

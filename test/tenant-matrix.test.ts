@@ -39,7 +39,13 @@ function minimalBody(schema: JsonSchema, idOf: (field: string) => string, name =
       return true;
     case 'string':
       if (schema.format === 'uuid' || isIdField(name)) return idOf(name);
-      if (schema.pattern) return fc.sample(fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length >= (schema.minLength ?? 1) && s.length <= (schema.maxLength ?? 64)), { seed: 1, numRuns: 1 })[0];
+      if (schema.pattern)
+        return fc.sample(
+          fc
+            .stringMatching(new RegExp(schema.pattern))
+            .filter((s) => s.length >= (schema.minLength ?? 1) && s.length <= (schema.maxLength ?? 64)),
+          { seed: 1, numRuns: 1 },
+        )[0];
       return 'x'.repeat(Math.max(1, schema.minLength ?? 1));
     default:
       return null;
@@ -48,9 +54,13 @@ function minimalBody(schema: JsonSchema, idOf: (field: string) => string, name =
 
 const isIdField = (name: string) => /(^|_)id$/.test(name) || name === 'ids';
 const ID_PARAMS = ['part_id', 'revision_id', 'dataset_link_id', 'data_source_id', 'job_id', 'id'];
-const BODY_REFERENCES: Record<string, string> = { data_source_id: 'data_source_id', ids: 'data_source_id', parent_revision_id: 'revision_id' };
+const BODY_REFERENCES: Record<string, string> = {
+  data_source_id: 'data_source_id',
+  ids: 'data_source_id',
+  parent_revision_id: 'revision_id',
+};
 
-describe('tenant matrix: every route × another organisation\'s ids answers like an unknown id', () => {
+describe("tenant matrix: every route × another organisation's ids answers like an unknown id", () => {
   let h: Harness;
   let routes: Route[];
   let orgs: { name: string; key: string; own: OrgFixtures; other: OrgFixtures }[];
@@ -71,10 +81,16 @@ describe('tenant matrix: every route × another organisation\'s ids answers like
     const out: string[] = [];
     for (const { key, own } of orgs) {
       for (const route of [
-        `/api/v1/parts/${own.part}`, `/api/v1/parts/${own.part}/revisions/${own.revision}`,
+        `/api/v1/parts/${own.part}`,
+        `/api/v1/parts/${own.part}/revisions/${own.revision}`,
         `/api/v1/parts/${own.part}/revisions/${own.revision}/datasets?include_inactive=true`,
-        `/api/v1/uploads/${own.confirmedUpload}`, `/api/v1/uploads/${own.pendingUpload}`, `/api/v1/uploads/${own.multipartUpload}`,
-        `/api/v1/uploads/${own.multipartUpload}/parts`, `/api/v1/jobs/${own.job}`, '/api/v1/keys', '/api/v1/uploads/summary',
+        `/api/v1/uploads/${own.confirmedUpload}`,
+        `/api/v1/uploads/${own.pendingUpload}`,
+        `/api/v1/uploads/${own.multipartUpload}`,
+        `/api/v1/uploads/${own.multipartUpload}/parts`,
+        `/api/v1/jobs/${own.job}`,
+        '/api/v1/keys',
+        '/api/v1/uploads/summary',
       ]) {
         const answer = await h.api('GET', route, { key });
         out.push(`${route} ${answer.status} ${JSON.stringify(answer.body, (k, v) => (k === 'last_used_at' ? undefined : v))}`);
@@ -89,9 +105,16 @@ describe('tenant matrix: every route × another organisation\'s ids answers like
     const differences: string[] = [];
     for (const route of routes.filter((r) => r.pathParams.some((p) => ID_PARAMS.includes(p)))) {
       for (const { name, key, own, other } of orgs) {
-        const body = route.body?.kind === 'json' ? minimalBody(route.body.schema, (field) => idsFor(field === 'parent_revision_id' ? 'revision_id' : 'data_source_id', own)[0] ?? UNKNOWN_ID) : undefined;
+        const body =
+          route.body?.kind === 'json'
+            ? minimalBody(
+                route.body.schema,
+                (field) => idsFor(field === 'parent_revision_id' ? 'revision_id' : 'data_source_id', own)[0] ?? UNKNOWN_ID,
+              )
+            : undefined;
         for (const param of route.pathParams) {
-          const ownValue = (p: string) => (p === 'data_source_id' && /\/(parts|complete)$/.test(route.template) ? own.multipartUpload : idsFor(p, own)[0]);
+          const ownValue = (p: string) =>
+            p === 'data_source_id' && /\/(parts|complete)$/.test(route.template) ? own.multipartUpload : idsFor(p, own)[0];
           const call = (value: string) => {
             const path = fillPath(route.template, (p) => (p === param ? value : ownValue(p)));
             return route.body?.kind === 'form' ? formCall(route.method, path, key) : h.api(route.method, path, { key, body });
@@ -124,13 +147,22 @@ describe('tenant matrix: every route × another organisation\'s ids answers like
       for (const field of idFields) {
         for (const { name, key, own, other } of orgs) {
           const kind = BODY_REFERENCES[field];
-          const path = fillPath(route.template, (p) => (p === 'data_source_id' && /\/(parts|complete)$/.test(route.template) ? own.multipartUpload : idsFor(p, own)[0]));
-          const send = (id: string) => h.api(route.method, path, { key, body: minimalBody(schema, (f) => (f === field ? id : idsFor('data_source_id', own)[0]), '', field) });
+          const path = fillPath(route.template, (p) =>
+            p === 'data_source_id' && /\/(parts|complete)$/.test(route.template) ? own.multipartUpload : idsFor(p, own)[0],
+          );
+          const send = (id: string) =>
+            h.api(route.method, path, {
+              key,
+              body: minimalBody(schema, (f) => (f === field ? id : idsFor('data_source_id', own)[0]), '', field),
+            });
           const unknown = await send(UNKNOWN_ID);
           for (const foreign of idsFor(kind, other)) {
             count++;
             const answer = await send(foreign);
-            if (shape(answer) !== shape(unknown)) differences.push(`${routeName(route)} body.${field} (${name}'s key) with ${foreign}: ${shape(answer)} ≠ unknown ${shape(unknown)}`);
+            if (shape(answer) !== shape(unknown))
+              differences.push(
+                `${routeName(route)} body.${field} (${name}'s key) with ${foreign}: ${shape(answer)} ≠ unknown ${shape(unknown)}`,
+              );
           }
         }
       }

@@ -240,31 +240,19 @@ describe('loadConfig: values that parse but cannot work', () => {
     });
   }
 
-  it(
-    'LOG_LEVEL=verbose is refused here, not by the logger when the server starts',
-    () => {
-      assert.match(refusedWith({ LOG_LEVEL: 'verbose' }), /LOG_LEVEL/);
-    },
-  );
+  it('LOG_LEVEL=verbose is refused here, not by the logger when the server starts', () => {
+    assert.match(refusedWith({ LOG_LEVEL: 'verbose' }), /LOG_LEVEL/);
+  });
 
-  it(
-    'STOWAGE_SWEEP_CRON that is not a cron expression is refused here',
-    () => {
-      assert.match(refusedWith({ STOWAGE_SWEEP_CRON: 'every five minutes' }), /STOWAGE_SWEEP_CRON/);
-    },
-  );
+  it('STOWAGE_SWEEP_CRON that is not a cron expression is refused here', () => {
+    assert.match(refusedWith({ STOWAGE_SWEEP_CRON: 'every five minutes' }), /STOWAGE_SWEEP_CRON/);
+  });
 
-  it(
-    "with the s3 driver, a single-request limit over S3's 5 GiB PUT is refused",
-    () => {
-      assert.match(refusedWith({ ...S3_ENV, STOWAGE_SINGLE_REQUEST_MAX_BYTES: String(5 * GIB + 1) }), /STOWAGE_SINGLE_REQUEST_MAX_BYTES/);
-    },
-  );
+  it("with the s3 driver, a single-request limit over S3's 5 GiB PUT is refused", () => {
+    assert.match(refusedWith({ ...S3_ENV, STOWAGE_SINGLE_REQUEST_MAX_BYTES: String(5 * GIB + 1) }), /STOWAGE_SINGLE_REQUEST_MAX_BYTES/);
+  });
 
-  it(
-    'a multipart limit over 10,000 parts of 5 GiB is refused',
-    () => {
-      assert.match(refusedWith({ STOWAGE_MULTIPART_MAX_BYTES: String(10_000 * 5 * GIB + 1) }), /STOWAGE_MULTIPART_MAX_BYTES/);
-    },
-  );
+  it('a multipart limit over 10,000 parts of 5 GiB is refused', () => {
+    assert.match(refusedWith({ STOWAGE_MULTIPART_MAX_BYTES: String(10_000 * 5 * GIB + 1) }), /STOWAGE_MULTIPART_MAX_BYTES/);
+  });
 });

@@ -83,8 +83,9 @@ describe('the presigned upload flow', () => {
     });
     assert.equal(answer.status, 200);
     assert.equal(answer.body.files.length, 3);
-    const names = await Promise.all(answer.body.files.map(async (f: { data_source_id: string }) =>
-      (await h.api('GET', `/api/v1/uploads/${f.data_source_id}`)).body.name));
+    const names = await Promise.all(
+      answer.body.files.map(async (f: { data_source_id: string }) => (await h.api('GET', `/api/v1/uploads/${f.data_source_id}`)).body.name),
+    );
     assert.deepEqual(names, ['a.step', 'b.stl', 'c.pdf']);
   });
 
@@ -123,7 +124,10 @@ describe('the presigned upload flow', () => {
       const answer = await h.api('POST', '/api/v1/uploads/presign', { body });
       assert.equal(answer.status, 422, JSON.stringify(body));
       assert.equal(answer.body.error.code, 'validation_error');
-      assert.ok(answer.body.error.details.some((d: { path: string }) => d.path === path), `${JSON.stringify(body)} → ${JSON.stringify(answer.body.error.details)}`);
+      assert.ok(
+        answer.body.error.details.some((d: { path: string }) => d.path === path),
+        `${JSON.stringify(body)} → ${JSON.stringify(answer.body.error.details)}`,
+      );
     }
   });
 
@@ -131,7 +135,10 @@ describe('the presigned upload flow', () => {
     const broken = await h.api('POST', '/api/v1/uploads/presign', { body: '{"name":' });
     assert.equal(broken.status, 400);
     assert.equal(broken.body.error.code, 'bad_request');
-    const wrongType = await h.api('POST', '/api/v1/uploads/presign', { body: 'name=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const wrongType = await h.api('POST', '/api/v1/uploads/presign', {
+      body: 'name=a',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(wrongType.status, 400);
     assert.equal(wrongType.body.error.code, 'bad_request');
   });
@@ -227,7 +234,11 @@ describe('the presigned upload flow', () => {
     const pastGrace = new Date(Date.now() + (h.config.sweeper.graceSeconds + 60) * 1000);
     await runSweep({ ...h.runtime, db, log: h.runtime.logger }, pastGrace);
     assert.equal(await h.runtime.blobs.stat(key), null, 'the sweeper removed the late bytes');
-    const row = await db.selectFrom('uploads').select(['status', 'blob_purged_at']).where('id', '=', p.data_source_id).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom('uploads')
+      .select(['status', 'blob_purged_at'])
+      .where('id', '=', p.data_source_id)
+      .executeTakeFirstOrThrow();
     assert.equal(row.status, 'cancelled');
     assert.ok(row.blob_purged_at);
   });

@@ -44,20 +44,32 @@ describe('a worker killed mid-job', () => {
     first.stdout?.on('data', (d) => (firstOutput += d));
     first.stderr?.on('data', (d) => (firstOutput += d));
     try {
-      const job = await eventually(async () => {
-        const answer = (await h.api('GET', `/api/v1/jobs/${jobId}`)).body;
-        return answer.status === 'running' ? answer : undefined;
-      }, 'the first worker to start the job', 60_000);
+      const job = await eventually(
+        async () => {
+          const answer = (await h.api('GET', `/api/v1/jobs/${jobId}`)).body;
+          return answer.status === 'running' ? answer : undefined;
+        },
+        'the first worker to start the job',
+        60_000,
+      );
       // Let it reach the lock wait, then kill it without any chance to clean up.
-      await eventually(async () => {
-        const { rowCount } = await blocker.query(
-          // Whoever waits on our row lock is the worker at its verdict (query texts can lag behind).
-          'SELECT 1 FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))',
+      await eventually(
+        async () => {
+          const { rowCount } = await blocker.query(
+            // Whoever waits on our row lock is the worker at its verdict (query texts can lag behind).
+            'SELECT 1 FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))',
+          );
+          return rowCount ? true : undefined;
+        },
+        'the worker to wait on the row lock',
+        60_000,
+      ).catch(async (error: Error) => {
+        const activity = await blocker.query(
+          "SELECT a.pid, a.application_name, a.state, a.wait_event_type, a.wait_event, left(a.query, 90) AS query, pg_blocking_pids(a.pid) AS blockers, (SELECT string_agg(l.locktype || ':' || l.mode || ':' || coalesce(l.relation::regclass::text, ''), ',') FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) AS waiting FROM pg_stat_activity a WHERE a.datname = current_database() AND a.application_name <> 'stowage-queue'",
         );
-        return rowCount ? true : undefined;
-      }, 'the worker to wait on the row lock', 60_000).catch(async (error: Error) => {
-        const activity = await blocker.query("SELECT a.pid, a.application_name, a.state, a.wait_event_type, a.wait_event, left(a.query, 90) AS query, pg_blocking_pids(a.pid) AS blockers, (SELECT string_agg(l.locktype || ':' || l.mode || ':' || coalesce(l.relation::regclass::text, ''), ',') FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) AS waiting FROM pg_stat_activity a WHERE a.datname = current_database() AND a.application_name <> 'stowage-queue'");
-        throw new Error(`${error.message}; job ${JSON.stringify(job)}; sessions ${JSON.stringify(activity.rows)}; worker said: ${firstOutput.slice(-2000)}`);
+        throw new Error(
+          `${error.message}; job ${JSON.stringify(job)}; sessions ${JSON.stringify(activity.rows)}; worker said: ${firstOutput.slice(-2000)}`,
+        );
       });
       first.kill('SIGKILL');
       await new Promise((resolve) => first.once('exit', resolve));
@@ -72,10 +84,14 @@ describe('a worker killed mid-job', () => {
 
     const second = spawnCli(['worker'], workerEnv());
     try {
-      const job = await eventually(async () => {
-        const answer = (await h.api('GET', `/api/v1/jobs/${jobId}`)).body;
-        return answer.status === 'succeeded' || answer.status === 'failed' ? answer : undefined;
-      }, 'the restarted worker to finish the job', 60_000);
+      const job = await eventually(
+        async () => {
+          const answer = (await h.api('GET', `/api/v1/jobs/${jobId}`)).body;
+          return answer.status === 'succeeded' || answer.status === 'failed' ? answer : undefined;
+        },
+        'the restarted worker to finish the job',
+        60_000,
+      );
       assert.equal(job.status, 'succeeded');
       assert.ok(job.attempts >= 2, `attempts: ${job.attempts}`);
       const upload = (await h.api('GET', `/api/v1/uploads/${p.data_source_id}`)).body;

@@ -30,22 +30,32 @@ describe('a worker in another process', () => {
     try {
       // Ready once its wake listener is LISTENing on this database: the worker's first poll, made as it
       // started, is then behind it, and the next one 60 s away.
-      await eventually(async () => {
-        const listening = await sql<{ pid: number }>`
+      await eventually(
+        async () => {
+          const listening = await sql<{ pid: number }>`
           SELECT pid FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'stowage-wake' AND query LIKE 'LISTEN %'`.execute(h.runtime.database.db);
-        return listening.rows.length ? true : undefined;
-      }, "the worker's wake listener", 60_000).catch((error: Error) => {
+          WHERE datname = current_database() AND application_name = 'stowage-wake' AND query LIKE 'LISTEN %'`.execute(
+            h.runtime.database.db,
+          );
+          return listening.rows.length ? true : undefined;
+        },
+        "the worker's wake listener",
+        60_000,
+      ).catch((error: Error) => {
         throw new Error(`${error.message}; worker said: ${output.slice(-2000)}`);
       });
       const bytes = Buffer.from('wake up\n');
       const p = await presign(h, { name: 'wake.txt', size_bytes: bytes.length, sha256: sha256(bytes) });
       assert.equal((await putBytes(p, bytes)).status, 200);
       const jobId = await confirm(h, p.data_source_id);
-      const job = await eventually(async () => {
-        const answer = (await h.api('GET', `/api/v1/jobs/${jobId}`)).body;
-        return answer.status === 'succeeded' || answer.status === 'failed' ? answer : undefined;
-      }, 'the other process to run the job', 20_000).catch((error: Error) => {
+      const job = await eventually(
+        async () => {
+          const answer = (await h.api('GET', `/api/v1/jobs/${jobId}`)).body;
+          return answer.status === 'succeeded' || answer.status === 'failed' ? answer : undefined;
+        },
+        'the other process to run the job',
+        20_000,
+      ).catch((error: Error) => {
         throw new Error(`${error.message}; worker said: ${output.slice(-2000)}`);
       });
       assert.equal(job.status, 'succeeded');

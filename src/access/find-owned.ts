@@ -24,7 +24,11 @@ export async function findOwned<K extends OwnedKind>(
 ): Promise<RowOf<K>> {
   if (!isUuid(id)) throw notFound(kind);
   // One query shape for every table: each has `id` and `org_id`.
-  let query = db.selectFrom(TABLES[kind] as 'uploads').selectAll().where('id', '=', id).where('org_id', '=', caller.orgId);
+  let query = db
+    .selectFrom(TABLES[kind] as 'uploads')
+    .selectAll()
+    .where('id', '=', id)
+    .where('org_id', '=', caller.orgId);
   if (options.lock) query = query.forUpdate();
   const row = await query.executeTakeFirst();
   if (!row) throw notFound(kind);

@@ -86,7 +86,12 @@ export interface BlobStore {
    */
   createMultipart(key: string, options: { contentType: string | null; partSize: number }): Promise<{ uploadId: string }>;
   /** A URL for one part (1–10,000); a declared `size` is bound into the request. */
-  presignPart(key: string, uploadId: string, partNumber: number, options: PresignOptions & { size?: number | null }): Promise<PresignedRequest>;
+  presignPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    options: PresignOptions & { size?: number | null },
+  ): Promise<PresignedRequest>;
   /** Parts stored so far, by part number; BlobError 'missing' once the upload is unknown, aborted or completed. */
   listParts(key: string, uploadId: string): Promise<StoredPart[]>;
   /**
@@ -123,14 +128,7 @@ export interface BlobStore {
 export type BlobAdmission = (grant: BlobGrant, moment: 'before' | 'after') => Promise<void>;
 
 export type BlobErrorKind =
-  | 'missing'
-  | 'exists'
-  | 'too_large'
-  | 'size_mismatch'
-  | 'checksum_mismatch'
-  | 'invalid_part'
-  | 'part_too_small'
-  | 'unavailable';
+  'missing' | 'exists' | 'too_large' | 'size_mismatch' | 'checksum_mismatch' | 'invalid_part' | 'part_too_small' | 'unavailable';
 
 export class BlobError extends Error {
   constructor(

@@ -56,8 +56,13 @@ export class FlushingWriter extends Writable {
     if (this.sinceFlush >= this.options.flushEveryBytes && !this.flushing) {
       this.sinceFlush = 0;
       this.flushing = this.handle.datasync().then(
-        () => { this.flushing = null; },
-        (error: Error) => { this.flushError = error; this.flushing = null; },
+        () => {
+          this.flushing = null;
+        },
+        (error: Error) => {
+          this.flushError = error;
+          this.flushing = null;
+        },
       );
     }
   }

@@ -186,7 +186,11 @@ export class LocalMultipart {
       if (!UPLOAD_ID_RE.test(uploadId)) continue;
       const folder = this.folderOf(uploadId);
       // The data file changes with every part; a folder without one died before its first write.
-      const touched = (await stat(path.join(folder, DATA_FILE)).catch(() => stat(folder)).catch(() => null))?.mtime;
+      const touched = (
+        await stat(path.join(folder, DATA_FILE))
+          .catch(() => stat(folder))
+          .catch(() => null)
+      )?.mtime;
       if (!touched || touched >= olderThan) continue;
       await this.discard(uploadId);
       removed++;
@@ -222,7 +226,11 @@ export class LocalMultipart {
     });
     try {
       const start = (partNumber - 1) * meta.partSize;
-      await pipeline(body, meter, new FlushingWriter(handle, { start, flushEveryBytes: this.o.flushEveryBytes, highWaterMark: this.o.chunkBytes }));
+      await pipeline(
+        body,
+        meter,
+        new FlushingWriter(handle, { start, flushEveryBytes: this.o.flushEveryBytes, highWaterMark: this.o.chunkBytes }),
+      );
       // Durable before its record exists: a record surviving a crash never vouches for bytes that did not.
       await handle.datasync();
     } finally {
@@ -242,7 +250,10 @@ export class LocalMultipart {
   private async checkedSize(folder: string, meta: UploadMeta, part: PartReceipt, index: number, last: boolean): Promise<number> {
     // Parts sit at fixed offsets, so a gap in the numbers would be a hole in the file.
     if (part.partNumber !== index + 1) {
-      throw new BlobError('invalid_part', `parts must be numbered 1 to ${index + 1} without gaps; found ${part.partNumber} at position ${index + 1}`);
+      throw new BlobError(
+        'invalid_part',
+        `parts must be numbered 1 to ${index + 1} without gaps; found ${part.partNumber} at position ${index + 1}`,
+      );
     }
     const record = await readRecord(folder, part.partNumber);
     if (!record) throw new BlobError('invalid_part', `part ${part.partNumber} is not stored`);
@@ -250,7 +261,10 @@ export class LocalMultipart {
       throw new BlobError('invalid_part', `part ${part.partNumber} has etag ${record.etag}, not ${part.etag}`);
     }
     if (!last && record.size < this.o.minPartBytes) {
-      throw new BlobError('part_too_small', `part ${part.partNumber} has ${record.size} bytes; all but the last need ${this.o.minPartBytes}`);
+      throw new BlobError(
+        'part_too_small',
+        `part ${part.partNumber} has ${record.size} bytes; all but the last need ${this.o.minPartBytes}`,
+      );
     }
     if (!last && record.size !== meta.partSize) {
       throw new BlobError('invalid_part', `part ${part.partNumber} has ${record.size} bytes; all but the last must have ${meta.partSize}`);
@@ -284,7 +298,7 @@ export class LocalMultipart {
     state.hasher.extend(path.join(folder, DATA_FILE), meta.partSize, async (partNumber) => {
       const record = await readRecord(folder, partNumber);
       // Only full parts: a shorter one may be the last, whose length is known only at completion.
-      return record?.size === meta.partSize ? state.generations.get(partNumber) ?? null : null;
+      return record?.size === meta.partSize ? (state.generations.get(partNumber) ?? null) : null;
     });
   }
 

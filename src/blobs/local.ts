@@ -155,7 +155,12 @@ export class LocalBlobStore implements BlobStore {
     return { uploadId: await this.multipart.create(this.checked(key), options.contentType, options.partSize) };
   }
 
-  async presignPart(key: string, uploadId: string, partNumber: number, options: PresignOptions & { size?: number | null }): Promise<PresignedRequest> {
+  async presignPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    options: PresignOptions & { size?: number | null },
+  ): Promise<PresignedRequest> {
     const token = this.signer.sign({
       method: 'PUT',
       key: this.checked(key),

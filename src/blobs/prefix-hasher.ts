@@ -31,7 +31,9 @@ export class PrefixHasher {
         }
       })
       // A file gone mid-read (aborted upload) or any read error: the confirm job hashes instead.
-      .catch(() => { this.broken = true; });
+      .catch(() => {
+        this.broken = true;
+      });
   }
 
   /**

@@ -7,7 +7,14 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { BlobError, type BlobErrorKind, type PartReceipt, type PresignOptions, type PresignedRequest, type StoredPart } from './blob-store.js';
+import {
+  BlobError,
+  type BlobErrorKind,
+  type PartReceipt,
+  type PresignOptions,
+  type PresignedRequest,
+  type StoredPart,
+} from './blob-store.js';
 import { checkPartList, checkPartNumber } from './multipart.js';
 import { s3ErrorCode, unavailableOr } from './s3-errors.js';
 
@@ -37,7 +44,12 @@ export class S3Multipart {
     return answer.UploadId;
   }
 
-  async presignPart(key: string, uploadId: string, partNumber: number, options: PresignOptions & { size?: number | null }): Promise<PresignedRequest> {
+  async presignPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    options: PresignOptions & { size?: number | null },
+  ): Promise<PresignedRequest> {
     const command = new UploadPartCommand({
       Bucket: this.bucket,
       Key: key,
@@ -73,7 +85,9 @@ export class S3Multipart {
     checkPartList(parts);
     const request = { Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag })) };
     try {
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: request }));
+      await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: request }),
+      );
     } catch (error) {
       throw await this.completionFailure(error, key, uploadId);
     }

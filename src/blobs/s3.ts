@@ -175,7 +175,12 @@ export class S3BlobStore implements BlobStore {
     return { uploadId: await this.multipart.create(key, options.contentType) };
   }
 
-  presignPart(key: string, uploadId: string, partNumber: number, options: PresignOptions & { size?: number | null }): Promise<PresignedRequest> {
+  presignPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    options: PresignOptions & { size?: number | null },
+  ): Promise<PresignedRequest> {
     return this.multipart.presignPart(key, uploadId, partNumber, options);
   }
 

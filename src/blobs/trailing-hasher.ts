@@ -42,6 +42,8 @@ export class TrailingHasher {
     // Caught here and rethrown by digest(): a failed step must not surface as an unhandled rejection.
     this.chain = this.chain
       .then(() => (this.failure ? undefined : this.hash.update(this.file, start, position - start)))
-      .catch((error) => { this.failure ??= error; });
+      .catch((error) => {
+        this.failure ??= error;
+      });
   }
 }

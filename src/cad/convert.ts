@@ -50,9 +50,16 @@ const CHILD_SCRIPT = path.join(path.dirname(HERE), `convert-child${path.extname(
  * with a plain Error for anything about the machine (missing input, disk full: worth a retry).
  * outputPath must be the caller's own fresh path: on failure it is removed.
  */
-export async function convertToGlb(inputPath: string, format: CadFormat, outputPath: string, limits: PreviewLimits, options: ConvertOptions = {}): Promise<PreviewResult> {
+export async function convertToGlb(
+  inputPath: string,
+  format: CadFormat,
+  outputPath: string,
+  limits: PreviewLimits,
+  options: ConvertOptions = {},
+): Promise<PreviewResult> {
   if (!CAD_FORMATS.includes(format)) throw new TypeError(`unknown preview format ${JSON.stringify(format)}`);
-  if (!(limits.timeoutMs > 0) || !(limits.maxMemoryMb > 0)) throw new RangeError(`preview limits must be positive, got ${JSON.stringify(limits)}`);
+  if (!(limits.timeoutMs > 0) || !(limits.maxMemoryMb > 0))
+    throw new RangeError(`preview limits must be positive, got ${JSON.stringify(limits)}`);
   const input = await stat(inputPath);
   if (!input.isFile()) throw new Error(`preview input ${inputPath} is not a file`);
   if (options.signal?.aborted) throw new PreviewError('aborted', 'the conversion was cancelled before it started');
@@ -70,7 +77,13 @@ export async function convertToGlb(inputPath: string, format: CadFormat, outputP
 
 type Outcome = { ok: true; meshes: number; triangles: number; peakRssMb: number } | { ok: false; error: Error };
 
-function runChild(inputPath: string, format: CadFormat, outputPath: string, limits: PreviewLimits, signal: AbortSignal | undefined): Promise<Outcome> {
+function runChild(
+  inputPath: string,
+  format: CadFormat,
+  outputPath: string,
+  limits: PreviewLimits,
+  signal: AbortSignal | undefined,
+): Promise<Outcome> {
   return new Promise((resolve) => {
     const child = fork(CHILD_SCRIPT, [inputPath, format, outputPath], {
       execArgv: childExecArgv(limits.maxMemoryMb),
@@ -87,7 +100,10 @@ function runChild(inputPath: string, format: CadFormat, outputPath: string, limi
       killedFor = error;
       child.kill('SIGKILL');
     };
-    const timer = setTimeout(() => kill(new PreviewError('timeout', `the conversion took longer than ${limits.timeoutMs} ms and was stopped`)), limits.timeoutMs);
+    const timer = setTimeout(
+      () => kill(new PreviewError('timeout', `the conversion took longer than ${limits.timeoutMs} ms and was stopped`)),
+      limits.timeoutMs,
+    );
     const watch = child.pid
       ? watchRss(child.pid, limits.maxMemoryMb, MEMORY_POLL_MS, (peakMb) => kill(overMemory(peakMb, limits.maxMemoryMb)))
       : { stop: () => 0 };
@@ -139,7 +155,10 @@ function judge(
   }
   // No answer: the child died. V8 reaching the heap cap aborts the process with this on stderr.
   if (/heap out of memory|Allocation failed|Fatal process out of memory/i.test(exit.stderr)) {
-    return { ok: false, error: new PreviewError('memory_limit', `the converter ran out of heap (limit ${limits.maxMemoryMb} MB)`, peakRssMb) };
+    return {
+      ok: false,
+      error: new PreviewError('memory_limit', `the converter ran out of heap (limit ${limits.maxMemoryMb} MB)`, peakRssMb),
+    };
   }
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
   const last = exit.stderr.trim().split('\n').slice(-3).join(' | ');
@@ -147,7 +166,11 @@ function judge(
 }
 
 function overMemory(peakMb: number, limitMb: number): PreviewError {
-  return new PreviewError('memory_limit', `the conversion used ${Math.round(peakMb)} MB of memory, over the ${limitMb} MB limit, and was stopped`, peakMb);
+  return new PreviewError(
+    'memory_limit',
+    `the conversion used ${Math.round(peakMb)} MB of memory, over the ${limitMb} MB limit, and was stopped`,
+    peakMb,
+  );
 }
 
 function withPeak(error: PreviewError, peakRssMb: number): PreviewError {

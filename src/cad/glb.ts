@@ -26,7 +26,12 @@ export async function modelToGlb(model: Model): Promise<GlbOutput> {
     let material = materials.get(key);
     if (!material) {
       // Matte and double-sided: CAD surfaces have no material data worth showing, and STL winding is often inconsistent.
-      material = document.createMaterial(`rgb(${key})`).setBaseColorFactor([color[0], color[1], color[2], 1]).setMetallicFactor(0).setRoughnessFactor(0.6).setDoubleSided(true);
+      material = document
+        .createMaterial(`rgb(${key})`)
+        .setBaseColorFactor([color[0], color[1], color[2], 1])
+        .setMetallicFactor(0)
+        .setRoughnessFactor(0.6)
+        .setDoubleSided(true);
       materials.set(key, material);
     }
     return material;

@@ -50,13 +50,16 @@ export async function gltfToGlb(bytes: Uint8Array): Promise<GlbOutput> {
 
 function glbJson(bytes: Uint8Array): GltfJson {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 20 || view.getUint32(0, true) !== GLB_MAGIC) throw new PreviewError('unreadable', 'not a GLB file: it does not start with "glTF"');
+  if (bytes.length < 20 || view.getUint32(0, true) !== GLB_MAGIC)
+    throw new PreviewError('unreadable', 'not a GLB file: it does not start with "glTF"');
   const version = view.getUint32(4, true);
   if (version !== 2) throw new PreviewError('unsupported', `GLB version ${version}; only glTF 2.0 is previewed`);
   const length = view.getUint32(8, true);
-  if (length > bytes.length) throw new PreviewError('unreadable', `truncated GLB: its header says ${length} bytes, the file has ${bytes.length}`);
+  if (length > bytes.length)
+    throw new PreviewError('unreadable', `truncated GLB: its header says ${length} bytes, the file has ${bytes.length}`);
   const jsonLength = view.getUint32(12, true);
-  if (view.getUint32(16, true) !== CHUNK_JSON || 20 + jsonLength > length) throw new PreviewError('unreadable', 'not a valid GLB: the first chunk is not its JSON');
+  if (view.getUint32(16, true) !== CHUNK_JSON || 20 + jsonLength > length)
+    throw new PreviewError('unreadable', 'not a valid GLB: the first chunk is not its JSON');
   let json: GltfJson;
   try {
     json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 20, jsonLength).toString('utf8'));
@@ -68,11 +71,16 @@ function glbJson(bytes: Uint8Array): GltfJson {
 }
 
 function requireGltf2(json: GltfJson, label: string) {
-  if (typeof json !== 'object' || json === null || typeof json.asset?.version !== 'string') throw new PreviewError('unreadable', `not a ${label} file: no asset.version`);
-  if (!json.asset.version.startsWith('2.')) throw new PreviewError('unsupported', `${label} version ${json.asset.version}; only glTF 2.0 is previewed`);
+  if (typeof json !== 'object' || json === null || typeof json.asset?.version !== 'string')
+    throw new PreviewError('unreadable', `not a ${label} file: no asset.version`);
+  if (!json.asset.version.startsWith('2.'))
+    throw new PreviewError('unsupported', `${label} version ${json.asset.version}; only glTF 2.0 is previewed`);
   for (const resource of [...(json.buffers ?? []), ...(json.images ?? [])]) {
     if (typeof resource?.uri === 'string' && !resource.uri.startsWith('data:')) {
-      throw new PreviewError('unsupported', `${label} refers to a file outside itself ("${resource.uri.slice(0, 100)}"); upload a GLB or a .gltf with embedded data`);
+      throw new PreviewError(
+        'unsupported',
+        `${label} refers to a file outside itself ("${resource.uri.slice(0, 100)}"); upload a GLB or a .gltf with embedded data`,
+      );
     }
   }
 }

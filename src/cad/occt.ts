@@ -95,7 +95,8 @@ function facesToParts(mesh: OcctMesh): MeshPart[] {
   const push = (first: number, last: number, color: Rgb | null) => {
     if (last < first) return;
     const previous = parts.at(-1);
-    if (previous && previous.start + previous.count === first * 3 && sameColor(previous.color, color)) previous.count += (last - first + 1) * 3;
+    if (previous && previous.start + previous.count === first * 3 && sameColor(previous.color, color))
+      previous.count += (last - first + 1) * 3;
     else parts.push({ start: first * 3, count: (last - first + 1) * 3, color });
   };
   let next = 0;

@@ -110,6 +110,7 @@ function isWord(text: Uint8Array, [start, end]: Token, word: string): boolean {
 /** A NaN or infinite coordinate would poison the GLB's bounds and every viewer's camera framing. */
 function requireFinite(values: Float32Array) {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw new PreviewError('unreadable', `binary STL: triangle ${Math.floor(i / 9) + 1} has a coordinate that is not a finite number`);
+    if (!Number.isFinite(values[i]))
+      throw new PreviewError('unreadable', `binary STL: triangle ${Math.floor(i / 9) + 1} has a coordinate that is not a finite number`);
   }
 }

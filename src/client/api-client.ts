@@ -25,8 +25,14 @@ export class StowageClient {
     const parsed = text ? JSON.parse(text) : null;
     if (!response.ok) {
       const error = parsed?.error;
-      const details = Array.isArray(error?.details) ? error.details.map((d: { path: string; message: string }) => ` ${d.path}: ${d.message}`).join(';') : '';
-      throw new ApiError(response.status, error?.code ?? 'http_error', `${method} ${route}: ${response.status} ${error?.message ?? text}${details}`);
+      const details = Array.isArray(error?.details)
+        ? error.details.map((d: { path: string; message: string }) => ` ${d.path}: ${d.message}`).join(';')
+        : '';
+      throw new ApiError(
+        response.status,
+        error?.code ?? 'http_error',
+        `${method} ${route}: ${response.status} ${error?.message ?? text}${details}`,
+      );
     }
     return parsed as T;
   }

@@ -14,7 +14,10 @@ function parseKeysCommand(args: ParsedArgs): KeysCommand {
   const [action, ...rest] = args.positional;
   if (action === 'create') {
     const org = args.option('org');
-    const scopes = (args.option('scopes') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const scopes = (args.option('scopes') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (!org || !scopes.length) throw new UsageError('usage: stowage keys create --org NAME --scopes a,b [--label L]');
     const unknown = scopes.filter((s) => !isScope(s));
     if (unknown.length) throw new UsageError(`unknown scopes: ${unknown.join(', ')} (known: ${SCOPES.join(', ')})`);
@@ -35,7 +38,10 @@ function parseKeysCommand(args: ParsedArgs): KeysCommand {
 export async function runKeys(config: Config, args: ParsedArgs): Promise<void> {
   const command = parseKeysCommand(args);
   const [{ resolveDatabase }, { openDatabase }, { migrate }, { KeysService }] = await Promise.all([
-    import('../db/connect.js'), import('../db/database.js'), import('../db/migrate.js'), import('../modules/keys/service.js'),
+    import('../db/connect.js'),
+    import('../db/database.js'),
+    import('../db/migrate.js'),
+    import('../modules/keys/service.js'),
   ]);
   const target = await resolveDatabase(config, undefined, 'client');
   const database = openDatabase(target.url, { max: 2 });
@@ -44,14 +50,23 @@ export async function runKeys(config: Config, args: ParsedArgs): Promise<void> {
     const keys = new KeysService(database.db);
     if (command.action === 'create') {
       const created = await keys.createForOrgName(command.org, command.scopes, command.label);
-      process.stdout.write(`created key ${created.id} (${created.prefix}) in org "${created.org_name}" with scopes ${created.scopes.join(',')}\n`);
+      process.stdout.write(
+        `created key ${created.id} (${created.prefix}) in org "${created.org_name}" with scopes ${created.scopes.join(',')}\n`,
+      );
       // The key alone on the last line, so scripts can take it with `tail -n 1`.
       process.stdout.write(`${created.key}\n`);
     } else if (command.action === 'list') {
       const rows = await keys.list(command.org ? await keys.orgIdByName(command.org) : null);
       const lines = rows.map((k) =>
-        [k.id, k.prefix, k.org_name, k.scopes.join(','), k.revoked_at ? `revoked ${k.revoked_at}` : 'active',
-          `last used ${k.last_used_at ?? 'never'}`, k.label ?? ''].join('\t'),
+        [
+          k.id,
+          k.prefix,
+          k.org_name,
+          k.scopes.join(','),
+          k.revoked_at ? `revoked ${k.revoked_at}` : 'active',
+          `last used ${k.last_used_at ?? 'never'}`,
+          k.label ?? '',
+        ].join('\t'),
       );
       process.stdout.write(lines.length ? `${lines.join('\n')}\n` : 'no keys\n');
     } else {

@@ -69,7 +69,12 @@ async function uploadOne(client: StowageClient, file: string, options: { paralle
     bar.done();
     jobId = (await client.call('POST', '/api/v1/uploads/confirm', { data_source_id: uploadId })).job_id;
   } else {
-    const started = await client.call('POST', '/api/v1/uploads/multipart', { name, size_bytes: info.size, sha256, part_size: options.partSize });
+    const started = await client.call('POST', '/api/v1/uploads/multipart', {
+      name,
+      size_bytes: info.size,
+      sha256,
+      part_size: options.partSize,
+    });
     uploadId = started.data_source_id;
     if (started.deduplicated) return client.call('GET', `/api/v1/uploads/${uploadId}`);
     await writeState(stateFile, { uploadId, sha256 });
@@ -81,7 +86,13 @@ async function uploadOne(client: StowageClient, file: string, options: { paralle
 }
 
 /** Uploads the parts storage does not hold yet, `parallel` at a time, then completes. */
-async function sendParts(client: StowageClient, uploadId: string, file: string, name: string, options: { parallel: number; progress: Progress }) {
+async function sendParts(
+  client: StowageClient,
+  uploadId: string,
+  file: string,
+  name: string,
+  options: { parallel: number; progress: Progress },
+) {
   const held = await client.call('GET', `/api/v1/uploads/${uploadId}/parts`);
   const total = (await stat(file)).size;
   const { part_size: partSize, part_count: partCount } = held as { part_size: number; part_count: number };

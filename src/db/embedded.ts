@@ -5,7 +5,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { type OwnerRole, OwnerFile, pidExists } from './embedded-owner.js';
 import {
-  type PostgresBinaries, ROOT_PLACE, type RunAs, binariesReachableBy, installedBinaries, postgresUser, reachableBy, runningAsRoot,
+  type PostgresBinaries,
+  ROOT_PLACE,
+  type RunAs,
+  binariesReachableBy,
+  installedBinaries,
+  postgresUser,
+  reachableBy,
+  runningAsRoot,
 } from './postgres-binaries.js';
 import { type Postmaster, initCluster, startPostmaster, stopOrphan } from './postgres-process.js';
 
@@ -78,7 +85,12 @@ export async function openEmbeddedPostgres(dataDir: string, log: Log = () => {},
     if (!running && !other && (await owner.claim(role))) {
       let started: { postmaster: Postmaster; port: number } | null;
       try {
-        started = await startOwn(place, credentials, { pickPort: options.pickPort ?? freeLoopbackPort, throwaway: options.throwaway ?? false }, log);
+        started = await startOwn(
+          place,
+          credentials,
+          { pickPort: options.pickPort ?? freeLoopbackPort, throwaway: options.throwaway ?? false },
+          log,
+        );
       } catch (error) {
         await owner.release();
         throw error;
@@ -92,7 +104,9 @@ export async function openEmbeddedPostgres(dataDir: string, log: Log = () => {},
     }
     // Another process is starting it, or a `stowage keys`/`migrate` owns it and stops it shortly.
     if (Date.now() > deadline) {
-      throw new Error(`the embedded PostgreSQL in ${clusterDir} is still held by pid ${other?.pid ?? '?'} after ${WAIT_FOR_OTHER_MS / 1000} s`);
+      throw new Error(
+        `the embedded PostgreSQL in ${clusterDir} is still held by pid ${other?.pid ?? '?'} after ${WAIT_FOR_OTHER_MS / 1000} s`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -121,7 +135,10 @@ async function placeCluster(dataDir: string, root: string): Promise<Placement> {
   if (existsSync(pointer)) {
     clusterDir = (await readFile(pointer, 'utf8')).trim();
   } else if (!existsSync(path.join(inFolder, 'PG_VERSION')) && !(await reachableBy(root, runAs))) {
-    const id = createHash('sha256').update(await realpath(dataDir)).digest('hex').slice(0, 16);
+    const id = createHash('sha256')
+      .update(await realpath(dataDir))
+      .digest('hex')
+      .slice(0, 16);
     clusterDir = path.join(ROOT_PLACE, 'clusters', id, 'data');
     await writeFile(pointer, `${clusterDir}\n`);
   }

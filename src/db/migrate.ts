@@ -21,9 +21,7 @@ export async function migrate(db: Db): Promise<MigrationResult> {
     try {
       await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
         name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`.execute(conn);
-      const done = new Set(
-        (await sql<{ name: string }>`SELECT name FROM schema_migrations`.execute(conn)).rows.map((r) => r.name),
-      );
+      const done = new Set((await sql<{ name: string }>`SELECT name FROM schema_migrations`.execute(conn)).rows.map((r) => r.name));
       for (const file of files) {
         if (done.has(file)) continue;
         const text = await readFile(MIGRATIONS_DIR + file, 'utf8');

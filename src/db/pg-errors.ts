@@ -24,7 +24,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 // SQLSTATE class 57 (the server shutting down or ending the session) and class 08 (connection failures).
 const LOST_CONNECTION_SQLSTATE = /^(57P0[1-4]|08\d{3})$/;
 const LOST_CONNECTION_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
-const LOST_CONNECTION_MESSAGE = /Connection terminated|connection error|Cannot use a pool after calling end|Client was closed|not queryable/i;
+const LOST_CONNECTION_MESSAGE =
+  /Connection terminated|connection error|Cannot use a pool after calling end|Client was closed|not queryable/i;
 
 /** Whether `error` says the database connection is gone (rather than a query being wrong). */
 export function isLostConnection(error: unknown): boolean {

@@ -28,8 +28,15 @@ export async function initCluster(
       await chown(clusterDir, runAs.uid, runAs.gid);
       await chown(passwordFile, runAs.uid, runAs.gid);
     }
-    const args = [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', `--username=${superuser.user}`, `--pwfile=${passwordFile}`,
-      '--encoding=UTF8', '--lc-messages=C', ...(throwaway ? ['--no-sync'] : [])];
+    const args = [
+      `--pgdata=${clusterDir}`,
+      '--auth=scram-sha-256',
+      `--username=${superuser.user}`,
+      `--pwfile=${passwordFile}`,
+      '--encoding=UTF8',
+      '--lc-messages=C',
+      ...(throwaway ? ['--no-sync'] : []),
+    ];
     const { code, output } = await runToEnd(spawn(binaries.initdb, args, { ...runAs, env: { ...process.env, ...ENGLISH } }), log);
     if (code !== 0) throw new Error(`initdb failed in ${clusterDir} (exit ${code}): ${output.trim()}`);
   } finally {
@@ -64,8 +71,21 @@ export function startPostmaster(
 ): Promise<StartOutcome> {
   const child = spawn(
     binaries.postgres,
-    ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=200', '-c', 'lc_messages=C', ...(throwaway ? THROWAWAY_SETTINGS : [])],
+    [
+      '-D',
+      clusterDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'lc_messages=C',
+      ...(throwaway ? THROWAWAY_SETTINGS : []),
+    ],
     // Its own process group: a Ctrl-C or a group SIGTERM reaches only us, and we stop PostgreSQL last,
     // instead of it ending our connections before our own shutdown has begun.
     { ...runAs, env: { ...process.env, ...ENGLISH }, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
@@ -132,7 +152,10 @@ function watchExit(): void {
     }
   });
   // A signal otherwise ends Node without 'exit'. Servers replace these with an orderly shutdown of their own.
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => process.exit(code));
   }
 }

@@ -12,7 +12,16 @@ export async function installCors(app: FastifyInstance, origins: readonly string
   await app.register(cors, {
     origin: origins.includes('*') ? '*' : [...origins],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    exposedHeaders: ['ETag', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After', 'Idempotent-Replayed', 'Content-Disposition'],
+    exposedHeaders: [
+      'ETag',
+      'X-Request-Id',
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+      'RateLimit-Reset',
+      'Retry-After',
+      'Idempotent-Replayed',
+      'Content-Disposition',
+    ],
     maxAge: 600,
   });
 }

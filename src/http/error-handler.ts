@@ -14,9 +14,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     else request.log.debug({ code: appError.code }, appError.message);
     return sendError(request, reply, appError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, notFound(`route ${request.method} ${request.url.split('?')[0]}`)),
-  );
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, notFound(`route ${request.method} ${request.url.split('?')[0]}`)));
 }
 
 /**
@@ -25,9 +23,12 @@ export function installErrorHandling(app: FastifyInstance): void {
  */
 export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   reply.header('x-request-id', request.id);
-  const appError = error.code === 'FST_ERR_BAD_URL' ? badRequest('the URL is not valid: check its percent-encoding')
-    : error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new AppError(414, 'bad_request', 'a path segment of the URL is too long')
-    : toAppError(error);
+  const appError =
+    error.code === 'FST_ERR_BAD_URL'
+      ? badRequest('the URL is not valid: check its percent-encoding')
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new AppError(414, 'bad_request', 'a path segment of the URL is too long')
+        : toAppError(error);
   return sendError(request, reply, appError);
 }
 
@@ -51,7 +52,9 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
   }
   const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, message: 'the request is not valid HTTP' };
   const requestId = newId();
-  const body = JSON.stringify(envelope(new AppError(known.status, 'bad_request', known.message, null, known.retryable ?? false), requestId));
+  const body = JSON.stringify(
+    envelope(new AppError(known.status, 'bad_request', known.message, null, known.retryable ?? false), requestId),
+  );
   socket.end(
     `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\n` +
       `X-Request-Id: ${requestId}\r\nContent-Type: application/json; charset=utf-8\r\n` +
@@ -106,9 +109,12 @@ function fromValidation(error: FastifyError): AppError {
     const segments = issue.instancePath.split('/').filter(Boolean).map(decodePointer);
     if (typeof params?.missingProperty === 'string') segments.push(params.missingProperty);
     if (typeof params?.additionalProperty === 'string') segments.push(params.additionalProperty);
-    const message = typeof params?.missingProperty === 'string' ? 'is required'
-      : typeof params?.additionalProperty === 'string' ? 'is not a known field'
-      : issue.message ?? 'is invalid';
+    const message =
+      typeof params?.missingProperty === 'string'
+        ? 'is required'
+        : typeof params?.additionalProperty === 'string'
+          ? 'is not a known field'
+          : (issue.message ?? 'is invalid');
     return { path: [where, ...segments].reduce(joinPath), message };
   });
   return new AppError(422, 'validation_error', 'the request is not valid', dedupe(problems));

@@ -190,26 +190,29 @@ async function claim(db: Db, orgId: string, key: string, request: FastifyRequest
       expires_at: sql<Date>`now() + make_interval(hours => ${RETENTION_HOURS})`,
     })
     .onConflict((oc) =>
-      oc.columns(['org_id', 'key']).doUpdateSet({
-        method: request.method,
-        path: request.url,
-        body_hash: fingerprint,
-        state: 'in_flight',
-        response_status: null,
-        response_body: null,
-        response_type: null,
-        secret_withheld: false,
-        created_at: sql`now()`,
-        expires_at: sql<Date>`now() + make_interval(hours => ${RETENTION_HOURS})`,
-      }).where((eb) =>
-        eb.or([
-          eb('idempotency_keys.expires_at', '<', sql<Date>`now()`),
-          eb.and([
-            eb('idempotency_keys.state', '=', 'in_flight'),
-            eb('idempotency_keys.created_at', '<', sql<Date>`now() - make_interval(secs => ${ABANDONED_AFTER_SECONDS})`),
+      oc
+        .columns(['org_id', 'key'])
+        .doUpdateSet({
+          method: request.method,
+          path: request.url,
+          body_hash: fingerprint,
+          state: 'in_flight',
+          response_status: null,
+          response_body: null,
+          response_type: null,
+          secret_withheld: false,
+          created_at: sql`now()`,
+          expires_at: sql<Date>`now() + make_interval(hours => ${RETENTION_HOURS})`,
+        })
+        .where((eb) =>
+          eb.or([
+            eb('idempotency_keys.expires_at', '<', sql<Date>`now()`),
+            eb.and([
+              eb('idempotency_keys.state', '=', 'in_flight'),
+              eb('idempotency_keys.created_at', '<', sql<Date>`now() - make_interval(secs => ${ABANDONED_AFTER_SECONDS})`),
+            ]),
           ]),
-        ]),
-      ),
+        ),
     )
     .returning('key')
     .executeTakeFirst();
@@ -217,14 +220,16 @@ async function claim(db: Db, orgId: string, key: string, request: FastifyRequest
 }
 
 function fingerprintOf(request: FastifyRequest): string {
-  return createHash('sha256')
-    .update(request.method)
-    .update('\0')
-    .update(request.url)
-    .update('\0')
-    // A form is not read yet: its media type stands for it here, and its digest is added once read.
-    .update(request.streamedBody ? `form\0${mediaTypeOf(request)}` : canonicalJson(request.body))
-    .digest('hex');
+  return (
+    createHash('sha256')
+      .update(request.method)
+      .update('\0')
+      .update(request.url)
+      .update('\0')
+      // A form is not read yet: its media type stands for it here, and its digest is added once read.
+      .update(request.streamedBody ? `form\0${mediaTypeOf(request)}` : canonicalJson(request.body))
+      .digest('hex')
+  );
 }
 
 const mediaTypeOf = (request: FastifyRequest) => (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
@@ -233,7 +238,9 @@ const mediaTypeOf = (request: FastifyRequest) => (request.headers['content-type'
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.keys(value as object).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    const entries = Object.keys(value as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
     return `{${entries.join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';

@@ -53,7 +53,8 @@ export class StreamedBodyDigest {
       this.body.resume();
       await this.settled;
     }
-    if (this.state === 'too_large') throw payloadTooLarge(`the body is over the ${maxBytes} bytes this request may carry`, { limit: maxBytes });
+    if (this.state === 'too_large')
+      throw payloadTooLarge(`the body is over the ${maxBytes} bytes this request may carry`, { limit: maxBytes });
     if (this.state !== 'ended') return null;
     this.digest ??= this.hash.update(this.carry).digest('hex');
     return this.digest;

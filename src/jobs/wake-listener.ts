@@ -44,10 +44,13 @@ export function listenForWakes(connectionString: string, onWake: (kind: string) 
     if (client === broken) client = null;
     void broken.end().catch(() => {});
     if (stopped || retry) return;
-    retry = setTimeout(() => {
-      retry = null;
-      void connect();
-    }, RECONNECT_MS[Math.min(failures++, RECONNECT_MS.length - 1)]);
+    retry = setTimeout(
+      () => {
+        retry = null;
+        void connect();
+      },
+      RECONNECT_MS[Math.min(failures++, RECONNECT_MS.length - 1)],
+    );
   };
 
   void connect();

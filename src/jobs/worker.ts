@@ -74,5 +74,8 @@ async function runAttempt<Ctx>(deps: WorkerDeps, ctx: Ctx, kind: JobKind<Ctx>, m
 async function closeDeadJob(deps: WorkerDeps, message: PgBoss.JobWithMetadata<JobMessage>): Promise<void> {
   const job = await jobsRepo.find(deps.db, message.data.jobId);
   if (!job || job.status === 'succeeded' || job.status === 'failed') return;
-  await jobsRepo.finish(deps.db, job.id, { status: 'failed', error: `gave up after ${job.attempts} attempts${job.error ? `: ${job.error}` : ''}` });
+  await jobsRepo.finish(deps.db, job.id, {
+    status: 'failed',
+    error: `gave up after ${job.attempts} attempts${job.error ? `: ${job.error}` : ''}`,
+  });
 }

@@ -18,7 +18,10 @@ export function assertError(answer: ApiAnswer, status: number, code: string, wha
 /** A 422 that names the offending field. */
 export function assertInvalid(answer: ApiAnswer, path: string, what = path) {
   assertError(answer, 422, 'validation_error', what);
-  assert.ok(answer.body.error.details.some((d: { path: string }) => d.path === path), `${what}: ${JSON.stringify(answer.body.error.details)}`);
+  assert.ok(
+    answer.body.error.details.some((d: { path: string }) => d.path === path),
+    `${what}: ${JSON.stringify(answer.body.error.details)}`,
+  );
 }
 
 type Call = (method: string, route: string, body: unknown, key: string | null) => Promise<ApiAnswer>;

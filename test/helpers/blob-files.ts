@@ -9,7 +9,7 @@ import type { Harness } from './harness.js';
 export async function countBlobFiles(h: Harness): Promise<number> {
   if (h.config.storageDriver === 'local') return countFilesUnder(path.join(h.dataDir, 'blobs'));
   let n = 0;
-  for (let after = ''; ; ) {
+  for (let after = ''; ;) {
     const page = await h.runtime.blobs.list({ after, limit: 1000 });
     n += page.length;
     if (page.length < 1000) return n;

@@ -40,7 +40,14 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     open++;
     const outgoing = http.request(
       // A connection of its own for each request: a pooled one the server closed while idle would fail it.
-      { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: { ...request.headers, connection: 'close' }, agent: false },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: request.method,
+        path: request.url,
+        headers: { ...request.headers, connection: 'close' },
+        agent: false,
+      },
       (answer) => {
         // A client gone before the answer reached it: drain the answer so the exchange can end.
         response.once('close', () => answer.resume());

@@ -44,14 +44,18 @@ export function sendForm(h: Harness, options: FormOptions): { finish(): Promise<
       response.on('end', () =>
         resolve({
           status: response.statusCode ?? 0,
-          headers: new Headers(Object.entries(response.headers).flatMap(([n, v]): [string, string][] => (v === undefined ? [] : [[n, String(v)]]))),
+          headers: new Headers(
+            Object.entries(response.headers).flatMap(([n, v]): [string, string][] => (v === undefined ? [] : [[n, String(v)]])),
+          ),
           body: text ? JSON.parse(text) : null,
           replayed: response.headers['idempotent-replayed'] === 'true',
         }),
       );
     });
     // The server may answer and close before it has read everything we send.
-    request.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error),
+    );
   });
   const last = Math.max(0, options.bytes.length - 1);
   request.write(head);

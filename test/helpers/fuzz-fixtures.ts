@@ -50,7 +50,8 @@ export function bestIdFor(param: string, template: string, f: OrgFixtures): stri
 export async function createFixtures(h: Harness, key: string, label: string): Promise<OrgFixtures> {
   const call = async (method: string, route: string, body?: unknown, expected = [200, 201]) => {
     const answer = await h.api(method, route, { key, body });
-    if (!expected.includes(answer.status)) throw new Error(`${label}: ${method} ${route} → ${answer.status} ${JSON.stringify(answer.body)}`);
+    if (!expected.includes(answer.status))
+      throw new Error(`${label}: ${method} ${route} → ${answer.status} ${JSON.stringify(answer.body)}`);
     return answer.body;
   };
   const part = await call('POST', '/api/v1/parts/', { part_number: `FUZZ-${label}`, description: `fixture of ${label}` });

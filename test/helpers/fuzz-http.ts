@@ -17,7 +17,12 @@ export interface RawAnswer {
 
 export type RawOutcome = RawAnswer | { failure: 'timeout' | 'no answer' | 'unparsable'; ms: number; detail: string };
 
-export function sendRaw(port: number, request: Buffer, timeoutMs: number, options: { head?: boolean; halfClose?: boolean } = {}): Promise<RawOutcome> {
+export function sendRaw(
+  port: number,
+  request: Buffer,
+  timeoutMs: number,
+  options: { head?: boolean; halfClose?: boolean } = {},
+): Promise<RawOutcome> {
   const head = options.head ?? false;
   const started = performance.now();
   return new Promise((resolve) => {
@@ -31,7 +36,10 @@ export function sendRaw(port: number, request: Buffer, timeoutMs: number, option
       resolve(outcome);
     };
     const socket = net.connect({ port, host: '127.0.0.1' });
-    const timer = setTimeout(() => finish({ failure: 'timeout', ms: performance.now() - started, detail: preview(Buffer.concat(chunks)) }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ failure: 'timeout', ms: performance.now() - started, detail: preview(Buffer.concat(chunks)) }),
+      timeoutMs,
+    );
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       // The first answer is all we judge: stop as soon as it is complete.

@@ -110,7 +110,10 @@ export async function startStowage(
     STOWAGE_JOB_MAINTENANCE_SECONDS: '1',
     ...env,
   });
-  const runtime = await openRuntime(config, { signingSecret: SIGNING_SECRET, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const runtime = await openRuntime(config, {
+    signingSecret: SIGNING_SECRET,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+  });
   const db = runtime.database.db;
   const composition = await composeModules({ ...runtime, db });
   const app = await buildApp(composition);

@@ -32,7 +32,12 @@ export async function startS3Engine(): Promise<S3Engine> {
     return {
       name: 'external',
       // Ceph RGW 16 ignores x-amz-checksum-sha256 (the engine answers without checking it).
-      lacks: { signatures: false, checksums: process.env.S3_TEST_ENFORCES_CHECKSUMS !== 'true', multipartListing: false, multipartChecks: false },
+      lacks: {
+        signatures: false,
+        checksums: process.env.S3_TEST_ENFORCES_CHECKSUMS !== 'true',
+        multipartListing: false,
+        multipartChecks: false,
+      },
       settings: (bucket) => ({ endpoint, region: 'us-east-1', bucket, forcePathStyle: true, ...credentials }),
       close: async () => {},
     };

@@ -19,16 +19,22 @@ after(async () => {
 });
 
 /** A server on a fresh database (or the embedded one) and data folder of its own. */
-export async function serve(env: Record<string, string> = {}, options: { embedded?: boolean } = {}): Promise<SpawnedServer & { dataDir: string }> {
+export async function serve(
+  env: Record<string, string> = {},
+  options: { embedded?: boolean } = {},
+): Promise<SpawnedServer & { dataDir: string }> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'stowage-shutdown-'));
   const database = options.embedded ? null : await freshDatabase();
-  const server = await spawnServer({
-    STOWAGE_DATA_DIR: dataDir,
-    ...(database && { DATABASE_URL: database.url }),
-    STOWAGE_SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS),
-    STOWAGE_SIMPLE_UPLOAD_MAX_BYTES: String(LIMIT),
-    ...env,
-  }, { readyTimeoutMs: 120_000 });
+  const server = await spawnServer(
+    {
+      STOWAGE_DATA_DIR: dataDir,
+      ...(database && { DATABASE_URL: database.url }),
+      STOWAGE_SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS),
+      STOWAGE_SIMPLE_UPLOAD_MAX_BYTES: String(LIMIT),
+      ...env,
+    },
+    { readyTimeoutMs: 120_000 },
+  );
   cleanups.push(async () => {
     if (server.child.exitCode === null && server.child.signalCode === null) process.kill(-server.child.pid!, 'SIGKILL');
     await server.exited;
@@ -53,7 +59,10 @@ export function assertQuietOrderlyExit(server: SpawnedServer, exit: { code: numb
   assert.ok(exit.ms <= GRACE_SECONDS * 1000 + SLACK_MS, `exited ${exit.ms} ms after the signal`);
   assert.equal(exit.code, 0, server.stderr());
   assert.deepEqual(errorLines(server.logs), [], 'no error-level log line');
-  assert.ok(server.logs.some((line) => line.msg === 'stopped'), 'the shutdown ran to its end');
+  assert.ok(
+    server.logs.some((line) => line.msg === 'stopped'),
+    'the shutdown ran to its end',
+  );
 }
 
 /** Opens a simple upload that declares `declared` bytes and sends them as fast as the server takes them (or never, when `stall`). */

@@ -61,7 +61,10 @@ export async function spawnServer(env: Record<string, string>, options: { readyT
     child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
   );
   const ready = new Promise<{ url: string; adminKey: string | null }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not serving within ${options.readyTimeoutMs ?? 60_000} ms:\n${stdout}\n${stderr}`)), options.readyTimeoutMs ?? 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`not serving within ${options.readyTimeoutMs ?? 60_000} ms:\n${stdout}\n${stderr}`)),
+      options.readyTimeoutMs ?? 60_000,
+    );
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk;
       pending += chunk;

@@ -14,7 +14,11 @@ export function datasetsModule(deps: ModuleDeps): Module {
     schemas: [DatasetLink],
     routes: async (app) => {
       await app.register(datasetRoutes, { datasets });
-      await app.register(datasetUploadRoutes, { datasets, streamed: new StreamedUploads(deps), maxBytes: deps.config.limits.simpleUploadBytes });
+      await app.register(datasetUploadRoutes, {
+        datasets,
+        streamed: new StreamedUploads(deps),
+        maxBytes: deps.config.limits.simpleUploadBytes,
+      });
     },
   };
 }

@@ -41,19 +41,27 @@ export const datasetRepo = {
   },
 
   find(db: Executor, revisionId: string, id: string): Promise<LinkWithUpload | undefined> {
-    return withUpload(db).where('l.part_revision_id', '=', revisionId).where('l.id', '=', id).executeTakeFirst() as Promise<LinkWithUpload | undefined>;
+    return withUpload(db).where('l.part_revision_id', '=', revisionId).where('l.id', '=', id).executeTakeFirst() as Promise<
+      LinkWithUpload | undefined
+    >;
   },
 
-  async insert(db: Executor, row: {
-    id: string;
-    org_id: string;
-    part_revision_id: string;
-    upload_id: string;
-    role: string;
-    is_primary: boolean;
-    attributes: Attributes;
-  }): Promise<void> {
-    await db.insertInto('dataset_links').values({ ...row, attributes: JSON.stringify(row.attributes), updated_at: sql`now()` }).execute();
+  async insert(
+    db: Executor,
+    row: {
+      id: string;
+      org_id: string;
+      part_revision_id: string;
+      upload_id: string;
+      role: string;
+      is_primary: boolean;
+      attributes: Attributes;
+    },
+  ): Promise<void> {
+    await db
+      .insertInto('dataset_links')
+      .values({ ...row, attributes: JSON.stringify(row.attributes), updated_at: sql`now()` })
+      .execute();
   },
 
   async supersede(db: Executor, ids: string[]): Promise<void> {
@@ -76,7 +84,11 @@ export const datasetRepo = {
   },
 
   async promote(db: Executor, id: string): Promise<void> {
-    await db.updateTable('dataset_links').set({ is_primary: true, updated_at: sql`now()` }).where('id', '=', id).execute();
+    await db
+      .updateTable('dataset_links')
+      .set({ is_primary: true, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
   },
 
   async delete(db: Executor, id: string): Promise<void> {
@@ -95,7 +107,11 @@ export const datasetRepo = {
   },
 
   async renameUpload(db: Executor, id: string, name: string): Promise<void> {
-    await db.updateTable('uploads').set({ name, updated_at: sql`now()` }).where('id', '=', id).execute();
+    await db
+      .updateTable('uploads')
+      .set({ name, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
   },
 
   /** Another upload already shown as `name` by an active link on a revision where this upload is active. */
@@ -108,7 +124,8 @@ export const datasetRepo = {
       .where('u.name', '=', name)
       .where('l.upload_id', '!=', uploadId)
       .where('l.part_revision_id', 'in', (eb) =>
-        eb.selectFrom('dataset_links').select('part_revision_id').where('upload_id', '=', uploadId).where('is_active', '=', true))
+        eb.selectFrom('dataset_links').select('part_revision_id').where('upload_id', '=', uploadId).where('is_active', '=', true),
+      )
       .executeTakeFirst();
   },
 };

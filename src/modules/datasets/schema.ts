@@ -12,8 +12,9 @@ const ROLE = Type.String({
   minLength: 1,
   maxLength: 64,
   pattern: '^[a-z0-9][a-z0-9_]*$',
-  description: 'Role of the file on the revision (e.g. cad_3d for a 3D CAD model, drawing_2d for a 2D drawing); '
-    + 'defaults from the file extension: cad_3d, drawing_2d, else other.',
+  description:
+    'Role of the file on the revision (e.g. cad_3d for a 3D CAD model, drawing_2d for a 2D drawing); ' +
+    'defaults from the file extension: cad_3d, drawing_2d, else other.',
 });
 
 export const DatasetLink = Type.Object(
@@ -51,10 +52,13 @@ export type DatasetAttach = Static<typeof DatasetAttach>;
 export const DatasetUpdate = Type.Object(
   {
     filename: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'New original filename for the uploaded file.' })),
-    is_primary: Type.Optional(Type.Boolean({
-      description: 'Set true to make this the primary CAD file for analysis on the revision (the others are demoted); '
-        + 'false on the primary is 409 (promote another dataset instead); false on any other is a no-op.',
-    })),
+    is_primary: Type.Optional(
+      Type.Boolean({
+        description:
+          'Set true to make this the primary CAD file for analysis on the revision (the others are demoted); ' +
+          'false on the primary is 409 (promote another dataset instead); false on any other is a no-op.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

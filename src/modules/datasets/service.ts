@@ -40,7 +40,9 @@ export class DatasetService {
   async attach(caller: Caller, partId: string, revisionId: string, input: AttachInput) {
     return this.db.transaction().execute(async (tx) => {
       const revision = await lockedRevision(tx, caller, partId, revisionId);
-      const upload = isUuid(input.data_source_id) ? await datasetRepo.findUploadForShare(tx, caller.orgId, input.data_source_id) : undefined;
+      const upload = isUuid(input.data_source_id)
+        ? await datasetRepo.findUploadForShare(tx, caller.orgId, input.data_source_id)
+        : undefined;
       if (!upload) throw notFound('upload');
       if (upload.status === 'cancelled') {
         throw conflict('a cancelled upload cannot be attached', { data_source_id: upload.id, status: upload.status });

@@ -12,7 +12,11 @@ export const keysRepo = {
   },
 
   async ensureOrg(db: Executor, id: string, name: string) {
-    await db.insertInto('orgs').values({ id, name }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    await db
+      .insertInto('orgs')
+      .values({ id, name })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
     return db.selectFrom('orgs').selectAll().where('name', '=', name).executeTakeFirstOrThrow();
   },
 

@@ -85,7 +85,9 @@ export class KeysService {
   async create(orgId: string, scopes: string[], label: string | null): Promise<CreatedKey> {
     const unknown = scopes.filter((s) => !isScope(s));
     if (unknown.length || scopes.length === 0) {
-      throw validationError([{ path: 'body.scopes', message: unknown.length ? `unknown scopes: ${unknown.join(', ')}` : 'at least one scope is required' }]);
+      throw validationError([
+        { path: 'body.scopes', message: unknown.length ? `unknown scopes: ${unknown.join(', ')}` : 'at least one scope is required' },
+      ]);
     }
     const generated = generateKey();
     const row = await keysRepo.insert(this.db, {

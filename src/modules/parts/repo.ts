@@ -9,7 +9,11 @@ const likeTerm = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export const partRepo = {
   insert(db: Executor, row: PartChanges & { id: string; org_id: string; part_number: string }) {
-    return db.insertInto('parts').values({ ...row, updated_at: sql`now()` }).returningAll().executeTakeFirstOrThrow();
+    return db
+      .insertInto('parts')
+      .values({ ...row, updated_at: sql`now()` })
+      .returningAll()
+      .executeTakeFirstOrThrow();
   },
 
   /** Holds the part against a concurrent delete until the transaction ends, so rows added under it stay valid. */

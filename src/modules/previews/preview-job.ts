@@ -29,13 +29,21 @@ export const previewJob: JobKind<ModuleDeps> = {
 async function runPreview(deps: ModuleDeps, job: JobRow): Promise<void> {
   const preview = await previewsRepo.find(deps.db, job.subject_id);
   if (!preview || preview.job_id !== job.id || preview.status !== 'pending') {
-    await jobsRepo.finish(deps.db, job.id, { status: 'failed', error: preview ? 'superseded by a newer preview job' : 'the upload no longer exists' });
+    await jobsRepo.finish(deps.db, job.id, {
+      status: 'failed',
+      error: preview ? 'superseded by a newer preview job' : 'the upload no longer exists',
+    });
     return;
   }
   const upload = await deps.db.selectFrom('uploads').selectAll().where('id', '=', job.subject_id).executeTakeFirst();
   const format = upload ? cadFormatOf(upload.name) : null;
   if (!upload || upload.status !== 'confirmed' || !format) {
-    await fail(deps, job, 'unsupported', upload ? `a ${upload.status} upload named ${upload.name} has no preview` : 'the upload no longer exists');
+    await fail(
+      deps,
+      job,
+      'unsupported',
+      upload ? `a ${upload.status} upload named ${upload.name} has no preview` : 'the upload no longer exists',
+    );
     return;
   }
   const work = await mkdtemp(path.join(os.tmpdir(), 'stowage-preview-'));
@@ -60,7 +68,11 @@ async function runPreview(deps: ModuleDeps, job: JobRow): Promise<void> {
     const stored = await deps.blobs.put(key, createReadStream(output), { contentType: 'model/gltf-binary' });
     const kept = await deps.db.transaction().execute(async (tx) => {
       const decided = await previewsRepo.decide(tx, upload.id, job.id, { status: 'ok', blobKey: key, size: stored.size });
-      await jobsRepo.finish(tx, job.id, decided ? { status: 'succeeded' } : { status: 'failed', error: 'superseded by a newer preview job' });
+      await jobsRepo.finish(
+        tx,
+        job.id,
+        decided ? { status: 'succeeded' } : { status: 'failed', error: 'superseded by a newer preview job' },
+      );
       return decided;
     });
     if (!kept) await deps.blobs.delete(key);

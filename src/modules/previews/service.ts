@@ -32,9 +32,15 @@ export class PreviewService {
       .innerJoin('uploads as u', 'u.id', 'l.upload_id')
       .selectAll('u')
       .select('l.role')
-      .where('l.part_revision_id', '=', (eb) => eb
-        .selectFrom('part_revisions').select('id').where('part_id', '=', partId)
-        .orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1))
+      .where('l.part_revision_id', '=', (eb) =>
+        eb
+          .selectFrom('part_revisions')
+          .select('id')
+          .where('part_id', '=', partId)
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(1),
+      )
       .where('l.is_active', '=', true)
       .orderBy('l.is_primary', 'desc')
       .orderBy('l.created_at', 'desc')

@@ -42,9 +42,9 @@ export type RevisionCreate = Static<typeof RevisionCreate>;
 
 export const RevisionUpdate = Type.Object(
   {
-    attributes: Type.Optional(Attributes(
-      'Free-form metadata to merge onto the revision, as a JSON object: top-level keys replace, a key set to null is removed.',
-    )),
+    attributes: Type.Optional(
+      Attributes('Free-form metadata to merge onto the revision, as a JSON object: top-level keys replace, a key set to null is removed.'),
+    ),
   },
   { additionalProperties: false },
 );

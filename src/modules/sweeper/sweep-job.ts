@@ -60,16 +60,23 @@ async function expirePending(deps: SweepDeps, batch: number, at: Date): Promise<
     .updateTable('uploads')
     .set({ status: 'failed', failure_reason: 'expired', updated_at: at })
     .where('id', 'in', (eb) =>
-      eb.selectFrom('uploads').select('id').where('status', '=', 'pending').where('expires_at', '<', at)
-        .orderBy('expires_at').limit(batch).forUpdate().skipLocked(),
+      eb
+        .selectFrom('uploads')
+        .select('id')
+        .where('status', '=', 'pending')
+        .where('expires_at', '<', at)
+        .orderBy('expires_at')
+        .limit(batch)
+        .forUpdate()
+        .skipLocked(),
     )
     .returning(['id', 'blob_key', 'multipart_upload_id'])
     .execute();
   for (const row of rows) {
     if (!row.multipart_upload_id) continue;
-    await deps.blobs.abortMultipart(row.blob_key, row.multipart_upload_id).catch((error) =>
-      deps.log.warn({ err: error, upload_id: row.id }, 'sweeper could not abort a multipart upload'),
-    );
+    await deps.blobs
+      .abortMultipart(row.blob_key, row.multipart_upload_id)
+      .catch((error) => deps.log.warn({ err: error, upload_id: row.id }, 'sweeper could not abort a multipart upload'));
   }
   return rows.length;
 }
@@ -83,12 +90,16 @@ async function purgeDeadBlobs(deps: SweepDeps, batch: number, graceCutoff: Date)
     .where('u.updated_at', '<', graceCutoff)
     // A blob another live upload points at (deduplication shares blobs) is never removed.
     .where((eb) =>
-      eb.not(eb.exists(
-        eb.selectFrom('uploads as other').select('other.id')
-          .whereRef('other.blob_key', '=', 'u.blob_key')
-          .whereRef('other.id', '!=', 'u.id')
-          .where('other.status', 'in', ['pending', 'confirmed']),
-      )),
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('uploads as other')
+            .select('other.id')
+            .whereRef('other.blob_key', '=', 'u.blob_key')
+            .whereRef('other.id', '!=', 'u.id')
+            .where('other.status', 'in', ['pending', 'confirmed']),
+        ),
+      ),
     )
     .orderBy('u.updated_at')
     .limit(batch)
@@ -97,7 +108,11 @@ async function purgeDeadBlobs(deps: SweepDeps, batch: number, graceCutoff: Date)
   for (const row of dead) {
     try {
       await deps.blobs.delete(row.blob_key);
-      await deps.db.updateTable('uploads').set({ blob_purged_at: sql`now()` }).where('id', '=', row.id).execute();
+      await deps.db
+        .updateTable('uploads')
+        .set({ blob_purged_at: sql`now()` })
+        .where('id', '=', row.id)
+        .execute();
       purged++;
     } catch (error) {
       // Left for the next run: deleting is idempotent.
@@ -121,9 +136,15 @@ async function removeOrphans(deps: SweepDeps, batch: number, graceCutoff: Date):
   // does: bytes PUT to its unrevocable S3 URL after the purge belong to nobody.
   const known = new Set<string | null>();
   if (keys.length) {
-    const uploads = await deps.db.selectFrom('uploads').select('blob_key').where('blob_key', 'in', keys).where('blob_purged_at', 'is', null).execute();
+    const uploads = await deps.db
+      .selectFrom('uploads')
+      .select('blob_key')
+      .where('blob_key', 'in', keys)
+      .where('blob_purged_at', 'is', null)
+      .execute();
     for (const row of uploads) known.add(row.blob_key);
-    for (const row of await deps.db.selectFrom('previews').select('blob_key').where('blob_key', 'in', keys).execute()) known.add(row.blob_key);
+    for (const row of await deps.db.selectFrom('previews').select('blob_key').where('blob_key', 'in', keys).execute())
+      known.add(row.blob_key);
   }
   let removed = 0;
   for (const blob of old) {
@@ -145,8 +166,11 @@ async function dropExpiredIdempotency(db: Db, batch: number, at: Date): Promise<
   const result = await db
     .deleteFrom('idempotency_keys')
     .where(({ eb, refTuple, selectFrom }) =>
-      eb(refTuple('org_id', 'key'), 'in',
-        selectFrom('idempotency_keys').select(['org_id', 'key']).where('expires_at', '<', at).limit(batch) as never),
+      eb(
+        refTuple('org_id', 'key'),
+        'in',
+        selectFrom('idempotency_keys').select(['org_id', 'key']).where('expires_at', '<', at).limit(batch) as never,
+      ),
     )
     .executeTakeFirst();
   return Number(result.numDeletedRows);

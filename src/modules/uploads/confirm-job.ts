@@ -40,8 +40,10 @@ async function closeStale(db: Executor, job: JobRow, upload: UploadRow | undefin
     await jobsRepo.finish(db, job.id, { status: 'succeeded' });
     return;
   }
-  const why = !upload ? 'the upload no longer exists'
-    : upload.confirm_job_id !== job.id ? 'superseded by a newer confirm job'
-    : `the upload is ${upload.status}`;
+  const why = !upload
+    ? 'the upload no longer exists'
+    : upload.confirm_job_id !== job.id
+      ? 'superseded by a newer confirm job'
+      : `the upload is ${upload.status}`;
   await jobsRepo.finish(db, job.id, { status: 'failed', error: why });
 }

@@ -26,7 +26,10 @@ export const confirmations = {
    */
   async store(t: JobTransaction, events: ModuleEvents, rows: readonly NewUpload[]): Promise<void> {
     if (!rows.length) return;
-    await jobsRepo.insertSucceeded(t.db, rows.map((row) => ({ id: row.confirm_job_id!, org_id: row.org_id, kind: CONFIRM_KIND, subject_id: row.id })));
+    await jobsRepo.insertSucceeded(
+      t.db,
+      rows.map((row) => ({ id: row.confirm_job_id!, org_id: row.org_id, kind: CONFIRM_KIND, subject_id: row.id })),
+    );
     await uploadsRepo.insert(t.db, [...rows]);
     await events.uploadsConfirmed(t, rows);
   },

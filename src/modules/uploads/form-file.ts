@@ -28,12 +28,13 @@ export async function acceptFormFile(app: FastifyInstance, maxBytes: number): Pr
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, parts: 12 } });
 }
 
-export const formFileBody = (description: string) => Type.Unsafe({
-  type: 'object',
-  nullable: true,
-  properties: { file: { type: 'string', format: 'binary', description } },
-  required: ['file'],
-});
+export const formFileBody = (description: string) =>
+  Type.Unsafe({
+    type: 'object',
+    nullable: true,
+    properties: { file: { type: 'string', format: 'binary', description } },
+    required: ['file'],
+  });
 
 /**
  * Refuses, before a byte of the body is read, a request that is not multipart/form-data or that
@@ -56,7 +57,13 @@ export function refuseUnfitForm(request: FastifyRequest, reply: FastifyReply, li
 }
 
 /** Streams the form's `file` into a confirmed upload: 413 as soon as the limit is crossed, nothing left behind. */
-export async function storeFormFile(request: FastifyRequest, reply: FastifyReply, streamed: StreamedUploads, caller: Caller, limits: FormFileLimits) {
+export async function storeFormFile(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  streamed: StreamedUploads,
+  caller: Caller,
+  limits: FormFileLimits,
+) {
   const part = await request.file();
   if (!part || part.fieldname !== 'file') {
     part?.file.resume();

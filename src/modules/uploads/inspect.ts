@@ -23,12 +23,17 @@ export async function inspectUpload(
   }
   // An S3 URL presigned without a size binds none, so storage took whatever came: the limit holds here.
   if (declaredSize === null && info.size > policy.singleRequestBytes) {
-    return { status: 'failed', reason: 'size_mismatch', message: `stored ${info.size} bytes, over the ${policy.singleRequestBytes}-byte limit of one request` };
+    return {
+      status: 'failed',
+      reason: 'size_mismatch',
+      message: `stored ${info.size} bytes, over the ${policy.singleRequestBytes}-byte limit of one request`,
+    };
   }
   let digest: Digest;
   try {
     // Bytes storage already hashed as they were written need only their head read, for sniffing.
-    digest = info.sha256 ? { size: info.size, sha256: info.sha256, head: await readHead(blobs, upload.blob_key, info.size) }
+    digest = info.sha256
+      ? { size: info.size, sha256: info.sha256, head: await readHead(blobs, upload.blob_key, info.size) }
       : await digestStream(await blobs.read(upload.blob_key));
   } catch (error) {
     if (error instanceof BlobError && error.kind === 'missing') {
@@ -37,7 +42,11 @@ export async function inspectUpload(
     throw error;
   }
   if (upload.declared_sha256 && digest.sha256 !== upload.declared_sha256) {
-    return { status: 'failed', reason: 'checksum_mismatch', message: `stored bytes hash to ${digest.sha256}, declared ${upload.declared_sha256}` };
+    return {
+      status: 'failed',
+      reason: 'checksum_mismatch',
+      message: `stored bytes hash to ${digest.sha256}, declared ${upload.declared_sha256}`,
+    };
   }
   const detected = await sniffContentType(digest.head, digest.size);
   if (detected && matchesType(detected, policy.refusedTypes)) {

@@ -23,7 +23,6 @@ export interface MultipartStart {
  * the confirm job hashes the whole file (S3 only knows per-part checksums).
  */
 export class MultipartUploads {
-
   constructor(
     private readonly deps: ModuleDeps,
     private readonly uploads: UploadsService,
@@ -68,7 +67,11 @@ export class MultipartUploads {
   async listParts(caller: Caller, id: string) {
     const row = await this.openUpload(caller, id);
     const parts = await this.storedParts(row);
-    return { parts: parts.map((p) => ({ part_number: p.partNumber, etag: p.etag, size_bytes: p.size })), part_size: Number(row.part_size), part_count: row.part_count ?? 0 };
+    return {
+      parts: parts.map((p) => ({ part_number: p.partNumber, etag: p.etag, size_bytes: p.size })),
+      part_size: Number(row.part_size),
+      part_count: row.part_count ?? 0,
+    };
   }
 
   /** Checks the client's list against storage and the promised layout, assembles, and enqueues confirm. */
@@ -83,23 +86,33 @@ export class MultipartUploads {
     const stored = new Map((await this.storedParts(row)).map((p) => [p.partNumber, p]));
     const problems: FieldProblem[] = [];
     const count = row.part_count ?? 0;
-    if (listed.length !== count) problems.push({ path: 'body.parts', message: `this upload has ${count} parts; ${listed.length} were listed` });
+    if (listed.length !== count)
+      problems.push({ path: 'body.parts', message: `this upload has ${count} parts; ${listed.length} were listed` });
     listed.forEach((part, i) => {
       const held = stored.get(part.part_number);
       const at = `body.parts[${i}]`;
       if (part.part_number !== i + 1) problems.push({ path: `${at}.part_number`, message: `expected part ${i + 1} here` });
       else if (!held) problems.push({ path: `${at}.part_number`, message: `part ${part.part_number} has not been uploaded` });
-      else if (!sameEtag(held.etag, part.etag)) problems.push({ path: `${at}.etag`, message: `storage holds part ${part.part_number} with etag ${held.etag}` });
+      else if (!sameEtag(held.etag, part.etag))
+        problems.push({ path: `${at}.etag`, message: `storage holds part ${part.part_number} with etag ${held.etag}` });
       else if (held.size !== expectedPartSize(row, part.part_number)) {
-        problems.push({ path: `${at}`, message: `part ${part.part_number} is ${held.size} bytes; ${expectedPartSize(row, part.part_number)} were expected` });
+        problems.push({
+          path: `${at}`,
+          message: `part ${part.part_number} is ${held.size} bytes; ${expectedPartSize(row, part.part_number)} were expected`,
+        });
       }
     });
     if (problems.length) throw validationError(problems, 'the parts do not make up the declared file');
     try {
-      await this.deps.blobs.completeMultipart(row.blob_key, row.multipart_upload_id, listed.map((p) => ({ partNumber: p.part_number, etag: p.etag })));
+      await this.deps.blobs.completeMultipart(
+        row.blob_key,
+        row.multipart_upload_id,
+        listed.map((p) => ({ partNumber: p.part_number, etag: p.etag })),
+      );
     } catch (error) {
       // A completion that succeeded in storage but not here (crash, lost answer) is finished now.
-      const assembled = error instanceof BlobError && (error.kind === 'missing' || error.kind === 'exists') && (await this.deps.blobs.stat(row.blob_key));
+      const assembled =
+        error instanceof BlobError && (error.kind === 'missing' || error.kind === 'exists') && (await this.deps.blobs.stat(row.blob_key));
       if (!assembled) throw translate(error);
     }
     return this.deps.queue.transaction(this.deps.db, async (t) => {
@@ -130,11 +143,12 @@ export class MultipartUploads {
   private async openUpload(caller: Caller, id: string): Promise<UploadRow> {
     const row = await this.ownedMultipart(caller, id);
     if (row.status !== 'pending' || !row.multipart_upload_id) {
-      throw conflict(`this upload is ${row.multipart_upload_id ? row.status : 'already assembled'} and takes no parts`, { status: row.status });
+      throw conflict(`this upload is ${row.multipart_upload_id ? row.status : 'already assembled'} and takes no parts`, {
+        status: row.status,
+      });
     }
     return row;
   }
-
 }
 
 /** Every part is part_size bytes but the last, which holds the rest. */
@@ -147,6 +161,7 @@ function expectedPartSize(row: UploadRow, partNumber: number): number {
 function translate(error: unknown): unknown {
   if (!(error instanceof BlobError)) return error;
   if (error.kind === 'missing') return notFound('multipart upload in storage (aborted or expired)');
-  if (error.kind === 'invalid_part' || error.kind === 'part_too_small') return validationError([{ path: 'body.parts', message: error.message }]);
+  if (error.kind === 'invalid_part' || error.kind === 'part_too_small')
+    return validationError([{ path: 'body.parts', message: error.message }]);
   return error;
 }

@@ -21,9 +21,13 @@ export function planParts(
   if (partSize < MIN_PART_BYTES || partSize > MAX_PART_BYTES) {
     problems.push({ path: 'body.part_size', message: `parts are ${MIN_PART_BYTES} to ${MAX_PART_BYTES} bytes` });
   } else if (Math.ceil(input.size_bytes / partSize) > MAX_PART_NUMBER) {
-    problems.push({ path: 'body.part_size', message: `${input.size_bytes} bytes in parts of ${partSize} is over ${MAX_PART_NUMBER} parts; use at least ${smallest}` });
+    problems.push({
+      path: 'body.part_size',
+      message: `${input.size_bytes} bytes in parts of ${partSize} is over ${MAX_PART_NUMBER} parts; use at least ${smallest}`,
+    });
   }
-  if (input.name.includes('/') || input.name.includes('\\')) problems.push({ path: 'body.name', message: 'must be a file name without slashes' });
+  if (input.name.includes('/') || input.name.includes('\\'))
+    problems.push({ path: 'body.name', message: 'must be a file name without slashes' });
   if (problems.length) throw validationError(problems);
   return { partSize, partCount: Math.max(1, Math.ceil(input.size_bytes / partSize)) };
 }

@@ -3,10 +3,9 @@ import { NullableTimestamp, Pagination, Sha256Hex, Timestamp, Uuid, listOf, null
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
 
-const UploadStatus = Type.Union(
-  [Type.Literal('pending'), Type.Literal('confirmed'), Type.Literal('failed'), Type.Literal('cancelled')],
-  { description: 'Upload lifecycle state: pending, confirmed, failed, or cancelled.' },
-);
+const UploadStatus = Type.Union([Type.Literal('pending'), Type.Literal('confirmed'), Type.Literal('failed'), Type.Literal('cancelled')], {
+  description: 'Upload lifecycle state: pending, confirmed, failed, or cancelled.',
+});
 
 export const Upload = Type.Object(
   {
@@ -14,7 +13,9 @@ export const Upload = Type.Object(
     name: Type.String({ description: 'Original filename of the uploaded file.' }),
     content_type: Nullable(Type.String({ description: "MIME type of the file (e.g. 'application/pdf'); null if unknown." })),
     sha256: Nullable(Type.String({ description: 'Hex-encoded SHA-256 checksum of the file; null until confirmed.' })),
-    size_bytes: Type.Union([Type.Integer(), Type.Null()], { description: 'Size of the file in bytes; null until the upload is confirmed.' }),
+    size_bytes: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Size of the file in bytes; null until the upload is confirmed.',
+    }),
     status: UploadStatus,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -31,9 +32,11 @@ const MAX_NAME = 1024;
 export const PresignRequest = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: MAX_NAME, description: 'Original filename of the file to upload.' }),
-    content_type: Type.Optional(nullable(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' }), {
-      description: 'MIME type of the file (e.g. application/pdf).',
-    })),
+    content_type: Type.Optional(
+      nullable(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' }), {
+        description: 'MIME type of the file (e.g. application/pdf).',
+      }),
+    ),
     size_bytes: Type.Optional(nullable(Type.Integer({ minimum: 0 }), { description: 'Size of the file in bytes, if known.' })),
     sha256: Type.Optional(nullable(Sha256Hex, { description: 'SHA-256 the bytes must have; storage refuses others.' })),
   },
@@ -42,8 +45,12 @@ export const PresignRequest = Type.Object(
 
 export const PresignResponse = Type.Object({
   data_source_id: Type.String({ description: 'Identifier of the data source record; pass it to /uploads/confirm.' }),
-  url: Type.Union([Type.String(), Type.Null()], { description: 'Presigned URL the client uploads the file bytes to; null when deduplicated.' }),
-  method: Type.Union([Type.String(), Type.Null()], { description: 'HTTP method to use against url (typically PUT or POST); null when deduplicated.' }),
+  url: Type.Union([Type.String(), Type.Null()], {
+    description: 'Presigned URL the client uploads the file bytes to; null when deduplicated.',
+  }),
+  method: Type.Union([Type.String(), Type.Null()], {
+    description: 'HTTP method to use against url (typically PUT or POST); null when deduplicated.',
+  }),
   headers: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
     description: 'Headers that must be sent with the upload request; null if none.',
   }),
@@ -52,7 +59,8 @@ export const PresignResponse = Type.Object({
   }),
   expires_in: Type.Integer({ description: 'Seconds until the presigned URL expires.' }),
   deduplicated: Type.Boolean({
-    description: 'True when these bytes (declared sha256) are already stored for the org: the upload is confirmed at once and nothing is to be sent.',
+    description:
+      'True when these bytes (declared sha256) are already stored for the org: the upload is confirmed at once and nothing is to be sent.',
   }),
 });
 
@@ -90,7 +98,9 @@ export const BulkResponse = Type.Object({
 
 export const ListQuery = Type.Composite([
   Type.Object({
-    include_cancelled: Type.Optional(Type.Boolean({ default: false, description: 'Include cancelled uploads in the list (hidden by default; needs admin).' })),
+    include_cancelled: Type.Optional(
+      Type.Boolean({ default: false, description: 'Include cancelled uploads in the list (hidden by default; needs admin).' }),
+    ),
     status: Type.Optional(UploadStatus),
   }),
   Pagination,
@@ -126,9 +136,11 @@ export const MultipartStartRequest = Type.Object(
     name: Type.String({ minLength: 1, maxLength: MAX_NAME, description: 'Original filename.' }),
     size_bytes: Type.Integer({ minimum: 1, description: 'Exact size of the whole file.' }),
     content_type: Type.Optional(nullable(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' }))),
-    part_size: Type.Optional(nullable(Type.Integer({ minimum: 1 }), {
-      description: 'Bytes per part (5 MiB–5 GiB, at most 10,000 parts); default 16 MiB or what 10,000 parts need.',
-    })),
+    part_size: Type.Optional(
+      nullable(Type.Integer({ minimum: 1 }), {
+        description: 'Bytes per part (5 MiB–5 GiB, at most 10,000 parts); default 16 MiB or what 10,000 parts need.',
+      }),
+    ),
     sha256: Type.Optional(nullable(Sha256Hex, { description: 'SHA-256 of the whole file, checked by the confirm job.' })),
   },
   { additionalProperties: false },
@@ -145,12 +157,14 @@ export const PartNumbersRequest = Type.Object(
   { additionalProperties: false },
 );
 export const PartUrlsResponse = Type.Object({
-  parts: Type.Array(Type.Object({
-    part_number: Type.Integer(),
-    url: Type.String(),
-    method: Type.String(),
-    headers: Type.Record(Type.String(), Type.String(), { description: 'Headers to send with the part (Content-Length is signed).' }),
-  })),
+  parts: Type.Array(
+    Type.Object({
+      part_number: Type.Integer(),
+      url: Type.String(),
+      method: Type.String(),
+      headers: Type.Record(Type.String(), Type.String(), { description: 'Headers to send with the part (Content-Length is signed).' }),
+    }),
+  ),
   expires_in: Type.Integer(),
 });
 export const StoredPartsResponse = Type.Object({
@@ -160,10 +174,16 @@ export const StoredPartsResponse = Type.Object({
 });
 export const CompleteRequest = Type.Object(
   {
-    parts: Type.Array(Type.Object({ part_number: Type.Integer({ minimum: 1, maximum: 10000 }), etag: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }), {
-      minItems: 1,
-      maxItems: 10000,
-    }),
+    parts: Type.Array(
+      Type.Object(
+        { part_number: Type.Integer({ minimum: 1, maximum: 10000 }), etag: Type.String({ minLength: 1, maxLength: 200 }) },
+        { additionalProperties: false },
+      ),
+      {
+        minItems: 1,
+        maxItems: 10000,
+      },
+    ),
   },
   { additionalProperties: false },
 );

@@ -282,7 +282,9 @@ export class UploadsService {
 /** A multipart upload is confirmed by completing it, which assembles the parts first. */
 function refuseOpenMultipart(row: UploadRow): void {
   if (row.multipart_upload_id) {
-    throw conflict('this multipart upload is not assembled yet: POST /api/v1/uploads/{id}/complete with its parts', { status: 'uploading_parts' });
+    throw conflict('this multipart upload is not assembled yet: POST /api/v1/uploads/{id}/complete with its parts', {
+      status: 'uploading_parts',
+    });
   }
 }
 

@@ -23,7 +23,6 @@ export interface StreamedFile {
  * the sweeper.
  */
 export class StreamedUploads {
-
   constructor(private readonly deps: ModuleDeps) {}
 
   async upload(caller: Caller, file: StreamedFile) {
@@ -42,23 +41,25 @@ export class StreamedUploads {
       }
       const now = new Date();
       const row = await this.deps.queue.transaction(this.deps.db, async (t) => {
-        await confirmations.store(t, this.deps.events, [{
-        id,
-        org_id: caller.orgId,
-        name,
-        content_type: file.contentType,
-        declared_size: stored.size,
-        size_bytes: stored.size,
-        sha256: stored.sha256,
-        detected_content_type: detected,
-        status: 'confirmed',
-        blob_key: key,
-        confirm_job_id: newId(),
-        created_by_key_id: caller.keyId,
-        updated_at: now,
-        confirmed_at: now,
-        expires_at: now,
-        }]);
+        await confirmations.store(t, this.deps.events, [
+          {
+            id,
+            org_id: caller.orgId,
+            name,
+            content_type: file.contentType,
+            declared_size: stored.size,
+            size_bytes: stored.size,
+            sha256: stored.sha256,
+            detected_content_type: detected,
+            status: 'confirmed',
+            blob_key: key,
+            confirm_job_id: newId(),
+            created_by_key_id: caller.keyId,
+            updated_at: now,
+            confirmed_at: now,
+            expires_at: now,
+          },
+        ]);
         // Read back in the transaction: once it commits, the blob belongs to the row and must stay.
         return uploadsRepo.find(t.db, caller.orgId, id);
       });
