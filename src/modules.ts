@@ -2,6 +2,8 @@ import { ModuleEvents } from './modules/events.js';
 import type { Module, ModuleDeps, ModuleFactory } from './modules/module.js';
 import { blobUrlsModule } from './modules/blob-urls/index.js';
 import { datasetsModule } from './modules/datasets/index.js';
+import { filesModule } from './modules/files/index.js';
+import { foldersModule } from './modules/folders/index.js';
 import { healthModule } from './modules/health/index.js';
 import { jobStatusModule } from './modules/job-status/index.js';
 import { keysModule } from './modules/keys/index.js';
@@ -25,6 +27,8 @@ const MODULES: readonly ModuleFactory[] = [
   partsModule,
   revisionsModule,
   datasetsModule,
+  foldersModule,
+  filesModule,
   sweeperModule,
 ];
 

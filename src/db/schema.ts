@@ -12,6 +12,9 @@ export interface Database {
   part_revisions: PartRevisionTable;
   dataset_links: DatasetLinkTable;
   previews: PreviewTable;
+  folders: FolderTable;
+  files: FileTable;
+  file_versions: FileVersionTable;
 }
 
 export interface SweeperCursorTable {
@@ -170,3 +173,64 @@ export interface PreviewTable {
 }
 
 export type PreviewRow = Selectable<PreviewTable>;
+
+export interface FolderTable {
+  id: string;
+  org_id: string;
+  parent_id: string | null;
+  name: string;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export type FileStatus = 'pending' | 'ready';
+
+/** Who made a version, as the version record (and its cid) holds it. */
+export interface EditedBy {
+  user_id: string | null;
+  user_label: string | null;
+  method: 'api' | 'cli';
+}
+
+export interface Relationship {
+  predicate: string;
+  peer: string;
+  peer_type: string | null;
+}
+
+export interface FileTable {
+  id: string;
+  org_id: string;
+  folder_id: string | null;
+  status: FileStatus;
+  ver: Generated<number>;
+  cid: string | null;
+  filename: string;
+  label: string;
+  pending_content: ColumnType<Attributes | null, string | null | undefined, string | null>;
+  created_by_key_id: string | null;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface FileVersionTable {
+  file_id: string;
+  ver: number;
+  org_id: string;
+  cid: string;
+  prev_cid: string | null;
+  /** Epoch milliseconds; pg returns bigint as text. */
+  ts: ColumnType<string, number | string, number | string>;
+  edited_by: ColumnType<EditedBy, string, string>;
+  note: string | null;
+  properties: ColumnType<Attributes, string, string>;
+  relationships: ColumnType<Relationship[], string, string>;
+  folder_id: string | null;
+  upload_id: string;
+  created_at: Generated<Date>;
+}
+
+export type FolderRow = Selectable<FolderTable>;
+export type FileRow = Selectable<FileTable>;
+export type FileVersionRow = Selectable<FileVersionTable>;
