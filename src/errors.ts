@@ -84,9 +84,9 @@ export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 416 | 422 | 
 
 /**
  * What each error status means to a client of /api/v1, for the OpenAPI document. 404 is left out:
- * it names the thing looked up (`notFoundMeaning`), and the signed blob URLs describe their own rows.
+ * it names the thing looked up (`notFoundMeaning`).
  */
-export const ERROR_MEANINGS: Record<Exclude<ErrorStatus, 404 | 416>, string> = {
+export const ERROR_MEANINGS: Record<Exclude<ErrorStatus, 404>, string> = {
   400: 'Bad request (`bad_request`): the request itself is malformed, e.g. unreadable JSON or a form without its file.',
   401: 'Missing, malformed or revoked API key (`invalid_api_key`): send `X-API-Key` or `Authorization: Bearer`.',
   403: 'The key is valid but lacks the scope this operation needs (`insufficient_scope`; `details.required_scope` names it).',
@@ -95,6 +95,7 @@ export const ERROR_MEANINGS: Record<Exclude<ErrorStatus, 404 | 416>, string> = {
     'reused with another request, or still in flight (then retryable).',
   413: 'Too large (`payload_too_large`): the body, or the size it declares, is over the limit.',
   415: 'Content type refused by policy (`unsupported_media_type`).',
+  416: 'The Range lies outside the content (`range_not_satisfiable`); `Content-Range: bytes */<size>` gives its size.',
   422: 'Validation Error (`validation_error`): the request does not match the schema; `details` lists each `{path, message}`.',
   429: 'Rate limit of the key or its organisation exceeded (`rate_limited`): retry after the `Retry-After` seconds.',
   500: 'Internal error (`internal_error`), with no internals disclosed; safe to retry.',

@@ -8,5 +8,7 @@ export interface Caller {
 /** An authenticated caller with what its key may do. */
 export interface Principal extends Caller {
   keyId: string;
+  /** The key's label, named as the editor of what it writes. */
+  keyLabel: string | null;
   scopes: string[];
 }

@@ -27,7 +27,7 @@ type Answers = { [Status in SuccessStatus]?: Answer };
 /** Every route that wants an API key can answer these; they are documented without being listed. */
 const KEYED_ERRORS = [401, 403, 429, 500, 503] as const;
 /** What a route lists itself: 404 comes from `notFound`, which names the thing looked up. */
-type ListedError = Exclude<ErrorStatus, 404 | 416>;
+type ListedError = Exclude<ErrorStatus, 404>;
 
 /** A route either needs a scope (and an API key carrying it) or says, in so many words, that it is public. */
 type Access = { scope: Scope; public?: never } | { public: true; scope?: never };

@@ -1,3 +1,4 @@
+import { Stream } from 'node:stream';
 import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler';
 import type { FastifyInstance } from 'fastify';
 import { validationError } from '../errors.js';
@@ -69,7 +70,7 @@ export function unstorable(data: unknown): Issue[] {
       if (message) problems.push(issue(path, message));
     } else if (typeof value === 'number') {
       if (!Number.isFinite(value)) problems.push(issue(path, 'must be a finite number'));
-    } else if (value && typeof value === 'object') {
+    } else if (isParsedJson(value)) {
       for (const [key, inner] of Object.entries(value)) {
         const at = `${path}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
         const keyMessage = textProblem(key);
@@ -79,6 +80,14 @@ export function unstorable(data: unknown): Issue[] {
     }
   }
   return problems;
+}
+
+/**
+ * What a parser made of text (JSON, a query string): anything but a body handed over as a stream (a
+ * route taking raw bytes) or as bytes, whose internals are no client's values and never end.
+ */
+function isParsedJson(value: unknown): value is object {
+  return !!value && typeof value === 'object' && !(value instanceof Stream) && !ArrayBuffer.isView(value);
 }
 
 function textProblem(text: string): string | null {

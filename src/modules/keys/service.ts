@@ -74,7 +74,7 @@ export class KeysService {
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
       keysRepo.touch(this.db, row.id).catch(() => {});
     }
-    const principal = { keyId: row.id, orgId: row.org_id, scopes: row.scopes };
+    const principal = { keyId: row.id, keyLabel: row.label, orgId: row.org_id, scopes: row.scopes };
     if ((this.revokedLately.get(prefix) ?? 0) < Date.now()) {
       if (this.cache.size >= AUTH_CACHE_MAX) this.cache.clear();
       this.cache.set(prefix, { principal, hash, until: Date.now() + AUTH_CACHE_MS });

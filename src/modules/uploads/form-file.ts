@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, badRequest, payloadTooLarge, validationError } from '../../errors.js';
 import { boundaryOf } from '../../http/streamed-body-digest.js';
 import type { Caller } from '../../access/caller.js';
-import type { StreamedUploads } from './streamed.js';
+import type { StreamedFile, StreamedUploads } from './streamed.js';
 
 // Room for the multipart boundaries and part headers around the file itself.
 export const ENVELOPE_BYTES = 64 * 1024;
@@ -56,6 +56,25 @@ export function refuseUnfitForm(request: FastifyRequest, reply: FastifyReply, li
   }
 }
 
+/**
+ * The form's `file` field as a stream of its bytes (with its name and type): failing with a 413 as
+ * soon as the limit is crossed, and with a 400 when the body ends before the part does.
+ */
+export async function formFile(request: FastifyRequest, limits: FormFileLimits): Promise<StreamedFile> {
+  const part = await request.file();
+  if (!part || part.fieldname !== 'file') {
+    part?.file.resume();
+    throw validationError([{ path: 'body.file', message: 'send the file in a form field named "file"' }]);
+  }
+  // busboy only truncates at the limit; failing the stream makes storage drop what it has written.
+  part.file.once('limit', () => part.file.destroy(tooLarge(limits)));
+  return {
+    name: part.filename ?? '',
+    contentType: part.mimetype && part.mimetype !== 'application/octet-stream' ? part.mimetype : null,
+    stream: failingWhenFormBreaksOff(part.file),
+  };
+}
+
 /** Streams the form's `file` into a confirmed upload: 413 as soon as the limit is crossed, nothing left behind. */
 export async function storeFormFile(
   request: FastifyRequest,
@@ -64,19 +83,9 @@ export async function storeFormFile(
   caller: Caller,
   limits: FormFileLimits,
 ) {
-  const part = await request.file();
-  if (!part || part.fieldname !== 'file') {
-    part?.file.resume();
-    throw validationError([{ path: 'body.file', message: 'send the file in a form field named "file"' }]);
-  }
-  // busboy only truncates at the limit; failing the stream makes storage drop what it has written.
-  part.file.once('limit', () => part.file.destroy(tooLarge(limits)));
+  const file = await formFile(request, limits);
   try {
-    return await streamed.upload(caller, {
-      name: part.filename ?? '',
-      contentType: part.mimetype && part.mimetype !== 'application/octet-stream' ? part.mimetype : null,
-      stream: failingWhenFormBreaksOff(part.file),
-    });
+    return await streamed.upload(caller, file);
   } catch (error) {
     if ((error as { code?: string }).code === 'payload_too_large') reply.header('connection', 'close');
     throw error;

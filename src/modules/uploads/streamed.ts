@@ -3,6 +3,8 @@ import { readHead } from '../../content/digest.js';
 import { matchesType, sniffContentType } from '../../content/sniff.js';
 import { unsupportedMediaType, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
+import type { UploadRow } from '../../db/schema.js';
+import type { JobTransaction } from '../../jobs/queue.js';
 import type { ModuleDeps } from '../module.js';
 import { confirmations } from './confirmed.js';
 import { uploadsRepo } from './repo.js';
@@ -14,7 +16,12 @@ export interface StreamedFile {
   name: string;
   contentType: string | null;
   stream: Readable;
+  /** A byte count the stream must have: storage refuses any other (BlobError 'size_mismatch'). */
+  size?: number;
 }
+
+/** More work to commit with the confirmed upload, or to fail with it (its bytes are then removed). */
+export type WithUpload<T> = (t: JobTransaction, upload: UploadRow) => Promise<T>;
 
 /**
  * The simple upload: bytes streamed through the server into storage, hashed on the way, and
@@ -26,6 +33,12 @@ export class StreamedUploads {
   constructor(private readonly deps: ModuleDeps) {}
 
   async upload(caller: Caller, file: StreamedFile) {
+    const { upload } = await this.store(caller, file, async () => undefined);
+    return uploadView(upload);
+  }
+
+  /** Stores the bytes as a confirmed upload and runs `within` in the transaction that confirms it. */
+  async store<T>(caller: Caller, file: StreamedFile, within: WithUpload<T>): Promise<{ upload: UploadRow; result: T }> {
     const name = file.name.split(/[\\/]/).pop()?.trim() ?? '';
     if (!name || /[\u0000-\u001f\u007f]/.test(name)) {
       file.stream.resume();
@@ -33,14 +46,14 @@ export class StreamedUploads {
     }
     const id = newId();
     const key = `${caller.orgId}/${id}`;
-    const stored = await this.deps.blobs.put(key, file.stream, { contentType: file.contentType });
+    const stored = await this.deps.blobs.put(key, file.stream, { contentType: file.contentType, size: file.size });
     try {
       const detected = await sniffContentType(await readHead(this.deps.blobs, key, stored.size), stored.size);
       if (detected && matchesType(detected, this.deps.config.refusedContentTypes)) {
         throw unsupportedMediaType(`${detected} files are refused by this server's policy`);
       }
       const now = new Date();
-      const row = await this.deps.queue.transaction(this.deps.db, async (t) => {
+      return await this.deps.queue.transaction(this.deps.db, async (t) => {
         await confirmations.store(t, this.deps.events, [
           {
             id,
@@ -61,9 +74,9 @@ export class StreamedUploads {
           },
         ]);
         // Read back in the transaction: once it commits, the blob belongs to the row and must stay.
-        return uploadsRepo.find(t.db, caller.orgId, id);
+        const upload = (await uploadsRepo.find(t.db, caller.orgId, id))!;
+        return { upload, result: await within(t, upload) };
       });
-      return uploadView(row!);
     } catch (error) {
       await this.deps.blobs.delete(key).catch(() => {});
       throw error;

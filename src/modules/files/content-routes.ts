@@ -1,0 +1,99 @@
+import type { Readable } from 'node:stream';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parseRange } from '../../blobs/byte-range.js';
+import { contentDisposition } from '../../blobs/content-disposition.js';
+import { payloadTooLarge, rangeNotSatisfiable } from '../../errors.js';
+import { principalOf } from '../../http/auth.js';
+import { routesOf } from '../../http/route.js';
+import { acceptFormFile, formFile, type FormFileLimits, refuseUnfitForm } from '../uploads/form-file.js';
+import { FileParams, FileRef, VersionQuery } from './schema.js';
+import type { FilesService } from './service.js';
+
+const BYTES = { type: 'string', format: 'binary' } as const;
+
+/**
+ * A file's bytes in and out. Its own plugin: the body parsers here hand every body over as a stream
+ * (a form's `file` field, or the raw body), which the JSON routes must never see.
+ */
+export async function fileContentRoutes(app: FastifyInstance, opts: { files: FilesService; maxBytes: number }) {
+  const { files, maxBytes } = opts;
+  app.removeAllContentTypeParsers();
+  await acceptFormFile(app, maxBytes);
+  // Any other type is the content itself, streamed to storage as it arrives.
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  const route = routesOf(app, { tags: ['files'] });
+  const limits = { maxBytes, largerFiles: 'upload it with presign or multipart and give its data_source_id to PUT or reupload' };
+
+  route.post('/:id/content', {
+    operationId: 'putFileContent',
+    summary: 'Send File Content',
+    description:
+      `The bytes a create without content or a reupload declared: the raw body, or a form field \`file\`; up to ${maxBytes} bytes ` +
+      '(larger ones: presign or multipart, then `data_source_id`). Exactly the declared `size`, else 422 and nothing is kept.',
+    scope: 'files:write',
+    params: FileParams,
+    consumes: ['application/octet-stream', 'multipart/form-data'],
+    // No type and nothing required: the raw body reaches validation as a stream, a form's as nothing.
+    body: Type.Unsafe({
+      description: 'The content as the raw body, or as a form field `file`.',
+      properties: { file: { type: 'string', format: 'binary', description: 'The content, in a multipart/form-data body.' } },
+    }),
+    response: { 200: { description: 'The file at the version its content made.', schema: FileRef } },
+    notFound: 'file',
+    errors: [400, 409, 413, 415, 422],
+    options: {
+      bodyLimit: Number.MAX_SAFE_INTEGER,
+      // A form is checked as every form upload is; a raw body only for the size it declares.
+      preValidation: async (request, reply) => {
+        if (request.isMultipart()) return refuseUnfitForm(request, reply, limits);
+        if (Number(request.headers['content-length']) > maxBytes) {
+          reply.header('connection', 'close');
+          throw payloadTooLarge(`the content is over the ${maxBytes}-byte limit of a streamed content; ${limits.largerFiles}`, {
+            limit: maxBytes,
+          });
+        }
+      },
+    },
+    handler: async (request) => files.putContent(principalOf(request), request.params.id, await contentOf(request, limits)),
+  });
+
+  route.get('/:id/content', {
+    operationId: 'getFileContent',
+    summary: 'Get File Content',
+    description:
+      'The bytes of the tip, or of version `ver`, with `Content-Type` and `Content-Disposition` from that version; a `Range` ' +
+      'header gets 206 with that part. 404 for a file in the trash.',
+    scope: 'files:read',
+    params: FileParams,
+    querystring: VersionQuery,
+    produces: ['application/octet-stream'],
+    response: {
+      200: { description: 'The whole content.', schema: BYTES as never },
+      206: { description: 'The byte range the Range header asked for (Content-Range says where it lies).', schema: BYTES as never },
+    },
+    notFound: 'file, version or content',
+    errors: [416, 422],
+    handler: async (request, reply) => {
+      const { version, upload } = await files.content(principalOf(request), request.params.id, request.query.ver);
+      const size = Number(upload.size_bytes);
+      const range = parseRange(request.headers.range, size);
+      if (range === 'unsatisfiable') throw rangeNotSatisfiable(size);
+      const props = version.properties;
+      reply
+        .header('accept-ranges', 'bytes')
+        .header('content-type', typeof props.content_type === 'string' ? props.content_type : 'application/octet-stream')
+        .header('content-disposition', contentDisposition(String(props.filename ?? upload.name)))
+        .header('etag', `"${upload.sha256}"`);
+      if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
+      reply.header('content-length', range ? range.end - range.start + 1 : size);
+      return reply.send(await files.read(upload, range ?? undefined));
+    },
+  });
+}
+
+/** The content of a POST: a form's `file` field, or the raw body. */
+async function contentOf(request: FastifyRequest, limits: FormFileLimits): Promise<{ stream: Readable; contentType: string | null }> {
+  if (request.isMultipart()) return formFile(request, limits);
+  return { stream: request.body as Readable, contentType: request.headers['content-type'] ?? null };
+}
