@@ -53,11 +53,12 @@ function minimalBody(schema: JsonSchema, idOf: (field: string) => string, name =
 }
 
 const isIdField = (name: string) => /(^|_)id$/.test(name) || name === 'ids';
-const ID_PARAMS = ['part_id', 'revision_id', 'dataset_link_id', 'data_source_id', 'job_id', 'id'];
+const ID_PARAMS = ['part_id', 'revision_id', 'dataset_link_id', 'data_source_id', 'job_id', 'folder_id', 'file_id', 'id'];
 const BODY_REFERENCES: Record<string, string> = {
   data_source_id: 'data_source_id',
   ids: 'data_source_id',
   parent_revision_id: 'revision_id',
+  parent_id: 'folder_id',
 };
 
 describe("tenant matrix: every route × another organisation's ids answers like an unknown id", () => {
@@ -89,6 +90,12 @@ describe("tenant matrix: every route × another organisation's ids answers like 
         `/api/v1/uploads/${own.multipartUpload}`,
         `/api/v1/uploads/${own.multipartUpload}/parts`,
         `/api/v1/jobs/${own.job}`,
+        `/api/v1/folders/${own.folder}`,
+        `/api/v1/folders/?parent_id=${own.folder}`,
+        `/api/v1/files/${own.file}`,
+        `/api/v1/files/${own.file}/versions`,
+        `/api/v1/files/${own.pendingFile}`,
+        `/api/v1/files/?folder_id=${own.folder}`,
         '/api/v1/keys',
         '/api/v1/uploads/summary',
       ]) {

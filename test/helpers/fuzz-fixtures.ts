@@ -11,6 +11,10 @@ export interface OrgFixtures {
   pendingUpload: string;
   multipartUpload: string;
   job: string;
+  folder: string;
+  /** A file with one version (from the confirmed upload), and one still awaiting its content. */
+  file: string;
+  pendingFile: string;
   apiKeyId: string;
   /** Signed local-blob paths with their query: an upload target and a download. */
   blobPut: string;
@@ -30,6 +34,10 @@ export function idsFor(param: string, f: OrgFixtures): string[] {
       return [f.confirmedUpload, f.pendingUpload, f.multipartUpload];
     case 'job_id':
       return [f.job];
+    case 'folder_id':
+      return [f.folder];
+    case 'file_id':
+      return [f.file, f.pendingFile];
     case 'id':
       return [f.apiKeyId];
     default:
@@ -62,6 +70,15 @@ export async function createFixtures(h: Harness, key: string, label: string): Pr
   const job = await call('POST', '/api/v1/uploads/confirm', { data_source_id: pending.data_source_id });
   const toPut = await call('POST', '/api/v1/uploads/presign', { name: `${label}-put.txt`, size_bytes: 3 });
   const multipart = await call('POST', '/api/v1/uploads/multipart', { name: `${label}.bin`, size_bytes: 6 * 1024 * 1024 });
+  const folder = await call('POST', '/api/v1/folders/', { name: `fuzz ${label}` });
+  const file = await call('POST', '/api/v1/files/', {
+    filename: `${label}.step`,
+    content_type: 'model/step',
+    size: Buffer.byteLength(`solid ${label}\nendsolid\n`),
+    data_source_id: confirmed.id,
+    folder_id: folder.id,
+  });
+  const pendingFile = await call('POST', '/api/v1/files/', { filename: `${label}-later.txt`, content_type: 'text/plain', size: 3 });
   const apiKey = await call('POST', '/api/v1/keys', { scopes: ['uploads:read'], label: `fuzz ${label}` });
   const download = await call('GET', `/api/v1/uploads/${confirmed.id}/download-url`);
   const local = (url: string) => {
@@ -77,6 +94,9 @@ export async function createFixtures(h: Harness, key: string, label: string): Pr
     pendingUpload: pending.data_source_id,
     multipartUpload: multipart.data_source_id,
     job: job.job_id,
+    folder: folder.id,
+    file: file.id,
+    pendingFile: pendingFile.id,
     apiKeyId: apiKey.id,
     blobPut: local(toPut.url),
     blobGet: local(download.url),

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable, Stream } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseRange } from '../../blobs/byte-range.js';
@@ -25,7 +25,7 @@ export async function fileContentRoutes(app: FastifyInstance, opts: { files: Fil
   const route = routesOf(app, { tags: ['files'] });
   const limits = { maxBytes, largerFiles: 'upload it with presign or multipart and give its data_source_id to PUT or reupload' };
 
-  route.post('/:id/content', {
+  route.post('/:file_id/content', {
     operationId: 'putFileContent',
     summary: 'Send File Content',
     description:
@@ -55,10 +55,10 @@ export async function fileContentRoutes(app: FastifyInstance, opts: { files: Fil
         }
       },
     },
-    handler: async (request) => files.putContent(principalOf(request), request.params.id, await contentOf(request, limits)),
+    handler: async (request) => files.putContent(principalOf(request), request.params.file_id, await contentOf(request, limits)),
   });
 
-  route.get('/:id/content', {
+  route.get('/:file_id/content', {
     operationId: 'getFileContent',
     summary: 'Get File Content',
     description:
@@ -75,7 +75,7 @@ export async function fileContentRoutes(app: FastifyInstance, opts: { files: Fil
     notFound: 'file, version or content',
     errors: [416, 422],
     handler: async (request, reply) => {
-      const { version, upload } = await files.content(principalOf(request), request.params.id, request.query.ver);
+      const { version, upload } = await files.content(principalOf(request), request.params.file_id, request.query.ver);
       const size = Number(upload.size_bytes);
       const range = parseRange(request.headers.range, size);
       if (range === 'unsatisfiable') throw rangeNotSatisfiable(size);
@@ -95,5 +95,7 @@ export async function fileContentRoutes(app: FastifyInstance, opts: { files: Fil
 /** The content of a POST: a form's `file` field, or the raw body. */
 async function contentOf(request: FastifyRequest, limits: FormFileLimits): Promise<{ stream: Readable; contentType: string | null }> {
   if (request.isMultipart()) return formFile(request, limits);
-  return { stream: request.body as Readable, contentType: request.headers['content-type'] ?? null };
+  // No body at all (no Content-Type, nothing sent) is empty content: right only for a declared size of 0.
+  const stream = request.body instanceof Stream ? (request.body as Readable) : Readable.from([]);
+  return { stream, contentType: request.headers['content-type'] ?? null };
 }

@@ -29,7 +29,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     summary: 'Create File',
     description:
       'With `data_source_id` (a confirmed upload of your organisation) version 1 is made at once from its bytes. ' +
-      'Without it the file is `pending` (`ver` 0, `cid` null) until exactly `size` bytes arrive at `POST /api/v1/files/{id}/content`.',
+      'Without it the file is `pending` (`ver` 0, `cid` null) until exactly `size` bytes arrive at `POST /api/v1/files/{file_id}/content`.',
     scope: 'files:write',
     body: FileCreate,
     response: { 201: { description: 'The file: version 1, or pending its content.', schema: FileRef } },
@@ -53,7 +53,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     },
   });
 
-  route.get('/:id', {
+  route.get('/:file_id', {
     operationId: 'getFile',
     summary: 'Get File',
     description: 'The tip version as an entity; a file in the trash answers too, with its `deleted_at`.',
@@ -61,10 +61,10 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     params: FileParams,
     response: { 200: { description: 'The file at its tip.', schema: FileRef } },
     notFound: 'file',
-    handler: async (request) => files.get(principalOf(request), request.params.id),
+    handler: async (request) => files.get(principalOf(request), request.params.file_id),
   });
 
-  route.put('/:id', {
+  route.put('/:file_id', {
     operationId: 'updateFile',
     summary: 'Update File',
     description:
@@ -77,15 +77,15 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     response: { 200: { description: 'The file at its new version.', schema: FileRef } },
     notFound: 'file, folder or upload',
     errors: [409, 413, 422],
-    handler: async (request) => files.update(principalOf(request), request.params.id, request.body),
+    handler: async (request) => files.update(principalOf(request), request.params.file_id, request.body),
   });
 
-  route.post('/:id/reupload', {
+  route.post('/:file_id/reupload', {
     operationId: 'reuploadFile',
     summary: 'Reupload File',
     description:
       'Declares new content: made into version `ver+1` at once from `data_source_id`, else when its bytes arrive at ' +
-      '`POST /api/v1/files/{id}/content`. ' +
+      '`POST /api/v1/files/{file_id}/content`. ' +
       CAS,
     scope: 'files:write',
     params: FileParams,
@@ -93,10 +93,10 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     response: { 200: { description: 'The file: at its new version, or awaiting the declared content.', schema: FileRef } },
     notFound: 'file or upload',
     errors: [409, 413, 422],
-    handler: async (request) => files.reupload(principalOf(request), request.params.id, request.body),
+    handler: async (request) => files.reupload(principalOf(request), request.params.file_id, request.body),
   });
 
-  route.get('/:id/versions', {
+  route.get('/:file_id/versions', {
     operationId: 'listFileVersions',
     summary: 'List File Versions',
     description: 'Newest first; each with its cid and prev_cid, so the chain can be followed and re-verified.',
@@ -106,10 +106,10 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     response: { 200: { description: 'One page of versions, with their total count.', schema: FileVersionList } },
     notFound: 'file',
     errors: [422],
-    handler: async (request) => files.versions(principalOf(request), request.params.id, pageOf(request.query)),
+    handler: async (request) => files.versions(principalOf(request), request.params.file_id, pageOf(request.query)),
   });
 
-  route.get('/:id/download-url', {
+  route.get('/:file_id/download-url', {
     operationId: 'getFileDownloadUrl',
     summary: 'File Download Url',
     description: 'A short-lived URL to the bytes of the tip, or of version `ver`; 404 for a file in the trash.',
@@ -120,6 +120,6 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     notFound: 'file, version or content',
     errors: [422],
     handler: async (request) =>
-      files.downloadUrl(principalOf(request), request.params.id, request.query.ver, baseUrlOf(request, publicUrl)),
+      files.downloadUrl(principalOf(request), request.params.file_id, request.query.ver, baseUrlOf(request, publicUrl)),
   });
 }

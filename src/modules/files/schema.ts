@@ -129,7 +129,7 @@ export const FileReupload = Type.Object(
   { additionalProperties: false },
 );
 
-export const FileParams = Type.Object({ id: Type.String({ description: 'The file id.' }) });
+export const FileParams = Type.Object({ file_id: Type.String({ description: 'The file id.' }) });
 export const VersionQuery = Type.Object({
   ver: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'A version number; the tip when omitted.' })),
 });
