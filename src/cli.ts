@@ -18,6 +18,7 @@ usage:
   stowage keys create --org NAME --scopes a,b [--label L]
   stowage keys list [--org NAME]
   stowage keys revoke ID
+  stowage files verify ID [--org NAME]
   stowage upload FILE… [--url URL] [--key KEY] [--parallel N] [--part-size SIZE]
   stowage download ID [-o FILE] [--url URL] [--key KEY]
 
@@ -64,6 +65,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'keys':
       return (await import('./commands/keys.js')).runKeys(config, { ...args, positional: rest });
+    case 'files':
+      return (await import('./commands/files.js')).runFiles(config, { ...args, positional: rest });
     default:
       throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
   }

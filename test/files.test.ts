@@ -11,7 +11,8 @@ import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2';
 import { type Harness, startStowage } from './helpers/harness.js';
-import { uploadConfirmed } from './helpers/uploads.js';
+import { postForm } from './helpers/forms.js';
+import { presign, uploadConfirmed } from './helpers/uploads.js';
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 /** A content CID as any IPFS tool computes it, not through our code. */
@@ -205,6 +206,52 @@ describe('files', () => {
       assert.equal(v.cid, expected, `version ${v.ver}`);
     }
     assert.equal(versions[0].prev_cid, versions[1].cid);
+  });
+
+  it('an upload naming a folder becomes version 1 of a file there when it is confirmed, by every upload route', async () => {
+    const folder = await api('POST', '/api/v1/folders/', { name: 'inbox' });
+    assert.equal(folder.status, 201, JSON.stringify(folder.body));
+    const viaJob = await uploadConfirmed(h, 'drawing.pdf', 'drawing bytes', { folder_id: folder.body.id });
+    const viaForm = await postForm(h, {
+      bytes: Buffer.from('form bytes'),
+      filename: 'form.txt',
+      key,
+      route: `/api/v1/uploads?folder_id=${folder.body.id}`,
+    });
+    assert.equal(viaForm.status, 201, JSON.stringify(viaForm.body));
+    const twin = await api('POST', '/api/v1/uploads/multipart', {
+      name: 'twin.txt',
+      size_bytes: Buffer.byteLength('form bytes'),
+      sha256: sha256('form bytes'),
+      folder_id: folder.body.id,
+    });
+    assert.equal(twin.body.deduplicated, true, JSON.stringify(twin.body));
+    const twinUpload = (await api('GET', `/api/v1/uploads/${twin.body.data_source_id}`)).body;
+
+    for (const [upload, bytes] of [
+      [viaJob, 'drawing bytes'],
+      [viaForm.body, 'form bytes'],
+      [twinUpload, 'form bytes'],
+    ] as const) {
+      assert.match(String(upload.file_id), /^[0-9a-f-]{36}$/, `the upload names its file: ${JSON.stringify(upload)}`);
+      const file = (await api('GET', `/api/v1/files/${upload.file_id}`)).body;
+      assert.equal(file.folder_id, folder.body.id);
+      assert.equal(file.ver, 1);
+      assert.equal(file.properties.filename, upload.name);
+      assert.equal(file.properties.sha256, sha256(bytes));
+      const content = await fetch(`${h.url}/api/v1/files/${upload.file_id}/content`, { headers: { 'x-api-key': key } });
+      assert.equal(await content.text(), bytes);
+    }
+    const listed = await api('GET', `/api/v1/files?folder_id=${folder.body.id}`);
+    assert.equal(listed.body.count, 3);
+
+    const plain = await uploadConfirmed(h, 'loose.txt', 'no folder');
+    assert.equal(plain.file_id, null, 'without a folder an upload makes no file');
+    const unknownFolder = await h.api('POST', '/api/v1/uploads/presign', {
+      key,
+      body: { name: 'x.txt', folder_id: '0190a5c4-0000-7000-8000-000000000000' },
+    });
+    assert.equal(unknownFolder.status, 404);
   });
 
   it('lists with q and pages; files:read cannot write; another org sees 404', async () => {

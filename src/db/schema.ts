@@ -87,6 +87,9 @@ export interface UploadTable {
   multipart_upload_id: string | null;
   part_size: BigIntColumn;
   part_count: number | null;
+  /** The folder whose file confirming this upload makes; the file it made. */
+  folder_id: string | null;
+  file_id: string | null;
 }
 
 export interface IdempotencyKeyTable {

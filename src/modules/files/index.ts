@@ -12,6 +12,7 @@ export function filesModule(deps: ModuleDeps): Module {
     name: 'files',
     prefix: '/api/v1/files',
     schemas: [FileEntity],
+    on: { uploadsConfirmed: (t, uploads) => files.fromConfirmedUploads(t, uploads) },
     routes: async (app) => {
       await app.register(fileRoutes, { files, publicUrl: deps.config.publicUrl });
       await app.register(fileContentRoutes, { files, maxBytes: deps.config.limits.simpleUploadBytes });

@@ -147,7 +147,7 @@ export class FilesService {
       });
       if (!input.data_source_id) return fileView(file, null);
       const upload = await this.usableUpload(t.db, caller, input.data_source_id, { size: input.size, key: input.key });
-      return this.appendVersion(t, caller, file, {
+      return this.appendVersion(t, editorOf(caller), file, {
         properties: contentProperties(properties, upload),
         relationships,
         note: input.note ?? null,
@@ -181,7 +181,7 @@ export class FilesService {
       }
       const folderId = input.folder_id === undefined ? file.folder_id : input.folder_id;
       if (folderId && folderId !== file.folder_id) await findOwned(t.db, caller, 'folder', folderId);
-      return this.appendVersion(t, caller, file, {
+      return this.appendVersion(t, editorOf(caller), file, {
         properties,
         relationships: relationshipsOnUpdate(tip?.relationships ?? pending?.relationships ?? [], input),
         note: input.note ?? null,
@@ -211,7 +211,7 @@ export class FilesService {
       const relationships = tip?.relationships ?? pending?.relationships ?? [];
       if (input.data_source_id) {
         const upload = await this.usableUpload(t.db, caller, input.data_source_id, { size: input.size, key: input.key });
-        return this.appendVersion(t, caller, file, {
+        return this.appendVersion(t, editorOf(caller), file, {
           properties: contentProperties(properties, upload),
           relationships,
           note: input.note ?? null,
@@ -266,7 +266,7 @@ export class FilesService {
             throw conflict('the file changed while its bytes were arriving', { expected: pending.expect_tip, actual: locked.cid });
           }
           checkKey(pending.properties.key, upload, 'body');
-          return this.appendVersion(t, caller, locked, {
+          return this.appendVersion(t, editorOf(caller), locked, {
             properties: contentProperties(pending.properties, upload),
             relationships: pending.relationships,
             note: pending.note,
@@ -308,6 +308,49 @@ export class FilesService {
     return { url, expires_in: expiresIn };
   }
 
+  /**
+   * Uploads that named a folder become files as they are confirmed, in the same transaction: version
+   * 1 shares the upload's bytes, edited by the key that made the upload. Each upload makes one file.
+   */
+  async fromConfirmedUploads(t: JobTransaction, confirmed: readonly { id: string }[]): Promise<void> {
+    const uploads = await t.db
+      .selectFrom('uploads')
+      .leftJoin('api_keys', 'api_keys.id', 'uploads.created_by_key_id')
+      .selectAll('uploads')
+      .select('api_keys.label as key_label')
+      .where(
+        'uploads.id',
+        'in',
+        confirmed.map((u) => u.id),
+      )
+      .where('uploads.folder_id', 'is not', null)
+      .where('uploads.file_id', 'is', null)
+      .execute();
+    for (const { key_label: keyLabel, ...upload } of uploads) {
+      const filename = upload.name;
+      const contentType = upload.content_type ?? upload.detected_content_type ?? 'application/octet-stream';
+      const file = await filesRepo.insert(t.db, {
+        id: newId(),
+        org_id: upload.org_id,
+        folder_id: upload.folder_id,
+        status: 'pending',
+        filename,
+        label: filename,
+        created_by_key_id: upload.created_by_key_id,
+        updated_at: new Date(),
+      });
+      const properties = declaredProperties({}, { filename, content_type: contentType, size: Number(upload.size_bytes), label: filename });
+      await this.appendVersion(t, { user_id: upload.created_by_key_id, user_label: keyLabel, method: 'api' }, file, {
+        properties: contentProperties(properties, upload),
+        relationships: [],
+        note: null,
+        folder_id: upload.folder_id,
+        upload_id: upload.id,
+      });
+      await t.db.updateTable('uploads').set({ file_id: file.id }).where('id', '=', upload.id).execute();
+    }
+  }
+
   /** The stored bytes of a version's upload, or the range of them. */
   read(upload: UploadRow, range?: ByteRange): Promise<Readable> {
     return this.deps.blobs.read(upload.blob_key, range);
@@ -346,8 +389,7 @@ export class FilesService {
     return upload;
   }
 
-  private async appendVersion(t: JobTransaction, caller: Principal, file: FileRow, next: NextVersion) {
-    const editedBy: EditedBy = { user_id: caller.keyId, user_label: caller.keyLabel, method: 'api' };
+  private async appendVersion(t: JobTransaction, editedBy: EditedBy, file: FileRow, next: NextVersion) {
     const record = versionRecordOf({
       prev_cid: file.cid,
       ver: file.ver + 1,
@@ -392,6 +434,9 @@ export class FilesService {
     return fileView(updated, version);
   }
 }
+
+/** The API key that makes a version, as the version records it. */
+const editorOf = (caller: Principal): EditedBy => ({ user_id: caller.keyId, user_label: caller.keyLabel, method: 'api' });
 
 /** When the client named its content by a content CID, the bytes must be the ones it names. */
 function checkKey(key: unknown, upload: UploadRow, path: string): void {

@@ -82,10 +82,11 @@ export async function storeFormFile(
   streamed: StreamedUploads,
   caller: Caller,
   limits: FormFileLimits,
+  folderId: string | null = null,
 ) {
   const file = await formFile(request, limits);
   try {
-    return await streamed.upload(caller, file);
+    return await streamed.upload(caller, { ...file, folderId });
   } catch (error) {
     if ((error as { code?: string }).code === 'payload_too_large') reply.header('connection', 'close');
     throw error;

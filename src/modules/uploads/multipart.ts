@@ -15,6 +15,7 @@ export interface MultipartStart {
   content_type?: string | null;
   part_size?: number | null;
   sha256?: string | null;
+  folder_id?: string | null;
 }
 
 /**
@@ -30,6 +31,7 @@ export class MultipartUploads {
 
   async start(caller: Caller, input: MultipartStart) {
     const { partSize, partCount } = planParts(input, this.deps.config.limits.multipartBytes);
+    await this.uploads.checkFolders(caller, [input]);
     const known = await this.uploads.confirmedContent(caller.orgId, [input]);
     const row = this.uploads.rowFor(caller, input, known, Date.now());
     const expiresIn = this.deps.config.limits.pendingTtlSeconds;

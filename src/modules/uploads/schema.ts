@@ -23,6 +23,8 @@ export const Upload = Type.Object(
     failure_reason: Nullable(Type.String({ description: 'object_missing, size_mismatch, checksum_mismatch or type_refused.' })),
     detected_content_type: Nullable(Type.String({ description: 'MIME type sniffed from the bytes at confirm.' })),
     deduplicated: Type.Boolean({ description: 'True when the bytes were already stored for this org and are shared, not uploaded again.' }),
+    folder_id: nullable(Uuid, { description: 'The folder named at presign, whose file confirming makes.' }),
+    file_id: nullable(Uuid, { description: 'The file confirming this upload made (with folder_id); null before, or without a folder.' }),
   },
   { $id: 'Upload', title: 'Upload' },
 );
@@ -39,6 +41,9 @@ export const PresignRequest = Type.Object(
     ),
     size_bytes: Type.Optional(nullable(Type.Integer({ minimum: 0 }), { description: 'Size of the file in bytes, if known.' })),
     sha256: Type.Optional(nullable(Sha256Hex, { description: 'SHA-256 the bytes must have; storage refuses others.' })),
+    folder_id: Type.Optional(
+      nullable(Uuid, { description: 'A folder of yours: confirming the upload also makes version 1 of a file there. Omit it for none.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -142,6 +147,9 @@ export const MultipartStartRequest = Type.Object(
       }),
     ),
     sha256: Type.Optional(nullable(Sha256Hex, { description: 'SHA-256 of the whole file, checked by the confirm job.' })),
+    folder_id: Type.Optional(
+      nullable(Uuid, { description: 'A folder of yours: confirming the upload also makes version 1 of a file there. Omit it for none.' }),
+    ),
   },
   { additionalProperties: false },
 );

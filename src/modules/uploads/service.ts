@@ -18,6 +18,7 @@ export interface PresignInput {
   content_type?: string | null;
   size_bytes?: number | null;
   sha256?: string | null;
+  folder_id?: string | null;
 }
 
 interface ReusableContent {
@@ -56,6 +57,7 @@ export class UploadsService {
     const problems = files.flatMap((file, i) => this.presignProblems(file, pathOf(i)));
     if (problems.length) throw validationError(problems);
     const expiresIn = this.deps.config.limits.presignTtlSeconds;
+    await this.checkFolders(caller, files);
     const known = await this.confirmedContent(caller.orgId, files);
     const now = Date.now();
     const rows = files.map((file) => this.rowFor(caller, file, known, now));
@@ -104,6 +106,7 @@ export class UploadsService {
       declared_size: file.size_bytes ?? null,
       declared_sha256: sha256,
       created_by_key_id: caller.keyId,
+      folder_id: file.folder_id ?? null,
       updated_at: new Date(now),
       expires_at: new Date(now + this.deps.config.limits.pendingTtlSeconds * 1000),
     };
@@ -122,6 +125,13 @@ export class UploadsService {
       confirmed_at: new Date(now),
       confirm_job_id: newId(),
     };
+  }
+
+  /** 404 unless every folder named is the caller's: checked before any row or URL is made. */
+  async checkFolders(caller: Caller, files: readonly { folder_id?: string | null }[]): Promise<void> {
+    for (const folderId of new Set(files.flatMap((f) => (f.folder_id ? [f.folder_id] : [])))) {
+      await findOwned(this.deps.db, caller, 'folder', folderId);
+    }
   }
 
   async confirmedContent(orgId: string, files: PresignInput[]): Promise<Map<string, ReusableContent>> {

@@ -9,6 +9,7 @@ import type { ModuleDeps } from '../module.js';
 import { confirmations } from './confirmed.js';
 import { uploadsRepo } from './repo.js';
 import type { Caller } from '../../access/caller.js';
+import { findOwned } from '../../access/find-owned.js';
 import { uploadView } from './view.js';
 
 export interface StreamedFile {
@@ -18,6 +19,8 @@ export interface StreamedFile {
   stream: Readable;
   /** A byte count the stream must have: storage refuses any other (BlobError 'size_mismatch'). */
   size?: number;
+  /** The folder whose file confirming this upload makes (checked by the caller before the bytes are read). */
+  folderId?: string | null;
 }
 
 /** More work to commit with the confirmed upload, or to fail with it (its bytes are then removed). */
@@ -31,6 +34,11 @@ export type WithUpload<T> = (t: JobTransaction, upload: UploadRow) => Promise<T>
  */
 export class StreamedUploads {
   constructor(private readonly deps: ModuleDeps) {}
+
+  /** 404 unless the folder is the caller's: checked before a byte of the body is read. */
+  async checkFolder(caller: Caller, folderId: string | null | undefined): Promise<void> {
+    if (folderId) await findOwned(this.deps.db, caller, 'folder', folderId);
+  }
 
   async upload(caller: Caller, file: StreamedFile) {
     const { upload } = await this.store(caller, file, async () => undefined);
@@ -68,6 +76,7 @@ export class StreamedUploads {
             blob_key: key,
             confirm_job_id: newId(),
             created_by_key_id: caller.keyId,
+            folder_id: file.folderId ?? null,
             updated_at: now,
             confirmed_at: now,
             expires_at: now,

@@ -15,6 +15,8 @@ export function uploadView(row: UploadRow) {
     failure_reason: row.failure_reason,
     detected_content_type: row.detected_content_type,
     deduplicated: row.deduplicated,
+    folder_id: row.folder_id,
+    file_id: row.file_id,
   };
 }
 
