@@ -1,12 +1,14 @@
 /**
  * The README's files walk-through is a promise that pasting it into a shell works. So it runs here as
  * printed: its shell blocks, taken from README.md at test time, in bash against the built server on a
- * fresh database, from a folder whose data/admin.key is the server's own (as after `npm start`). Only
- * STOWAGE is set, to the server's URL; the key comes from that file, as the README says.
+ * fresh database. They run in a folder laid out like the repository after `npm start`: the server's
+ * data folder as data/ (so data/admin.key is its key) and dist/ linked to the built CLI. Only STOWAGE
+ * (the server's URL) and DATABASE_URL (its database, for `files verify`) are set; the key comes from
+ * data/admin.key, as the README says.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -33,7 +35,7 @@ function runBash(
   env: Record<string, string>,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const base = { ...process.env };
-  for (const name of ['KEY', 'STOWAGE', 'DATABASE_URL', 'TEST_DATABASE_URL']) delete base[name];
+  for (const name of ['KEY', 'STOWAGE', 'DATABASE_URL', 'TEST_DATABASE_URL', 'STOWAGE_DATA_DIR']) delete base[name];
   const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -60,6 +62,7 @@ describe('the README files walk-through', () => {
   before(async () => {
     script = shellBlocksOf(await readFile(path.join(root, 'README.md'), 'utf8'), HEADING);
     workDir = await mkdtemp(path.join(os.tmpdir(), 'stowage-readme-'));
+    await symlink(path.join(root, 'dist'), path.join(workDir, 'dist'));
     database = await freshDatabase();
     server = await spawnServer({ STOWAGE_DATA_DIR: path.join(workDir, 'data'), DATABASE_URL: database.url }, { readyTimeoutMs: 90_000 });
   });
@@ -83,13 +86,14 @@ describe('the README files walk-through', () => {
       'Range: bytes=',
       '/api/v1/folders"',
       'folder_id',
+      'files verify',
     ]) {
       assert.ok(script.includes(step), `the walk-through uses ${step}`);
     }
   });
 
   it('runs as printed and shows what its comments say', async () => {
-    const { code, stdout, stderr } = await runBash(script, workDir, { STOWAGE: server.url });
+    const { code, stdout, stderr } = await runBash(script, workDir, { STOWAGE: server.url, DATABASE_URL: database.url });
     assert.equal(code, 0, `exit status\n--- stdout\n${stdout}\n--- stderr\n${stderr}`);
     const lines = stdout.split('\n');
 
@@ -121,6 +125,21 @@ describe('the README files walk-through', () => {
     assert.ok(lines.includes('first draft'), 'version 1 still has its bytes');
     assert.ok(lines.includes('first (HTTP 206)'), 'a range of version 1');
     assert.ok(lines.includes('4'), 'the move made version 4');
-    assert.equal(lines.at(-2), 'notes.txt', 'the file is listed in its folder');
+    assert.ok(lines.includes('notes.txt'), 'the file is listed in its folder');
+
+    // files verify: the tip it reads is version 4, and every version checks out.
+    const tip = /^file \S+: tip ver 4 (bafyrei\w+)$/m.exec(stdout);
+    assert.ok(tip, stdout);
+    assert.deepEqual(
+      lines.filter((line) => /^ {2}ver \d+ /.test(line)).map((line) => line.trim().split(/ +/)),
+      [
+        ['ver', '1', v1, 'ok'],
+        ['ver', '2', chain[1][1], 'ok'],
+        ['ver', '3', chain[0][1], 'ok'],
+        ['ver', '4', tip[1], 'ok'],
+      ],
+      stdout,
+    );
+    assert.match(stdout, /^chain holds/m);
   });
 });
