@@ -82,6 +82,8 @@ export interface Config {
     readonly graceSeconds: number;
     /** Most items of each kind one run handles: a large backlog drains over several runs. */
     readonly batch: number;
+    /** How long deleted files and uploads stay in the trash, recoverable, before the sweeper purges them. */
+    readonly trashRetentionSeconds: number;
   };
   readonly previews: {
     /** Wall-clock limit of one CAD → GLB conversion; past it that preview fails with `timeout`. */
@@ -156,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cron: read.cron('STOWAGE_SWEEP_CRON', '*/5 * * * *'),
       graceSeconds: read.int('STOWAGE_SWEEP_GRACE_SECONDS', 3 * 24 * 3600, 0),
       batch: read.int('STOWAGE_SWEEP_BATCH', 500, 1),
+      trashRetentionSeconds: read.int('STOWAGE_TRASH_RETENTION_DAYS', 30, 0, 36_500) * 24 * 3600,
     },
     previews: {
       timeoutSeconds: read.int('STOWAGE_PREVIEW_TIMEOUT_SECONDS', 120, 1),

@@ -80,6 +80,23 @@ describe('files', () => {
     assert.equal(again.status, 409, 'no content is awaited any more');
   });
 
+  it('a content POST retried with its Idempotency-Key is replayed for the same bytes and refused for others', async () => {
+    const created = await api('POST', '/api/v1/files', { filename: 'once.txt', content_type: 'text/plain', size: 4 });
+    const send = (bytes: string) =>
+      fetch(`${h.url}/api/v1/files/${created.body.id}/content`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/octet-stream', 'idempotency-key': `content-${created.body.id}` },
+        body: bytes,
+      });
+    const first = await send('once');
+    assert.equal(first.status, 200);
+    const again = await send('once');
+    assert.equal(again.status, 200);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal((await again.json()).ver, 1, 'the first answer, not a second version');
+    assert.equal((await send('twice')).status, 409);
+  });
+
   it('creates version 1 at once from a confirmed upload, sharing its bytes', async () => {
     const upload = await uploadConfirmed(h, 'report.pdf', 'pdf-ish bytes');
     const created = await api('POST', '/api/v1/files', {

@@ -56,7 +56,16 @@ describe('the sweeper', () => {
 
   /** Sweeps until the storage walk has wrapped round once, so every blob was looked at; sums the reports. */
   async function fullPass(at?: Date): Promise<SweepReport & { runs: number }> {
-    const total = { expired_uploads: 0, purged_blobs: 0, orphan_blobs: 0, leftovers: 0, expired_idempotency_keys: 0, runs: 0 };
+    const total = {
+      expired_uploads: 0,
+      purged_blobs: 0,
+      orphan_blobs: 0,
+      leftovers: 0,
+      expired_idempotency_keys: 0,
+      purged_files: 0,
+      purged_uploads: 0,
+      runs: 0,
+    };
     do {
       const report = await sweep(at);
       for (const [what, count] of Object.entries(report)) total[what as keyof SweepReport] += count;

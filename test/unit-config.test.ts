@@ -66,7 +66,12 @@ describe('loadConfig with no environment', () => {
       maintenanceIntervalSeconds: 30,
       pollingIntervalSeconds: 1,
     });
-    assert.deepEqual(config.sweeper, { cron: '*/5 * * * *', graceSeconds: 3 * 24 * 3600, batch: 500 });
+    assert.deepEqual(config.sweeper, {
+      cron: '*/5 * * * *',
+      graceSeconds: 3 * 24 * 3600,
+      batch: 500,
+      trashRetentionSeconds: 30 * 24 * 3600,
+    });
     assert.deepEqual(config.previews, { timeoutSeconds: 120, maxMemoryMb: 2048 });
     assert.deepEqual(config.corsOrigins, ['*']);
     assert.ok(config.refusedContentTypes.includes('application/x-msdownload'), 'Windows executables are refused by default');
@@ -129,6 +134,7 @@ describe('loadConfig reads each variable', () => {
     ['STOWAGE_SWEEP_CRON', '0 * * * *', (c) => c.sweeper.cron, '0 * * * *'],
     ['STOWAGE_SWEEP_GRACE_SECONDS', '0', (c) => c.sweeper.graceSeconds, 0],
     ['STOWAGE_SWEEP_BATCH', '10', (c) => c.sweeper.batch, 10],
+    ['STOWAGE_TRASH_RETENTION_DAYS', '7', (c) => c.sweeper.trashRetentionSeconds, 7 * 24 * 3600],
     ['STOWAGE_PREVIEW_TIMEOUT_SECONDS', '30', (c) => c.previews.timeoutSeconds, 30],
     ['STOWAGE_PREVIEW_MAX_MEMORY_MB', '128', (c) => c.previews.maxMemoryMb, 128],
     ['CORS_ORIGINS', 'https://a.example, https://B.example,', (c) => c.corsOrigins, ['https://a.example', 'https://b.example']],

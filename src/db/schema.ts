@@ -90,6 +90,8 @@ export interface UploadTable {
   /** The folder whose file confirming this upload makes; the file it made. */
   folder_id: string | null;
   file_id: string | null;
+  /** In the trash since; null while live. */
+  deleted_at: NullableTimestamp;
 }
 
 export interface IdempotencyKeyTable {

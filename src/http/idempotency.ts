@@ -23,6 +23,8 @@ declare module 'fastify' {
      * stored without it and a replay is refused: the secret is never kept, so never shown again.
      */
     secretField?: string;
+    /** The route takes its body as raw bytes (a stream): a retry is told apart by their digest, as a form's. */
+    rawBody?: boolean;
   }
 }
 
@@ -51,7 +53,7 @@ export function installIdempotency(app: FastifyInstance, db: Db, { maxStreamedBy
   app.decorateRequest('streamedBody', null);
 
   app.addHook('preParsing', async (request, _reply, payload) => {
-    if (keyOf(request) !== undefined && isForm(request)) {
+    if (keyOf(request) !== undefined && (isForm(request) || request.routeOptions.config?.rawBody)) {
       request.streamedBody = new StreamedBodyDigest(payload, String(request.headers['content-type']));
     }
     return payload;

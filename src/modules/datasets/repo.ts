@@ -99,7 +99,7 @@ export const datasetRepo = {
   findUploadForShare(db: Executor, orgId: string, id: string) {
     return db
       .selectFrom('uploads')
-      .select(['id', 'name', 'status'])
+      .select(['id', 'name', 'status', 'deleted_at'])
       .where('org_id', '=', orgId)
       .where('id', '=', id)
       .forShare()

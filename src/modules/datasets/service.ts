@@ -44,6 +44,9 @@ export class DatasetService {
         ? await datasetRepo.findUploadForShare(tx, caller.orgId, input.data_source_id)
         : undefined;
       if (!upload) throw notFound('upload');
+      if (upload.deleted_at) {
+        throw conflict('an upload in the trash cannot be attached: recover it first', { data_source_id: upload.id, status: 'deleted' });
+      }
       if (upload.status === 'cancelled') {
         throw conflict('a cancelled upload cannot be attached', { data_source_id: upload.id, status: upload.status });
       }

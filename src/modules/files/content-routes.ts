@@ -44,6 +44,7 @@ export async function fileContentRoutes(app: FastifyInstance, opts: { files: Fil
     errors: [400, 409, 413, 415, 422],
     options: {
       bodyLimit: Number.MAX_SAFE_INTEGER,
+      config: { rawBody: true },
       // A form is checked as every form upload is; a raw body only for the size it declares.
       preValidation: async (request, reply) => {
         if (request.isMultipart()) return refuseUnfitForm(request, reply, limits);

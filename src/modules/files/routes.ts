@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { baseUrlOf } from '../../http/base-url.js';
@@ -13,9 +14,11 @@ import {
   FileReupload,
   FileUpdate,
   FileVersionList,
+  PermanentQuery,
   VersionQuery,
 } from './schema.js';
 import type { FilesService } from './service.js';
+import { Message } from '../parts/schema.js';
 
 const CAS = 'A conflict (409, `details: {expected, actual}`) when `expect_tip` is not the current cid; nothing changes then.';
 
@@ -107,6 +110,38 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     notFound: 'file',
     errors: [422],
     handler: async (request) => files.versions(principalOf(request), request.params.file_id, pageOf(request.query)),
+  });
+
+  route.delete('/:file_id', {
+    operationId: 'deleteFile',
+    summary: 'Delete File',
+    description:
+      'Moves the file to the trash: hidden from lists, its content and download URLs 404, recoverable until the sweeper purges it ' +
+      '(`STOWAGE_TRASH_RETENTION_DAYS`, default 30). `?permanent=true` (admin) purges it at once with its versions, and frees ' +
+      'the bytes no other upload, version or dataset link still uses. Deleting a deleted file changes nothing.',
+    scope: 'files:write',
+    params: FileParams,
+    querystring: PermanentQuery,
+    response: {
+      200: {
+        description: 'The file, now in the trash (`deleted_at` set); or a message when purged.',
+        schema: Type.Union([FileRef, Message]),
+      },
+    },
+    notFound: 'file',
+    errors: [422],
+    handler: async (request) => files.delete(principalOf(request), request.params.file_id, { permanent: request.query.permanent ?? false }),
+  });
+
+  route.post('/:file_id/recover', {
+    operationId: 'recoverFile',
+    summary: 'Recover File',
+    description: 'Takes the file out of the trash, as it was; a file not in the trash is answered unchanged.',
+    scope: 'files:write',
+    params: FileParams,
+    response: { 200: { description: 'The file, live again.', schema: FileRef } },
+    notFound: 'file',
+    handler: async (request) => files.recover(principalOf(request), request.params.file_id),
   });
 
   route.get('/:file_id/download-url', {

@@ -141,4 +141,7 @@ export const FileListQuery = Type.Composite([
     include_deleted: Type.Optional(Type.Boolean({ default: false, description: 'Include files in the trash.' })),
   }),
 ]);
+export const PermanentQuery = Type.Object({
+  permanent: Type.Optional(Type.Boolean({ default: false, description: 'Purge at once instead of the trash (admin only).' })),
+});
 export const DownloadUrl = Type.Object({ url: Type.String(), expires_in: Type.Integer() });

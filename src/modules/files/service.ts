@@ -5,7 +5,9 @@ import { BlobError, type ByteRange } from '../../blobs/blob-store.js';
 import type { Executor } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import type { Attributes, EditedBy, FileRow, FileVersionRow, Relationship, UploadRow } from '../../db/schema.js';
-import { conflict, type FieldProblem, notFound, payloadTooLarge, validationError } from '../../errors.js';
+import { grants } from '../../access/scopes.js';
+import { conflict, type FieldProblem, insufficientScope, notFound, payloadTooLarge, validationError } from '../../errors.js';
+import { purgeFile } from '../sweeper/purge.js';
 import { newId } from '../../ids.js';
 import type { JobTransaction } from '../../jobs/queue.js';
 import type { ModuleDeps } from '../module.js';
@@ -266,6 +268,8 @@ export class FilesService {
             throw conflict('the file changed while its bytes were arriving', { expected: pending.expect_tip, actual: locked.cid });
           }
           checkKey(pending.properties.key, upload, 'body');
+          // Made for this file: it goes with the file when the file is purged.
+          await t.db.updateTable('uploads').set({ file_id: locked.id }).where('id', '=', upload.id).execute();
           return this.appendVersion(t, editorOf(caller), locked, {
             properties: contentProperties(pending.properties, upload),
             relationships: pending.relationships,
@@ -283,6 +287,29 @@ export class FilesService {
       }
       throw error;
     }
+  }
+
+  /** Into the trash: hidden from lists, its content unreachable, recoverable until the sweeper purges it. */
+  async delete(caller: Principal, id: string, options: { permanent: boolean }) {
+    if (options.permanent) {
+      if (!grants(caller.scopes, 'admin')) throw insufficientScope('admin');
+      const file = await findOwned(this.deps.db, caller, 'file', id);
+      await purgeFile(this.deps.db, this.deps.blobs, file.id);
+      return { message: `file ${file.filename} purged with its versions` };
+    }
+    const file = await this.deps.db.transaction().execute(async (tx) => {
+      const row = await findOwned(tx, caller, 'file', id, { lock: true });
+      return row.deleted_at ? row : filesRepo.update(tx, row.id, { deleted_at: new Date() });
+    });
+    return fileView(file, await this.tipOf(this.deps.db, file));
+  }
+
+  async recover(caller: Caller, id: string) {
+    const file = await this.deps.db.transaction().execute(async (tx) => {
+      const row = await findOwned(tx, caller, 'file', id, { lock: true });
+      return row.deleted_at ? filesRepo.update(tx, row.id, { deleted_at: null }) : row;
+    });
+    return fileView(file, await this.tipOf(this.deps.db, file));
   }
 
   /** The version `ver` (the tip when omitted) with the upload holding its bytes; 404 for a trashed file. */
@@ -373,6 +400,8 @@ export class FilesService {
   /** A confirmed, live upload of the caller's org whose bytes may become a version's content. */
   private async usableUpload(db: Executor, caller: Caller, id: string, expect: { size?: number; key?: string }): Promise<UploadRow> {
     const upload = await findOwned(db, caller, 'upload', id);
+    if (upload.deleted_at)
+      throw conflict('this upload is in the trash: recover it first', { data_source_id: upload.id, status: 'deleted' });
     if (upload.status !== 'confirmed') {
       throw conflict(`a ${upload.status} upload has no verified bytes to make a version of`, {
         data_source_id: upload.id,

@@ -6,6 +6,7 @@ import type { Db } from '../../db/database.js';
 import type { PeriodicJob } from '../../jobs/job-kind.js';
 import type { Metrics } from '../../metrics.js';
 import type { ModuleDeps } from '../module.js';
+import { purgeFile, purgeUpload } from './purge.js';
 
 export interface SweepDeps {
   db: Db;
@@ -28,6 +29,8 @@ export interface SweepReport {
   orphan_blobs: number;
   leftovers: number;
   expired_idempotency_keys: number;
+  purged_files: number;
+  purged_uploads: number;
 }
 
 /**
@@ -48,6 +51,7 @@ export async function runSweep(deps: SweepDeps, at: Date = new Date()): Promise<
     orphan_blobs: await removeOrphans(deps, batch, graceCutoff),
     leftovers: await deps.blobs.removeLeftovers(new Date(at.getTime() - leftoverAge * 1000)),
     expired_idempotency_keys: await dropExpiredIdempotency(deps.db, batch, at),
+    ...(await purgeTrash(deps, batch, new Date(at.getTime() - deps.config.sweeper.trashRetentionSeconds * 1000))),
   };
   for (const [what, count] of Object.entries(report)) if (count) deps.metrics.sweptTotal.inc({ what }, count);
   deps.log.info({ sweep: report }, 'sweep finished');
@@ -160,6 +164,33 @@ async function removeOrphans(deps: SweepDeps, batch: number, graceCutoff: Date):
     .onConflict((oc) => oc.column('name').doUpdateSet({ position, updated_at: sql`now()` }))
     .execute();
   return removed;
+}
+
+/**
+ * Files and uploads in the trash longer than the retention period are purged: files first, so the
+ * uploads made for them are purged in the same run; bytes go only where nothing else uses them.
+ */
+async function purgeTrash(deps: SweepDeps, batch: number, cutoff: Date): Promise<{ purged_files: number; purged_uploads: number }> {
+  const files = await deps.db
+    .selectFrom('files')
+    .select('id')
+    .where('deleted_at', '<', cutoff)
+    .orderBy('deleted_at')
+    .limit(batch)
+    .execute();
+  let purgedFiles = 0;
+  for (const file of files) if ((await purgeFile(deps.db, deps.blobs, file.id)) === 'purged') purgedFiles++;
+  const uploads = await deps.db
+    .selectFrom('uploads')
+    .select('id')
+    .where('deleted_at', '<', cutoff)
+    .where('blob_purged_at', 'is', null)
+    .orderBy('deleted_at')
+    .limit(batch)
+    .execute();
+  let purgedUploads = 0;
+  for (const upload of uploads) if ((await purgeUpload(deps.db, deps.blobs, upload.id)) === 'purged') purgedUploads++;
+  return { purged_files: purgedFiles, purged_uploads: purgedUploads };
 }
 
 async function dropExpiredIdempotency(db: Db, batch: number, at: Date): Promise<number> {

@@ -7,6 +7,8 @@ import { Upload } from './schema.js';
 import { UploadsService } from './service.js';
 import { StreamedUploads } from './streamed.js';
 import { streamedUploadRoutes } from './streamed-routes.js';
+import { UploadTrash } from './trash.js';
+import { uploadTrashRoutes } from './trash-routes.js';
 
 /** Uploads (data sources): presigned, streamed and multipart, checked by the confirm job. */
 export function uploadsModule(deps: ModuleDeps): Module {
@@ -20,6 +22,7 @@ export function uploadsModule(deps: ModuleDeps): Module {
       await app.register(uploadsRoutes, { uploads, publicUrl });
       await app.register(multipartRoutes, { multipart: new MultipartUploads(deps, uploads), publicUrl });
       await app.register(streamedUploadRoutes, { streamed: new StreamedUploads(deps), maxBytes: limits.simpleUploadBytes });
+      await app.register(uploadTrashRoutes, { trash: new UploadTrash(deps) });
     },
     jobs: [confirmJob],
   };

@@ -11,13 +11,17 @@ export const uploadsRepo = {
 
   /** Confirmed uploads of the org holding any of these sha256s: what a new upload may share instead of storing again. */
   findConfirmedByContent(db: Executor, orgId: string, sha256s: string[]) {
-    return db
-      .selectFrom('uploads')
-      .select(['sha256', 'blob_key', 'size_bytes', 'detected_content_type'])
-      .where('org_id', '=', orgId)
-      .where('status', '=', 'confirmed')
-      .where('sha256', 'in', sha256s)
-      .execute();
+    return (
+      db
+        .selectFrom('uploads')
+        .select(['sha256', 'blob_key', 'size_bytes', 'detected_content_type'])
+        .where('org_id', '=', orgId)
+        .where('status', '=', 'confirmed')
+        // Bytes in the trash are not shared anew: a new upload would otherwise hold them past their purge date.
+        .where('deleted_at', 'is', null)
+        .where('sha256', 'in', sha256s)
+        .execute()
+    );
   },
 
   find(db: Executor, orgId: string, id: string) {
@@ -42,8 +46,13 @@ export const uploadsRepo = {
     return query.forUpdate().executeTakeFirst();
   },
 
-  async list(db: Executor, orgId: string, options: { includeCancelled: boolean; status?: UploadStatus; limit: number; offset: number }) {
+  async list(
+    db: Executor,
+    orgId: string,
+    options: { includeCancelled: boolean; includeDeleted: boolean; status?: UploadStatus; limit: number; offset: number },
+  ) {
     let base = db.selectFrom('uploads').where('org_id', '=', orgId);
+    if (!options.includeDeleted) base = base.where('deleted_at', 'is', null);
     if (options.status) base = base.where('status', '=', options.status);
     else if (!options.includeCancelled) base = base.where('status', '!=', 'cancelled');
     const [rows, total] = await Promise.all([

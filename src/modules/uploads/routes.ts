@@ -80,9 +80,9 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     errors: [422],
     handler: async (request) => {
       const principal = principalOf(request);
-      const { include_cancelled: includeCancelled = false, status } = request.query;
+      const { include_cancelled: includeCancelled = false, include_deleted: includeDeleted = false, status } = request.query;
       if ((includeCancelled || status === 'cancelled') && !grants(principal.scopes, 'admin')) throw insufficientScope('admin');
-      return uploads.list(caller(principal), { includeCancelled, status, ...pageOf(request.query) });
+      return uploads.list(caller(principal), { includeCancelled, includeDeleted, status, ...pageOf(request.query) });
     },
   });
 

@@ -25,6 +25,7 @@ export const Upload = Type.Object(
     deduplicated: Type.Boolean({ description: 'True when the bytes were already stored for this org and are shared, not uploaded again.' }),
     folder_id: nullable(Uuid, { description: 'The folder named at presign, whose file confirming makes.' }),
     file_id: nullable(Uuid, { description: 'The file confirming this upload made (with folder_id); null before, or without a folder.' }),
+    deleted_at: NullableTimestamp,
   },
   { $id: 'Upload', title: 'Upload' },
 );
@@ -107,6 +108,7 @@ export const ListQuery = Type.Composite([
       Type.Boolean({ default: false, description: 'Include cancelled uploads in the list (hidden by default; needs admin).' }),
     ),
     status: Type.Optional(UploadStatus),
+    include_deleted: Type.Optional(Type.Boolean({ default: false, description: 'Include uploads in the trash (hidden by default).' })),
   }),
   Pagination,
 ]);

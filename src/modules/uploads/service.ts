@@ -160,7 +160,10 @@ export class UploadsService {
     });
   }
 
-  async list(caller: Caller, options: { includeCancelled: boolean; status?: UploadStatus; limit: number; offset: number }) {
+  async list(
+    caller: Caller,
+    options: { includeCancelled: boolean; includeDeleted: boolean; status?: UploadStatus; limit: number; offset: number },
+  ) {
     const { rows, count } = await uploadsRepo.list(this.deps.db, caller.orgId, options);
     return { count, data: rows.map(uploadView) };
   }
@@ -194,7 +197,7 @@ export class UploadsService {
   async downloadUrl(caller: Caller, id: string, baseUrl: string) {
     const row = await findOwned(this.deps.db, caller, 'upload', id);
     // Only confirmed bytes are served: anything else may be partial, wrong or refused.
-    if (row.status !== 'confirmed') throw notFound('confirmed upload');
+    if (row.status !== 'confirmed' || row.deleted_at) throw notFound('confirmed upload');
     const url = await this.deps.blobs.presignGet(
       row.blob_key,
       { filename: row.name, contentType: row.detected_content_type ?? row.content_type },
@@ -230,6 +233,7 @@ export class UploadsService {
   }
 
   private async retryLocked(t: JobTransaction, row: UploadRow) {
+    if (row.deleted_at) throw conflict('this upload is in the trash: recover it first', { status: 'deleted' });
     if (row.status !== 'pending' && row.status !== 'failed') {
       throw conflict(`a ${row.status} upload cannot be retried`, { status: row.status });
     }

@@ -17,6 +17,7 @@ export function uploadView(row: UploadRow) {
     deduplicated: row.deduplicated,
     folder_id: row.folder_id,
     file_id: row.file_id,
+    deleted_at: row.deleted_at?.toISOString() ?? null,
   };
 }
 
