@@ -192,6 +192,14 @@ describe('files', () => {
     assert.equal(sent.body.prev_cid, file.cid);
     assert.equal(sent.body.note, 'second');
 
+    // An edit between a reupload and its bytes: the bytes are refused, not silently dropped, and a new reupload works.
+    const edited = await api('PUT', `/api/v1/files/${file.id}`, { expect_tip: sent.body.cid, note: 'meanwhile' });
+    assert.equal(edited.status, 200, JSON.stringify(edited.body));
+    await api('POST', `/api/v1/files/${file.id}/reupload`, { expect_tip: edited.body.cid, content_type: 'text/plain', size: 5 });
+    await api('PUT', `/api/v1/files/${file.id}`, { expect_tip: edited.body.cid, note: 'an edit in between' });
+    const late = await sendContent(file.id, 'third');
+    assert.equal(late.status, 409, JSON.stringify(late.body));
+
     const ranged = await fetch(`${h.url}/api/v1/files/${file.id}/content?ver=1`, { headers: { 'x-api-key': key, range: 'bytes=6-12' } });
     assert.equal(ranged.status, 206);
     assert.equal(await ranged.text(), 'content');
@@ -228,7 +236,7 @@ describe('files', () => {
   it('an upload naming a folder becomes version 1 of a file there when it is confirmed, by every upload route', async () => {
     const folder = await api('POST', '/api/v1/folders/', { name: 'inbox' });
     assert.equal(folder.status, 201, JSON.stringify(folder.body));
-    const viaJob = await uploadConfirmed(h, 'drawing.pdf', 'drawing bytes', { folder_id: folder.body.id });
+    const viaJob = await uploadConfirmed(h, 'drawing.pdf', 'drawing bytes', { folder_id: folder.body.id }, key);
     const viaForm = await postForm(h, {
       bytes: Buffer.from('form bytes'),
       filename: 'form.txt',
@@ -269,6 +277,12 @@ describe('files', () => {
       body: { name: 'x.txt', folder_id: '0190a5c4-0000-7000-8000-000000000000' },
     });
     assert.equal(unknownFolder.status, 404);
+    const uploadsOnly = await h.api('POST', '/api/v1/uploads/presign', {
+      key: h.keys.writer,
+      body: { name: 'y.txt', folder_id: folder.body.id },
+    });
+    assert.equal(uploadsOnly.status, 403, 'making a file through an upload needs files:write too');
+    assert.equal(uploadsOnly.body.error.details.required_scope, 'files:write');
   });
 
   it('lists with q and pages; files:read cannot write; another org sees 404', async () => {

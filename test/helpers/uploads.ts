@@ -42,11 +42,17 @@ export async function settle(h: Harness, id: string, jobId: string) {
 }
 
 /** presign → PUT → confirm → settled: a confirmed upload of `bytes`. */
-export async function uploadConfirmed(h: Harness, name: string, bytes: Buffer | string, extra: Record<string, unknown> = {}) {
-  const p = await presign(h, { name, size_bytes: Buffer.byteLength(bytes), sha256: sha256(bytes), ...extra });
+export async function uploadConfirmed(
+  h: Harness,
+  name: string,
+  bytes: Buffer | string,
+  extra: Record<string, unknown> = {},
+  key = h.keys.writer,
+) {
+  const p = await presign(h, { name, size_bytes: Buffer.byteLength(bytes), sha256: sha256(bytes), ...extra }, key);
   const put = await putBytes(p, bytes);
   if (!put.ok) throw new Error(`PUT answered ${put.status}: ${await put.text()}`);
-  const jobId = await confirm(h, p.data_source_id);
+  const jobId = await confirm(h, p.data_source_id, key);
   const { upload, job } = await settle(h, p.data_source_id, jobId);
   if (upload.status !== 'confirmed') throw new Error(`upload ended ${upload.status}: ${JSON.stringify(job)}`);
   return upload;

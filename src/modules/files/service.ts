@@ -168,10 +168,21 @@ export class FilesService {
       let properties = editProperties(base, input);
       let uploadId = tip?.upload_id;
       if (input.data_source_id) {
+        // New bytes: the file's first content keeps what was declared for it (a content-CID key is
+        // checked); other content takes the upload's type, and the old key, which named the old bytes, goes.
         const upload = await this.usableUpload(t.db, caller, input.data_source_id, {
           size: tip ? undefined : pending?.size,
-          key: typeof properties.key === 'string' ? properties.key : undefined,
+          key: !tip && typeof properties.key === 'string' ? properties.key : undefined,
         });
+        if (tip) {
+          properties = declaredProperties(properties, {
+            filename: String(properties.filename),
+            content_type: upload.content_type ?? upload.detected_content_type ?? String(properties.content_type),
+            size: Number(upload.size_bytes),
+            label: String(properties.label ?? properties.filename),
+            description: typeof properties.description === 'string' ? properties.description : undefined,
+          });
+        }
         properties = contentProperties(properties, upload);
         uploadId = upload.id;
       }
@@ -249,6 +260,14 @@ export class FilesService {
     if (file.deleted_at) throw refuse(inTrash());
     if (!pending)
       throw refuse(conflict('this file awaits no content: POST …/reupload first to declare the next one', { status: file.status }));
+    if (pending.expect_tip !== file.cid) {
+      throw refuse(
+        conflict('the file has changed since this content was declared: reupload again on the new tip', {
+          expected: pending.expect_tip,
+          actual: file.cid,
+        }),
+      );
+    }
     const limit = this.deps.config.limits.simpleUploadBytes;
     if (pending.size > limit) {
       throw refuse(
@@ -419,6 +438,7 @@ export class FilesService {
   }
 
   private async appendVersion(t: JobTransaction, editedBy: EditedBy, file: FileRow, next: NextVersion) {
+    const previousUpload = file.ver ? (await filesRepo.version(t.db, file.id, file.ver))?.upload_id : undefined;
     const record = versionRecordOf({
       prev_cid: file.cid,
       ver: file.ver + 1,
@@ -458,7 +478,9 @@ export class FilesService {
       filename: String(record.properties.filename),
       label: String(record.properties.label ?? record.properties.filename),
       folder_id: record.folder_id,
-      pending_content: null,
+      // New content fulfils whatever content was awaited; an edit leaves it awaited (its bytes then meet
+      // a tip that moved on, and are refused with 409 rather than silently dropped).
+      ...(next.upload_id !== previousUpload ? { pending_content: null } : {}),
     });
     return fileView(updated, version);
   }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { baseUrlOf } from '../../http/base-url.js';
 import { routesOf } from '../../http/route.js';
+import { requireFilesWriteFor } from './folder-scope.js';
 import type { MultipartUploads } from './multipart.js';
 import {
   CompleteRequest,
@@ -26,7 +27,7 @@ export async function multipartRoutes(app: FastifyInstance, opts: { multipart: M
     body: MultipartStartRequest,
     response: { 200: { description: 'The pending upload and how to cut the file into parts.', schema: MultipartStartResponse } },
     errors: [409, 422],
-    handler: async (request) => multipart.start(principalOf(request), request.body),
+    handler: async (request) => multipart.start(requireFilesWriteFor(principalOf(request), [request.body]), request.body),
   });
 
   route.post('/:data_source_id/parts', {

@@ -4,6 +4,7 @@ import { principalOf } from '../../http/auth.js';
 import { baseUrlOf } from '../../http/base-url.js';
 import { insufficientScope } from '../../errors.js';
 import { routesOf } from '../../http/route.js';
+import { requireFilesWriteFor } from './folder-scope.js';
 import { pageOf } from '../../http/schemas.js';
 import { grants } from '../../access/scopes.js';
 import {
@@ -40,7 +41,11 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     body: PresignRequest,
     response: { 200: { description: 'The pending upload and the signed request that stores its bytes.', schema: PresignResponse } },
     errors: [409, 422],
-    handler: async (request) => uploads.presign(caller(principalOf(request)), request.body, baseUrlOf(request, publicUrl)),
+    handler: async (request) => {
+      const principal = principalOf(request);
+      requireFilesWriteFor(principal, [request.body]);
+      return uploads.presign(caller(principal), request.body, baseUrlOf(request, publicUrl));
+    },
   });
 
   route.post('/presign/batch', {
@@ -54,7 +59,11 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     },
     errors: [409, 422],
     handler: async (request) => ({
-      files: await uploads.presignMany(caller(principalOf(request)), request.body.files, baseUrlOf(request, publicUrl)),
+      files: await uploads.presignMany(
+        caller(requireFilesWriteFor(principalOf(request), request.body.files)),
+        request.body.files,
+        baseUrlOf(request, publicUrl),
+      ),
     }),
   });
 

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
+import { requireFilesWriteFor } from './folder-scope.js';
 import { acceptFormFile, formFileBody, refuseUnfitForm, storeFormFile } from './form-file.js';
 import { Upload } from './schema.js';
 import type { StreamedUploads } from './streamed.js';
@@ -32,6 +33,7 @@ export async function streamedUploadRoutes(app: FastifyInstance, opts: { streame
       const caller = principalOf(request);
       const folderId = request.query.folder_id ?? null;
       try {
+        requireFilesWriteFor(caller, [{ folder_id: folderId }]);
         await streamed.checkFolder(caller, folderId);
       } catch (error) {
         // The body was not read: closing spares the client from sending the rest of it.
