@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runSweep } from '../src/modules/sweeper/sweep-job.js';
+import { sendFileContent } from './helpers/files.js';
 import { type Harness, startStowage } from './helpers/harness.js';
 import { presign, sha256, uploadConfirmed } from './helpers/uploads.js';
 
@@ -36,13 +37,9 @@ describe('trash', () => {
       content_type: 'text/plain',
       size: Buffer.byteLength(text),
     });
-    const response = await fetch(`${h.url}/api/v1/files/${created.body.id}/content`, {
-      method: 'POST',
-      headers: { 'x-api-key': key, 'content-type': 'application/octet-stream' },
-      body: text,
-    });
-    assert.equal(response.status, 200, await response.clone().text());
-    return (await response.json()) as { id: string; cid: string; properties: { sha256: string } };
+    const sent = await sendFileContent(h, key, created.body.id, text);
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    return sent.body as { id: string; cid: string; properties: { sha256: string } };
   }
 
   it('a deleted file is hidden, its content 404, its writes refused, and it recovers as it was', async () => {

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { verifyFile } from '../src/modules/files/verify.js';
 import { type CliResult, runCli } from './helpers/cli.js';
+import { sendFileContent } from './helpers/files.js';
 import { type Harness, startStowage } from './helpers/harness.js';
 
 interface Version {
@@ -24,14 +25,9 @@ interface Version {
 async function fileOfThreeVersions(h: Harness, key: string): Promise<string> {
   const api = (method: string, route: string, body?: unknown) => h.api(method, route, { key, body });
   const sendContent = async (id: string, bytes: string) => {
-    const response = await fetch(`${h.url}/api/v1/files/${id}/content`, {
-      method: 'POST',
-      headers: { 'x-api-key': key, 'content-type': 'text/plain' },
-      body: bytes,
-    });
-    const body = await response.json();
-    assert.equal(response.status, 200, JSON.stringify(body));
-    return body;
+    const sent = await sendFileContent(h, key, id, bytes, 'text/plain');
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    return sent.body;
   };
   const created = await api('POST', '/api/v1/files', { filename: 'plan.txt', content_type: 'text/plain', size: 11 });
   assert.equal(created.status, 201, JSON.stringify(created.body));

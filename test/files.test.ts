@@ -11,6 +11,7 @@ import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2';
 import { type Harness, startStowage } from './helpers/harness.js';
+import { sendFileContent } from './helpers/files.js';
 import { postForm } from './helpers/forms.js';
 import { presign, uploadConfirmed } from './helpers/uploads.js';
 
@@ -31,14 +32,7 @@ describe('files', () => {
   });
   after(() => h.close());
 
-  async function sendContent(id: string, bytes: string, contentType = 'application/octet-stream') {
-    const response = await fetch(`${h.url}/api/v1/files/${id}/content`, {
-      method: 'POST',
-      headers: { 'x-api-key': key, 'content-type': contentType },
-      body: bytes,
-    });
-    return { status: response.status, body: await response.json() };
-  }
+  const sendContent = (id: string, bytes: string) => sendFileContent(h, key, id, bytes);
 
   async function readyFile(text: string, extra: Record<string, unknown> = {}) {
     const created = await api('POST', '/api/v1/files', {
