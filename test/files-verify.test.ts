@@ -61,7 +61,8 @@ function assertHolds(result: CliResult, versions: number) {
   assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
   assert.equal((result.stdout.match(/^ {2}ver \d+ {2}bafyrei\S+ {2}ok$/gm) ?? []).length, versions, result.stdout);
   assert.match(result.stdout, /chain holds/);
-  assert.equal(result.stderr, '', 'no progress bar when stderr is not a terminal');
+  // Not necessarily empty: libraries may warn there (the AWS SDK about future Node versions).
+  assert.doesNotMatch(result.stderr, /\r|\d+%|ETA/, 'no progress bar when stderr is not a terminal');
 }
 
 /** Exit 1, the version's own line BROKEN on `check`, and the summary naming it as the first break. */

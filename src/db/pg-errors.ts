@@ -1,5 +1,6 @@
 /** PostgreSQL error codes we turn into domain answers, in one place. */
 const UNIQUE_VIOLATION = '23505';
+const FOREIGN_KEY_VIOLATION = '23503';
 const CONNECTION_CLASS = '08';
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
@@ -12,6 +13,11 @@ interface PgLikeError {
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const e = error as PgLikeError;
   return e?.code === UNIQUE_VIOLATION && (constraint === undefined || e.constraint === constraint);
+}
+
+/** The row referred to went away meanwhile (a parent deleted), or a row still refers to the one going. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return (error as PgLikeError)?.code === FOREIGN_KEY_VIOLATION;
 }
 
 /** True when the database could not be reached or refused work for a moment: answer 503, retry later. */

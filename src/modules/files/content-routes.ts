@@ -8,7 +8,7 @@ import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
 import { acceptFormFile, formFile, type FormFileLimits, refuseUnfitForm } from '../uploads/form-file.js';
 import { FileParams, FileRef, VersionQuery } from './schema.js';
-import type { FilesService } from './service.js';
+import type { FileContent } from './content.js';
 
 const BYTES = { type: 'string', format: 'binary' } as const;
 
@@ -16,8 +16,8 @@ const BYTES = { type: 'string', format: 'binary' } as const;
  * A file's bytes in and out. Its own plugin: the body parsers here hand every body over as a stream
  * (a form's `file` field, or the raw body), which the JSON routes must never see.
  */
-export async function fileContentRoutes(app: FastifyInstance, opts: { files: FilesService; maxBytes: number }) {
-  const { files, maxBytes } = opts;
+export async function fileContentRoutes(app: FastifyInstance, opts: { content: FileContent; maxBytes: number }) {
+  const { content: files, maxBytes } = opts;
   app.removeAllContentTypeParsers();
   await acceptFormFile(app, maxBytes);
   // Any other type is the content itself, streamed to storage as it arrives.

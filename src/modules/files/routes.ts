@@ -17,14 +17,19 @@ import {
   PermanentQuery,
   VersionQuery,
 } from './schema.js';
+import type { FileContent } from './content.js';
 import type { FilesService } from './service.js';
+import type { FileTrash } from './trash.js';
 import { Message } from '../parts/schema.js';
 
 const CAS = 'A conflict (409, `details: {expected, actual}`) when `expect_tip` is not the current cid; nothing changes then.';
 
 /** Files and their versions (reference 002's file entities, with folders and trash from 004). */
-export async function fileRoutes(app: FastifyInstance, opts: { files: FilesService; publicUrl: string | null }) {
-  const { files, publicUrl } = opts;
+export async function fileRoutes(
+  app: FastifyInstance,
+  opts: { files: FilesService; content: FileContent; trash: FileTrash; publicUrl: string | null },
+) {
+  const { files, content, trash, publicUrl } = opts;
   const route = routesOf(app, { tags: ['files'] });
 
   route.post('/', {
@@ -130,7 +135,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     },
     notFound: 'file',
     errors: [422],
-    handler: async (request) => files.delete(principalOf(request), request.params.file_id, { permanent: request.query.permanent ?? false }),
+    handler: async (request) => trash.delete(principalOf(request), request.params.file_id, { permanent: request.query.permanent ?? false }),
   });
 
   route.post('/:file_id/recover', {
@@ -141,7 +146,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     params: FileParams,
     response: { 200: { description: 'The file, live again.', schema: FileRef } },
     notFound: 'file',
-    handler: async (request) => files.recover(principalOf(request), request.params.file_id),
+    handler: async (request) => trash.recover(principalOf(request), request.params.file_id),
   });
 
   route.get('/:file_id/download-url', {
@@ -155,6 +160,6 @@ export async function fileRoutes(app: FastifyInstance, opts: { files: FilesServi
     notFound: 'file, version or content',
     errors: [422],
     handler: async (request) =>
-      files.downloadUrl(principalOf(request), request.params.file_id, request.query.ver, baseUrlOf(request, publicUrl)),
+      content.downloadUrl(principalOf(request), request.params.file_id, request.query.ver, baseUrlOf(request, publicUrl)),
   });
 }

@@ -1,7 +1,7 @@
 import type { Caller } from '../../access/caller.js';
 import { findOwned } from '../../access/find-owned.js';
 import type { Db, Executor } from '../../db/database.js';
-import { isUniqueViolation } from '../../db/pg-errors.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../../db/pg-errors.js';
 import { conflict, notFound, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { cleanFolderName } from './name.js';
@@ -133,11 +133,6 @@ export class FolderService {
       }
     }
   }
-}
-
-/** 23503: the row referred to went away under us (a parent deleted meanwhile), or is still referred to. */
-function isForeignKeyViolation(error: unknown): boolean {
-  return (error as { code?: string })?.code === '23503';
 }
 
 function nameTaken(target: { parentId: string | null; name: string }, holderId: string | null) {
