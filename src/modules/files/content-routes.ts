@@ -34,9 +34,8 @@ export async function fileContentRoutes(app: FastifyInstance, opts: { content: F
     scope: 'files:write',
     params: FileParams,
     consumes: ['application/octet-stream', 'multipart/form-data'],
-    // Nothing required: the raw body reaches validation as a stream (an object to ajv), a form's as nothing.
+    // No type and nothing required: the raw body reaches validation as a stream, a form's as nothing.
     body: Type.Unsafe({
-      type: 'object',
       description: 'The content as the raw body, or as a form field `file`.',
       properties: { file: { type: 'string', format: 'binary', description: 'The content, in a multipart/form-data body.' } },
     }),
