@@ -47,24 +47,18 @@ export async function purgeFile(db: Db, blobs: BlobStore, fileId: string): Promi
   const made = await db.transaction().execute(async (tx) => {
     const file = await tx.selectFrom('files').select(['id', 'deleted_at']).where('id', '=', fileId).forUpdate().executeTakeFirst();
     if (!file) return null;
-    const versions = await tx.selectFrom('file_versions').select('upload_id').where('file_id', '=', fileId).execute();
-    const mine = await tx.selectFrom('uploads').select('id').where('file_id', '=', fileId).execute();
-    await tx.deleteFrom('files').where('id', '=', fileId).execute();
-    const uploadIds = [...new Set([...versions.map((v) => v.upload_id), ...mine.map((u) => u.id)])];
     // Uploads made for this file go with it; an upload the client brought separately stays its own.
+    const mine = (await tx.selectFrom('uploads').select('id').where('file_id', '=', fileId).execute()).map((u) => u.id);
+    await tx.deleteFrom('files').where('id', '=', fileId).execute();
     if (mine.length) {
       await tx
         .updateTable('uploads')
         .set({ deleted_at: file.deleted_at ?? new Date() })
-        .where(
-          'id',
-          'in',
-          mine.map((u) => u.id),
-        )
+        .where('id', 'in', mine)
         .where('deleted_at', 'is', null)
         .execute();
     }
-    return { uploadIds: uploadIds.filter((id) => mine.some((u) => u.id === id)) };
+    return { uploadIds: mine };
   });
   if (!made) return 'gone';
   for (const id of made.uploadIds) await purgeUpload(db, blobs, id);
