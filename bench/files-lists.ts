@@ -35,6 +35,7 @@ import {
   startBenchService,
   verdict,
 } from './lib.js';
+import { SEARCH_COUNT_CAP } from '../src/db/list-counts.js';
 
 const TARGET_P99_MS = 20;
 const FOLDERS = 1000;
@@ -43,12 +44,14 @@ const VERSIONS_ON_ONE_FILE = 1000;
 /** RARE_MATCHES filenames carry this word, evenly spread, so `q` matches few whatever the size. */
 const RARE_WORD = 'quasar';
 const RARE_MATCHES = 20;
+/** Every seeded filename carries this word: its search count stops at the cap. */
+const COMMON_WORD = 'document';
 const EDITED_BY = `'{"user_id": null, "user_label": null, "method": "api"}'::jsonb`;
 
 interface ListCase {
   name: string;
   route: string;
-  /** The count query the route runs, for EXPLAIN; null where the route runs none. */
+  /** The query of the route's that could scan (its count; for a search also its page), for EXPLAIN; null where none could. */
   countSql: string | null;
 }
 
@@ -129,24 +132,32 @@ async function main(): Promise<number> {
   const someFolder = '00000000-0000-4000-9000-000000000500'; // inside a root folder; ~1,000 files
   const rootFolder = '00000000-0000-4000-9000-000000000001'; // 9 folders inside it
   const live = `org_id = '${org}' AND deleted_at IS NULL`;
-  const like = `'%${RARE_WORD}%'`;
+  const counter = (list: string, scope = '00000000-0000-0000-0000-000000000000') =>
+    `SELECT sum(n) FROM list_counts WHERE org_id = '${org}' AND list = '${list}' AND scope = '${scope}'`;
+  const search = (word: string) =>
+    `SELECT count(*) FROM (SELECT id FROM files WHERE ${live} AND (filename ILIKE '%${word}%' OR label ILIKE '%${word}%') LIMIT ${SEARCH_COUNT_CAP}) m`;
+  const searchPage = (word: string) =>
+    `SELECT * FROM files WHERE ${live} AND (filename ILIKE '%${word}%' OR label ILIKE '%${word}%') ORDER BY created_at DESC, id DESC LIMIT 50`;
   const cases: ListCase[] = [
-    { name: 'files (first page)', route: '/api/v1/files/', countSql: `SELECT count(*) FROM files WHERE ${live}` },
-    { name: 'files ?offset=10000', route: '/api/v1/files/?offset=10000', countSql: `SELECT count(*) FROM files WHERE ${live}` },
+    { name: 'files (first page)', route: '/api/v1/files/', countSql: counter('files_live') },
+    { name: 'files ?offset=10000', route: '/api/v1/files/?offset=10000', countSql: counter('files_live') },
     {
       name: 'files ?folder_id',
       route: `/api/v1/files/?folder_id=${someFolder}`,
-      countSql: `SELECT count(*) FROM files WHERE ${live} AND folder_id = '${someFolder}'`,
+      countSql: counter('files_live', someFolder),
     },
     {
-      name: `files ?q=${RARE_WORD}`,
-      route: `/api/v1/files/?q=${RARE_WORD}`,
-      countSql: `SELECT count(*) FROM files WHERE ${live} AND (filename ILIKE ${like} OR label ILIKE ${like})`,
+      name: 'files ?folder_id&include_deleted',
+      route: `/api/v1/files/?folder_id=${someFolder}&include_deleted=true`,
+      countSql: counter('files', someFolder),
     },
+    { name: `files ?q=${RARE_WORD} (count)`, route: `/api/v1/files/?q=${RARE_WORD}`, countSql: search(RARE_WORD) },
+    { name: `files ?q=${RARE_WORD} (page)`, route: `/api/v1/files/?q=${RARE_WORD}`, countSql: searchPage(RARE_WORD) },
+    { name: `files ?q=${COMMON_WORD} (count)`, route: `/api/v1/files/?q=${COMMON_WORD}`, countSql: search(COMMON_WORD) },
     {
       name: 'files ?include_deleted',
       route: '/api/v1/files/?include_deleted=true',
-      countSql: `SELECT count(*) FROM files WHERE org_id = '${org}'`,
+      countSql: counter('files'),
     },
     { name: 'versions (1,000; first page)', route: `/api/v1/files/${bigFileId}/versions`, countSql: null },
     { name: 'versions ?offset=500', route: `/api/v1/files/${bigFileId}/versions?offset=500`, countSql: null },

@@ -15,6 +15,16 @@ export interface Database {
   folders: FolderTable;
   files: FileTable;
   file_versions: FileVersionTable;
+  list_counts: ListCountTable;
+}
+
+/** Written only by the counting triggers of migration 0012; read through db/list-counts.ts. */
+export interface ListCountTable {
+  org_id: string;
+  list: string;
+  scope: string;
+  shard: number;
+  n: ColumnType<string, number | string, number | string>;
 }
 
 export interface SweeperCursorTable {

@@ -1,3 +1,4 @@
+import { SEARCH_COUNT_CAP } from '../../db/list-counts.js';
 import { Type } from '@sinclair/typebox';
 import { NullableTimestamp, Pagination, Timestamp, Uuid, listOf, nullable } from '../../http/schemas.js';
 
@@ -63,7 +64,16 @@ export const FileVersion = Type.Object({
   ts: Type.Integer({ description: 'Epoch milliseconds.' }),
 });
 
-export const FileList = listOf(FileRef);
+export const FileList = Type.Composite([
+  listOf(FileRef),
+  Type.Object({
+    count_capped: Type.Optional(
+      Type.Boolean({
+        description: `Present (true) when a \`q\` search matched ${SEARCH_COUNT_CAP.toLocaleString('en')} files or more: \`count\` stopped there. Other lists count exactly.`,
+      }),
+    ),
+  }),
+]);
 export const FileVersionList = listOf(FileVersion);
 
 const Filename = Type.String({ minLength: 1, maxLength: 255 });
