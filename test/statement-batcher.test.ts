@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InsertBatcher } from '../src/db/insert-batcher.js';
+import { StatementBatcher } from '../src/db/statement-batcher.js';
 
 describe('InsertBatcher', () => {
   it('coalesces rows added in the same turn into one insert, and resolves each caller after it', async () => {
@@ -35,5 +36,31 @@ describe('InsertBatcher', () => {
       results.map((r) => r.status),
       ['fulfilled', 'rejected', 'fulfilled'],
     );
+  });
+});
+
+describe('StatementBatcher', () => {
+  it("answers each caller its own item's result from one shared statement", async () => {
+    const calls: number[][] = [];
+    const batcher = new StatementBatcher<number, string>(async (items) => {
+      calls.push(items);
+      return items.map((n) => `#${n}`);
+    });
+    assert.deepEqual(await Promise.all([3, 1, 2].map((n) => batcher.submit(n))), ['#3', '#1', '#2']);
+    assert.deepEqual(calls, [[3, 1, 2]]);
+  });
+
+  it('never puts two items with one key in the same statement, and runs the later one alongside', async () => {
+    const calls: string[][] = [];
+    const batcher = new StatementBatcher<string, number>(
+      async (items) => {
+        calls.push(items);
+        return items.map((item) => item.length);
+      },
+      { key: (item) => item.split(':')[0] },
+    );
+    const answers = await Promise.all(['a:1', 'b:1', 'a:22', 'c:1', 'a:333'].map((item) => batcher.submit(item)));
+    assert.deepEqual(answers, [3, 3, 4, 3, 5]);
+    assert.deepEqual(calls, [['a:1', 'b:1', 'c:1'], ['a:22'], ['a:333']]);
   });
 });

@@ -34,8 +34,9 @@ export async function fileContentRoutes(app: FastifyInstance, opts: { content: F
     scope: 'files:write',
     params: FileParams,
     consumes: ['application/octet-stream', 'multipart/form-data'],
-    // No type and nothing required: the raw body reaches validation as a stream, a form's as nothing.
+    // Nothing required: the raw body reaches validation as a stream (an object), a form's or a missing one as null.
     body: Type.Unsafe({
+      type: ['object', 'null'],
       description: 'The content as the raw body, or as a form field `file`.',
       properties: { file: { type: 'string', format: 'binary', description: 'The content, in a multipart/form-data body.' } },
     }),

@@ -9,7 +9,7 @@ import type { StreamedUploads } from '../uploads/streamed.js';
 import type { PendingContent } from './pending.js';
 import { contentProperties } from './properties.js';
 import { filesRepo } from './repo.js';
-import { appendVersion, checkKey, editorOf, inTrash } from './versions.js';
+import { appendVersion, checkKey, editorOf, inTrash, movesIn, tipOf } from './versions.js';
 
 /** A file's bytes: in (the content a create or reupload declared) and out (any version's, or a range). */
 export class FileContent {
@@ -61,7 +61,7 @@ export class FileContent {
           checkKey(pending.properties.key, upload, 'body');
           // Made for this file: it goes with the file when the file is purged.
           await t.db.updateTable('uploads').set({ file_id: locked.id }).where('id', '=', upload.id).execute();
-          return appendVersion(t, editorOf(caller), locked, {
+          return appendVersion({ db: t.db, move: movesIn(t.db) }, editorOf(caller), locked, await tipOf(t.db, locked), {
             properties: contentProperties(pending.properties, upload),
             relationships: pending.relationships,
             note: pending.note,

@@ -2,7 +2,7 @@ import type { JobTransaction } from '../../jobs/queue.js';
 import { newId } from '../../ids.js';
 import { contentProperties, declaredProperties } from './properties.js';
 import { filesRepo } from './repo.js';
-import { appendVersion } from './versions.js';
+import { appendVersion, movesIn } from './versions.js';
 
 /**
  * Uploads that named a folder become files as they are confirmed, in the same transaction: version
@@ -36,13 +36,19 @@ export async function filesFromConfirmedUploads(t: JobTransaction, confirmed: re
       updated_at: new Date(),
     });
     const properties = declaredProperties({}, { filename, content_type: contentType, size: Number(upload.size_bytes), label: filename });
-    await appendVersion(t, { user_id: upload.created_by_key_id, user_label: keyLabel, method: 'api' }, file, {
-      properties: contentProperties(properties, upload),
-      relationships: [],
-      note: null,
-      folder_id: upload.folder_id,
-      upload_id: upload.id,
-    });
+    await appendVersion(
+      { db: t.db, move: movesIn(t.db) },
+      { user_id: upload.created_by_key_id, user_label: keyLabel, method: 'api' },
+      file,
+      null,
+      {
+        properties: contentProperties(properties, upload),
+        relationships: [],
+        note: null,
+        folder_id: upload.folder_id,
+        upload_id: upload.id,
+      },
+    );
     await t.db.updateTable('uploads').set({ file_id: file.id }).where('id', '=', upload.id).execute();
   }
 }

@@ -1,10 +1,36 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import type { FileRow, FileVersionRow, FileTable, FileVersionTable } from '../../db/schema.js';
+import { SEARCH_COUNT_CAP, countedRows } from '../../db/list-counts.js';
+import type { FileRow, FileVersionRow, FileTable } from '../../db/schema.js';
+import type { VersionRecord } from './cid.js';
 import type { Insertable, Updateable } from 'kysely';
+import type { PendingContent } from './pending.js';
 
 /** `%` and `_` in a search term are literal characters, not patterns. */
 const likeTerm = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** A new version, and what moving the tip to it changes on the file row. */
+export interface TipWrite {
+  file_id: string;
+  ver: number;
+  org_id: string;
+  cid: string;
+  prev_cid: string | null;
+  ts: number;
+  edited_by: VersionRecord['edited_by'];
+  note: string | null;
+  properties: VersionRecord['properties'];
+  relationships: VersionRecord['relationships'];
+  folder_id: string | null;
+  upload_id: string;
+  filename: string;
+  label: string;
+  /** The awaited content arrived (or was replaced by other content): nothing is awaited any more. */
+  clear_pending: boolean;
+}
+
+/** A version row as to_jsonb renders it: bigint as a number, timestamps as text. */
+type TipJson = Omit<FileVersionRow, 'ts' | 'created_at'> & { ts: number; created_at: string };
 
 /** A file with its tip version, when it has one. */
 export interface FileWithTip {
@@ -26,8 +52,56 @@ export const filesRepo = {
       .executeTakeFirstOrThrow();
   },
 
-  insertVersion(db: Executor, row: Insertable<FileVersionTable>) {
-    return db.insertInto('file_versions').values(row).returningAll().executeTakeFirstOrThrow();
+  /**
+   * Compare-and-swap of tips in one statement: each file moves to its new version only while its tip
+   * is still the version's `prev_cid` and it is not in the trash, and a version is written only for a
+   * file that moved. Of concurrent writers on one tip, the first to update the row wins; the others
+   * re-check the moved row and match nothing. One result per write: undefined where the tip had moved.
+   * No two writes may name one file (StatementBatcher's key keeps them apart).
+   */
+  async advanceTips(db: Executor, writes: TipWrite[]): Promise<(FileVersionRow | undefined)[]> {
+    const { rows } = await sql<FileVersionRow>`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(writes)}::jsonb) AS w(
+          file_id uuid, ver integer, org_id uuid, cid text, prev_cid text, ts bigint, edited_by jsonb, note text,
+          properties jsonb, relationships jsonb, folder_id uuid, upload_id uuid, filename text, label text, clear_pending boolean)
+      ), moved AS (
+        UPDATE files f
+           SET ver = i.ver, cid = i.cid, status = 'ready', filename = i.filename, label = i.label, folder_id = i.folder_id,
+               pending_content = CASE WHEN i.clear_pending THEN NULL ELSE f.pending_content END, updated_at = now()
+          FROM input i
+         WHERE f.id = i.file_id AND f.cid IS NOT DISTINCT FROM i.prev_cid AND f.deleted_at IS NULL
+        RETURNING f.id)
+      INSERT INTO file_versions (file_id, ver, org_id, cid, prev_cid, ts, edited_by, note, properties, relationships, folder_id, upload_id)
+      SELECT i.file_id, i.ver, i.org_id, i.cid, i.prev_cid, i.ts, i.edited_by, i.note, i.properties, i.relationships, i.folder_id, i.upload_id
+        FROM input i JOIN moved m ON m.id = i.file_id
+      RETURNING *`.execute(db);
+    const byFile = new Map(rows.map((row) => [row.file_id, row]));
+    return writes.map((w) => byFile.get(w.file_id));
+  },
+
+  /** Files with their tip versions, in one query, whatever their orgs: the caller checks the org of each. */
+  async findManyWithTip(db: Executor, ids: string[]): Promise<FileWithTip[]> {
+    const rows = await db
+      .selectFrom('files')
+      .leftJoin('file_versions as v', (join) => join.onRef('v.file_id', '=', 'files.id').onRef('v.ver', '=', 'files.ver'))
+      .selectAll('files')
+      .select(sql<TipJson | null>`CASE WHEN v.file_id IS NULL THEN NULL ELSE to_jsonb(v) END`.as('tip'))
+      .where('files.id', '=', sql<string>`ANY(${ids}::uuid[])`)
+      .execute();
+    return rows.map(({ tip, ...file }) => ({ file, tip: tip && { ...tip, ts: String(tip.ts), created_at: new Date(tip.created_at) } }));
+  },
+
+  /** Declares the content the file awaits next, only while its tip is still the one the writer read. */
+  awaitContent(db: Executor, file: FileRow, next: PendingContent) {
+    return db
+      .updateTable('files')
+      .set({ pending_content: JSON.stringify(next), updated_at: sql`now()` })
+      .where('id', '=', file.id)
+      .where(sql<boolean>`cid IS NOT DISTINCT FROM ${file.cid}::text`)
+      .where('deleted_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
   },
 
   version(db: Executor, fileId: string, ver: number) {
@@ -58,7 +132,7 @@ export const filesRepo = {
       const term = likeTerm(options.q);
       base = base.where((eb) => eb.or([eb('files.filename', 'ilike', term), eb('files.label', 'ilike', term)]));
     }
-    const [files, total] = await Promise.all([
+    const [files, count] = await Promise.all([
       base
         .selectAll('files')
         .orderBy('files.created_at', 'desc')
@@ -66,7 +140,13 @@ export const filesRepo = {
         .limit(options.limit)
         .offset(options.offset)
         .execute(),
-      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+      options.q
+        ? db
+            .selectFrom(base.select('files.id').limit(SEARCH_COUNT_CAP).as('matches'))
+            .select(sql<number>`count(*)::int`.as('n'))
+            .executeTakeFirstOrThrow()
+            .then(({ n }) => ({ n, capped: n >= SEARCH_COUNT_CAP }))
+        : countedRows(db, orgId, options.includeDeleted ? 'files' : 'files_live', options.folderId).then((n) => ({ n, capped: false })),
     ]);
     const ready = files.filter((f) => f.ver > 0);
     const tips = ready.length
@@ -83,6 +163,6 @@ export const filesRepo = {
           .execute()
       : [];
     const byFile = new Map(tips.map((tip) => [tip.file_id, tip]));
-    return { rows: files.map((file) => ({ file, tip: byFile.get(file.id) ?? null })), count: total.n };
+    return { rows: files.map((file) => ({ file, tip: byFile.get(file.id) ?? null })), count: count.n, countCapped: count.capped };
   },
 };
