@@ -104,7 +104,7 @@ async function main(): Promise<number> {
            CASE WHEN i % ${Math.floor(fileCount / RARE_MATCHES)} = 0 THEN 'report-${RARE_WORD}-' || i || '.pdf' ELSE 'document-' || i || '.pdf' END,
            'label ' || i,
            ts, ts,
-           CASE WHEN i % 100 = 7 THEN ts + interval '1 hour' END
+           CASE WHEN i % 100 = 7 THEN now() - interval '1 hour' END
       FROM generate_series(1, ${fileCount}) i,
            LATERAL (SELECT timestamptz '2025-01-01' + i * interval '1 second' AS ts) t`);
   await run(`

@@ -32,6 +32,13 @@ export interface TipWrite {
 /** A version row as to_jsonb renders it: bigint as a number, timestamps as text. */
 type TipJson = Omit<FileVersionRow, 'ts' | 'created_at'> & { ts: number; created_at: string };
 
+/** The tip version joined as `v`, as one column: the file's own columns keep their names. */
+const TIP_JSON = sql<TipJson | null>`CASE WHEN v.file_id IS NULL THEN NULL ELSE to_jsonb(v) END`.as('tip');
+
+function withTip({ tip, ...file }: FileRow & { tip: TipJson | null }): FileWithTip {
+  return { file, tip: tip && { ...tip, ts: String(tip.ts), created_at: new Date(tip.created_at) } };
+}
+
 /** A file with its tip version, when it has one. */
 export interface FileWithTip {
   file: FileRow;
@@ -86,10 +93,10 @@ export const filesRepo = {
       .selectFrom('files')
       .leftJoin('file_versions as v', (join) => join.onRef('v.file_id', '=', 'files.id').onRef('v.ver', '=', 'files.ver'))
       .selectAll('files')
-      .select(sql<TipJson | null>`CASE WHEN v.file_id IS NULL THEN NULL ELSE to_jsonb(v) END`.as('tip'))
+      .select(TIP_JSON)
       .where('files.id', '=', sql<string>`ANY(${ids}::uuid[])`)
       .execute();
-    return rows.map(({ tip, ...file }) => ({ file, tip: tip && { ...tip, ts: String(tip.ts), created_at: new Date(tip.created_at) } }));
+    return rows.map(withTip);
   },
 
   /** Declares the content the file awaits next, only while its tip is still the one the writer read. */
@@ -132,13 +139,21 @@ export const filesRepo = {
       const term = likeTerm(options.q);
       base = base.where((eb) => eb.or([eb('files.filename', 'ilike', term), eb('files.label', 'ilike', term)]));
     }
-    const [files, count] = await Promise.all([
-      base
+    const page = base
+      .selectAll('files')
+      .orderBy('files.created_at', 'desc')
+      .orderBy('files.id', 'desc')
+      .limit(options.limit)
+      .offset(options.offset);
+    const [rows, count] = await Promise.all([
+      // The tips joined to the page only, after the offset: a deep page looks up 50 tips, not offset + 50.
+      db
+        .selectFrom(page.as('files'))
+        .leftJoin('file_versions as v', (join) => join.onRef('v.file_id', '=', 'files.id').onRef('v.ver', '=', 'files.ver'))
         .selectAll('files')
+        .select(TIP_JSON)
         .orderBy('files.created_at', 'desc')
         .orderBy('files.id', 'desc')
-        .limit(options.limit)
-        .offset(options.offset)
         .execute(),
       options.q
         ? db
@@ -146,23 +161,11 @@ export const filesRepo = {
             .select(sql<number>`count(*)::int`.as('n'))
             .executeTakeFirstOrThrow()
             .then(({ n }) => ({ n, capped: n >= SEARCH_COUNT_CAP }))
-        : countedRows(db, orgId, options.includeDeleted ? 'files' : 'files_live', options.folderId).then((n) => ({ n, capped: false })),
+        : countedRows(db, orgId, options.includeDeleted ? 'files' : 'files_live', options.folderId || null).then((n) => ({
+            n,
+            capped: false,
+          })),
     ]);
-    const ready = files.filter((f) => f.ver > 0);
-    const tips = ready.length
-      ? await db
-          .selectFrom('file_versions')
-          .selectAll()
-          .where(({ eb, refTuple, tuple }) =>
-            eb(
-              refTuple('file_id', 'ver'),
-              'in',
-              ready.map((f) => tuple(f.id, f.ver)),
-            ),
-          )
-          .execute()
-      : [];
-    const byFile = new Map(tips.map((tip) => [tip.file_id, tip]));
-    return { rows: files.map((file) => ({ file, tip: byFile.get(file.id) ?? null })), count: count.n, countCapped: count.capped };
+    return { rows: rows.map(withTip), count: count.n, countCapped: count.capped };
   },
 };
