@@ -6,9 +6,9 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import v8 from 'node:v8';
+import { ownPeakRssMb } from '../sandbox/memory.js';
 import { PreviewError, type PreviewFailure } from './errors.js';
 import type { CadFormat } from './formats.js';
-import { ownPeakRssMb } from './memory.js';
 import { toGlb } from './to-glb.js';
 
 export type ChildReply =

@@ -1,7 +1,7 @@
 /**
- * Resident memory of a process, from Linux's /proc. RSS is what counts here: OpenCascade's WASM heap
- * lives outside V8's, so --max-old-space-size alone does not bound it. Elsewhere than Linux there are
- * no figures, and only the heap cap holds.
+ * Resident memory of a process, from Linux's /proc. RSS is what counts here: native memory (a WASM
+ * heap like OpenCascade's, libvips, canvas, Buffers) lives outside V8's heap, so --max-old-space-size
+ * alone does not bound it. Elsewhere than Linux there are no figures, and only the heap cap holds.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
