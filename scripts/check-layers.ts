@@ -27,6 +27,8 @@ export const FLOORS: readonly (readonly [prefix: string, floor: number])[] = [
   ['src/shutdown.ts', 0],
   ['src/storage-limits.ts', 0],
   ['src/cad/', 0],
+  ['src/sandbox/', 0], // child processes held to time and memory limits
+  ['src/readings/', 0], // what a file holds, extracted in the sandbox
   ['src/previews/', 0], // the old name of src/cad/
   ['src/client/', 0], // the CLI's HTTP client talks to a server, it shares no code with one
   // 1 storage

@@ -91,6 +91,12 @@ export interface Config {
     /** Resident memory limit of the converter process; past it that preview fails with `memory_limit`. */
     readonly maxMemoryMb: number;
   };
+  readonly readings: {
+    /** Wall-clock limit of one extraction; past it that reading fails with `timeout`. */
+    readonly timeoutSeconds: number;
+    /** Resident memory limit of the extractor process (native libraries included); past it the reading fails with `memory_limit`. */
+    readonly maxMemoryMb: number;
+  };
   /** MIME types (exact or `type/*`) the confirm job refuses with `type_refused`. */
   readonly refusedContentTypes: readonly string[];
   /** Origins browsers may call the API and the signed blob URLs from: ['*'] for any, [] for none. */
@@ -163,6 +169,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     previews: {
       timeoutSeconds: read.int('STOWAGE_PREVIEW_TIMEOUT_SECONDS', 120, 1),
       maxMemoryMb: read.int('STOWAGE_PREVIEW_MAX_MEMORY_MB', 2048, 128),
+    },
+    readings: {
+      timeoutSeconds: read.int('STOWAGE_READING_TIMEOUT_SECONDS', 120, 1),
+      maxMemoryMb: read.int('STOWAGE_READING_MAX_MEMORY_MB', 1024, 64),
     },
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
     refusedContentTypes: read.list('STOWAGE_REFUSED_CONTENT_TYPES', DEFAULT_REFUSED_TYPES),

@@ -31,6 +31,12 @@ export function createMetrics(options: { defaults?: boolean } = {}) {
       labelNames: ['result'],
       registers: [registry],
     }),
+    readingOutcomes: new Counter({
+      name: 'stowage_readings_total',
+      help: 'Reading verdicts by result (ready or the failure reason).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     previewSeconds: new Histogram({
       name: 'stowage_preview_conversion_seconds',
       help: 'Time of successful CAD to GLB conversions.',

@@ -9,6 +9,7 @@ import { jobStatusModule } from './modules/job-status/index.js';
 import { keysModule } from './modules/keys/index.js';
 import { partsModule } from './modules/parts/index.js';
 import { previewsModule } from './modules/previews/index.js';
+import { readingsModule } from './modules/readings/index.js';
 import { revisionsModule } from './modules/revisions/index.js';
 import { sweeperModule } from './modules/sweeper/index.js';
 import { uploadsModule } from './modules/uploads/index.js';
@@ -24,6 +25,7 @@ const MODULES: readonly ModuleFactory[] = [
   blobUrlsModule,
   jobStatusModule,
   previewsModule,
+  readingsModule,
   partsModule,
   revisionsModule,
   datasetsModule,

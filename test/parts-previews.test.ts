@@ -181,7 +181,7 @@ describe('3D previews of CAD datasets', () => {
     const { partId, datasets } = await partWithRevision();
     const broken = await uploadDataset(datasets, 'broken.step', 'ISO-10303-21;\nHEADER;\nthis is not a model\n');
     const preview = await settled(`/api/v1/parts/${partId}/preview-url`);
-    assert.deepEqual(preview, { data_source_id: broken.data_source_id, status: 'failed', url: null });
+    assert.deepEqual(preview, { data_source_id: broken.data_source_id, status: 'failed', url: null, reason: 'unreadable' });
     assert.equal((await fetch(`${h.url}/healthz`)).status, 200);
 
     const good = await uploadDataset((await partWithRevision()).datasets, 'after.stl', cubeStl());
@@ -194,6 +194,7 @@ describe('3D previews of CAD datasets', () => {
       data_source_id: null,
       status: 'no_dataset',
       url: null,
+      reason: null,
     });
 
     const { partId } = await partWithRevision();
@@ -201,6 +202,7 @@ describe('3D previews of CAD datasets', () => {
       data_source_id: null,
       status: 'no_dataset',
       url: null,
+      reason: null,
     });
 
     const drawing = await partWithRevision();
@@ -209,11 +211,13 @@ describe('3D previews of CAD datasets', () => {
       data_source_id: null,
       status: 'no_dataset',
       url: null,
+      reason: null,
     });
     assert.deepEqual((await api('GET', `/api/v1/parts/datasets/${pdf.data_source_id}/preview-url`)).body, {
       data_source_id: pdf.data_source_id,
       status: 'no_dataset',
       url: null,
+      reason: null,
     });
   });
 
@@ -232,6 +236,7 @@ describe('3D previews of CAD datasets', () => {
       data_source_id: part.data_source_id,
       status: 'failed',
       url: null,
+      reason: 'unsupported',
     });
   });
 
@@ -250,6 +255,7 @@ describe('3D previews of CAD datasets', () => {
       data_source_id: presigned.body.data_source_id,
       status: 'pending',
       url: null,
+      reason: null,
     });
   });
 
@@ -280,7 +286,7 @@ describe('3D previews of CAD datasets', () => {
     const first = await api('GET', route);
     assert.deepEqual(
       first.body,
-      { data_source_id: link.data_source_id, status: 'pending', url: null },
+      { data_source_id: link.data_source_id, status: 'pending', url: null, reason: null },
       'started, not no_dataset or failed',
     );
     const preview = await settled(route);

@@ -6,7 +6,7 @@ import { isUuid } from '../ids.js';
 import type { Caller } from './caller.js';
 
 /** The org-owned rows a route names by id, with the word a 404 uses for each. */
-const TABLES = { upload: 'uploads', part: 'parts', job: 'jobs', folder: 'folders', file: 'files' } as const;
+const TABLES = { upload: 'uploads', part: 'parts', job: 'jobs', folder: 'folders', file: 'files', reading: 'readings' } as const;
 export type OwnedKind = keyof typeof TABLES;
 type RowOf<K extends OwnedKind> = Selectable<Database[(typeof TABLES)[K]]>;
 

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ReadingKind } from '../readings/reading.js';
 
 /** Row types of the tables in migrations/, as Kysely sees them. */
 export interface Database {
@@ -16,6 +17,37 @@ export interface Database {
   files: FileTable;
   file_versions: FileVersionTable;
   list_counts: ListCountTable;
+  readings: ReadingTable;
+  reading_chunks: ReadingChunkTable;
+}
+
+export type ReadingStatus = 'pending' | 'ready' | 'failed';
+
+export interface ReadingTable {
+  id: string;
+  org_id: string;
+  upload_id: string;
+  kind: ReadingKind;
+  status: Generated<ReadingStatus>;
+  job_id: string;
+  content: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  edited_content: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  error: ColumnType<{ reason: string; message: string } | null, string | null | undefined, string | null>;
+  thumbnail_key: string | null;
+  thumbnail_type: string | null;
+  thumbnail_size: BigIntColumn;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export type ReadingRow = Selectable<ReadingTable>;
+
+export interface ReadingChunkTable {
+  reading_id: string;
+  chunk: number;
+  org_id: string;
+  upload_id: string;
+  body: string;
 }
 
 /** Written only by the counting triggers of migration 0012; read through db/list-counts.ts. */

@@ -15,6 +15,8 @@ export interface OrgFixtures {
   /** A file with one version (from the confirmed upload), and one still awaiting its content. */
   file: string;
   pendingFile: string;
+  /** The reading of a confirmed text upload (pending or ready, whichever it is by then). */
+  reading: string;
   apiKeyId: string;
   /** Signed local-blob paths with their query: an upload target and a download. */
   blobPut: string;
@@ -38,6 +40,8 @@ export function idsFor(param: string, f: OrgFixtures): string[] {
       return [f.folder];
     case 'file_id':
       return [f.file, f.pendingFile];
+    case 'reading_id':
+      return [f.reading];
     case 'id':
       return [f.apiKeyId];
     default:
@@ -79,6 +83,8 @@ export async function createFixtures(h: Harness, key: string, label: string): Pr
     folder_id: folder.id,
   });
   const pendingFile = await call('POST', '/api/v1/files/', { filename: `${label}-later.txt`, content_type: 'text/plain', size: 3 });
+  const note = await streamedUpload(h, key, `${label}-note.txt`, `notes of ${label}\n`);
+  const reading = (await call('GET', `/api/v1/readings?data_source_id=${note.id}`)).data[0];
   const apiKey = await call('POST', '/api/v1/keys', { scopes: ['uploads:read'], label: `fuzz ${label}` });
   const download = await call('GET', `/api/v1/uploads/${confirmed.id}/download-url`);
   const local = (url: string) => {
@@ -97,6 +103,7 @@ export async function createFixtures(h: Harness, key: string, label: string): Pr
     folder: folder.id,
     file: file.id,
     pendingFile: pendingFile.id,
+    reading: reading.id,
     apiKeyId: apiKey.id,
     blobPut: local(toPut.url),
     blobGet: local(download.url),

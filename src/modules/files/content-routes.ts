@@ -92,6 +92,27 @@ export async function fileContentRoutes(app: FastifyInstance, opts: { content: F
       return reply.send(await files.read(upload, range ?? undefined));
     },
   });
+  route.get('/:file_id/thumbnail', {
+    operationId: 'getFileThumbnail',
+    summary: 'Get File Thumbnail',
+    description:
+      'A small WebP of the tip (or of version `ver`) when it is an image or a PDF (its first page), made by the reading of its bytes; 404 where there is none.',
+    scope: 'files:read',
+    params: FileParams,
+    querystring: VersionQuery,
+    produces: ['image/webp', 'image/png'],
+    response: { 200: { description: 'The thumbnail.', schema: BYTES as never } },
+    notFound: 'file, version or thumbnail',
+    errors: [422],
+    handler: async (request, reply) => {
+      const thumbnail = await files.thumbnail(principalOf(request), request.params.file_id, request.query.ver);
+      return reply
+        .header('content-type', thumbnail.contentType)
+        .header('content-length', thumbnail.size)
+        .header('cache-control', 'private, max-age=300')
+        .send(thumbnail.stream);
+    },
+  });
 }
 
 /** The content of a POST: a form's `file` field, or the raw body. */

@@ -4,6 +4,7 @@ import { findOwned } from '../../access/find-owned.js';
 import { BlobError, type ByteRange } from '../../blobs/blob-store.js';
 import type { FileVersionRow, UploadRow } from '../../db/schema.js';
 import { conflict, notFound, payloadTooLarge, validationError } from '../../errors.js';
+import { thumbnailOf } from '../readings/thumbnail.js';
 import type { ModuleDeps } from '../module.js';
 import type { StreamedUploads } from '../uploads/streamed.js';
 import type { PendingContent } from './pending.js';
@@ -101,6 +102,12 @@ export class FileContent {
       { expiresInSeconds: expiresIn, baseUrl },
     );
     return { url, expires_in: expiresIn };
+  }
+
+  /** The thumbnail the reading of version `ver`'s bytes (the tip's when omitted) made; 404 where there is none. */
+  async thumbnail(caller: Caller, id: string, ver?: number) {
+    const { upload } = await this.content(caller, id, ver);
+    return thumbnailOf(this.deps, upload);
   }
 
   /** The stored bytes of a version's upload, or the range of them. */

@@ -12,6 +12,6 @@ export function previewsModule(deps: ModuleDeps): Module {
     prefix: '/api/v1/parts',
     routes: (app) => previewRoutes(app, { previews, publicUrl: deps.config.publicUrl }),
     jobs: [previewJob],
-    on: { uploadsConfirmed: requestPreviews },
+    on: { uploadsConfirmed: async (t, uploads) => void (await requestPreviews(t, uploads)) },
   };
 }

@@ -13,6 +13,10 @@ const PreviewUrlResponse = Type.Object({
     description: 'Preview readiness state: ok, pending, failed, no_dataset.',
   }),
   url: Type.Union([Type.String(), Type.Null()], { description: "Presigned URL to the GLB preview; null unless status is 'ok'." }),
+  reason: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'Why the preview failed: `unreadable`, `unsupported`, `timeout`, `memory_limit`, `crashed`, or `upload_failed` / `upload_cancelled`; null otherwise.',
+  }),
 });
 
 const PREVIEW_ANSWER = 'The preview: `ok` with a URL to the GLB, or `pending`, `failed` or `no_dataset` without one.';

@@ -12,9 +12,11 @@ export interface PreviewUrl {
   data_source_id: string | null;
   status: PreviewUrlStatus;
   url: string | null;
+  /** Why a preview failed: the conversion's reason (`timeout`, `memory_limit`, `unsupported`, …). */
+  reason: string | null;
 }
 
-const NO_DATASET: PreviewUrl = { data_source_id: null, status: 'no_dataset', url: null };
+const NO_DATASET: PreviewUrl = { data_source_id: null, status: 'no_dataset', url: null, reason: null };
 
 /** Answers where a part's or an upload's GLB preview stands, with a short-lived URL once it is made. */
 export class PreviewService {
@@ -48,26 +50,31 @@ export class PreviewService {
     const model = candidates.find((c) => cadFormatOf(c.name));
     if (model) return this.statusOf(model, baseUrl);
     const unconvertible = candidates.find((c) => c.role === 'cad_3d');
-    return unconvertible ? { data_source_id: unconvertible.id, status: 'failed', url: null } : NO_DATASET;
+    return unconvertible ? { data_source_id: unconvertible.id, status: 'failed', url: null, reason: 'unsupported' } : NO_DATASET;
   }
 
   async forUpload(caller: Caller, uploadId: string, baseUrl: string): Promise<PreviewUrl> {
     const upload = await findOwned(this.deps.db, caller, 'upload', uploadId);
-    if (!cadFormatOf(upload.name)) return { data_source_id: upload.id, status: 'no_dataset', url: null };
+    if (!cadFormatOf(upload.name)) return { data_source_id: upload.id, status: 'no_dataset', url: null, reason: null };
     return this.statusOf(upload, baseUrl);
   }
 
   private async statusOf(upload: UploadRow, baseUrl: string): Promise<PreviewUrl> {
-    const answer = (status: PreviewUrlStatus, url: string | null = null): PreviewUrl => ({ data_source_id: upload.id, status, url });
+    const answer = (status: PreviewUrlStatus, url: string | null = null, reason: string | null = null): PreviewUrl => ({
+      data_source_id: upload.id,
+      status,
+      url,
+      reason,
+    });
     if (upload.status === 'pending') return answer('pending');
-    if (upload.status !== 'confirmed') return answer('failed');
+    if (upload.status !== 'confirmed') return answer('failed', null, `upload_${upload.status}`);
     const preview = await previewsRepo.find(this.deps.db, upload.id);
     if (!preview) {
       // Confirmed before previews existed (or its request was lost): start it now rather than never.
       await this.deps.queue.transaction(this.deps.db, (t) => requestPreviews(t, [upload]));
       return answer('pending');
     }
-    if (preview.status !== 'ok') return answer(preview.status);
+    if (preview.status !== 'ok') return answer(preview.status, null, preview.failure_reason);
     const url = await this.deps.blobs.presignGet(
       preview.blob_key!,
       { filename: `${upload.name.replace(/\.[^.]*$/, '')}.glb`, contentType: 'model/gltf-binary' },

@@ -13,7 +13,7 @@ export type PurgeOutcome = 'purged' | 'in_use' | 'gone';
 export async function purgeUpload(db: Db, blobs: BlobStore, uploadId: string): Promise<PurgeOutcome> {
   const freed = await db.transaction().execute(async (tx) => {
     const upload = await tx.selectFrom('uploads').selectAll().where('id', '=', uploadId).forUpdate().executeTakeFirst();
-    if (!upload || upload.blob_purged_at) return { outcome: 'gone' as const };
+    if (!upload || upload.blob_purged_at) return { outcome: 'gone' as const, deleteKeys: [] };
     const used = await tx
       .selectFrom('file_versions')
       .select('file_id')
@@ -21,8 +21,10 @@ export async function purgeUpload(db: Db, blobs: BlobStore, uploadId: string): P
       .unionAll(tx.selectFrom('dataset_links').select('upload_id as file_id').where('upload_id', '=', uploadId))
       .limit(1)
       .executeTakeFirst();
-    if (used) return { outcome: 'in_use' as const };
+    if (used) return { outcome: 'in_use' as const, deleteKeys: [] };
     await tx.updateTable('uploads').set({ blob_purged_at: new Date() }).where('id', '=', uploadId).execute();
+    // What was read from the bytes goes with them: their text must not stay searchable.
+    const reading = await tx.deleteFrom('readings').where('upload_id', '=', uploadId).returning('thumbnail_key').executeTakeFirst();
     const shared = await tx
       .selectFrom('uploads')
       .select('id')
@@ -31,10 +33,10 @@ export async function purgeUpload(db: Db, blobs: BlobStore, uploadId: string): P
       .where('blob_purged_at', 'is', null)
       .limit(1)
       .executeTakeFirst();
-    return { outcome: 'purged' as const, deleteKey: shared ? null : upload.blob_key };
+    return { outcome: 'purged' as const, deleteKeys: [shared ? null : upload.blob_key, reading?.thumbnail_key ?? null] };
   });
   // After the commit: a failed delete leaves a blob no row knows, which the orphan sweep takes.
-  if ('deleteKey' in freed && freed.deleteKey) await blobs.delete(freed.deleteKey).catch(() => {});
+  for (const key of freed.deleteKeys) if (key) await blobs.delete(key).catch(() => {});
   return freed.outcome;
 }
 

@@ -136,7 +136,7 @@ async function removeOrphans(deps: SweepDeps, batch: number, graceCutoff: Date):
   const listed = await deps.blobs.list({ after: cursor?.position ?? '', limit: batch });
   const old = listed.filter((blob) => blob.modifiedAt < graceCutoff);
   const keys = old.map((b) => b.key);
-  // Rows of both kinds name blobs: uploads their bytes, previews their GLB. A purged upload no longer
+  // Rows of three kinds name blobs: uploads their bytes, previews their GLB, readings their thumbnail. A purged upload no longer
   // does: bytes PUT to its unrevocable S3 URL after the purge belong to nobody.
   const known = new Set<string | null>();
   if (keys.length) {
@@ -149,6 +149,8 @@ async function removeOrphans(deps: SweepDeps, batch: number, graceCutoff: Date):
     for (const row of uploads) known.add(row.blob_key);
     for (const row of await deps.db.selectFrom('previews').select('blob_key').where('blob_key', 'in', keys).execute())
       known.add(row.blob_key);
+    for (const row of await deps.db.selectFrom('readings').select('thumbnail_key').where('thumbnail_key', 'in', keys).execute())
+      known.add(row.thumbnail_key);
   }
   let removed = 0;
   for (const blob of old) {
