@@ -10,11 +10,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { extractImage } from '../src/readings/extractors/image.js';
 import { extractPdf } from '../src/readings/extractors/pdf.js';
 import { CONTENT_TEXT_CAP_CHARS, type Extraction, ReadingError } from '../src/readings/reading.js';
+import { pngClaiming } from './helpers/hostile-files.js';
 import { loremPages, makeTextPdf } from './helpers/pdf-fixture.js';
 
 let dir: string;
@@ -182,25 +182,7 @@ describe('images', () => {
   });
 
   it('answers the size of an image too large to decode from its header, without a thumbnail and saying why', async () => {
-    const chunk = (type: string, data: Buffer) => {
-      const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-      const head = Buffer.alloc(4);
-      head.writeUInt32BE(data.length);
-      const crc = Buffer.alloc(4);
-      crc.writeUInt32BE(crc32(body));
-      return Buffer.concat([head, body, crc]);
-    };
-    const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(50_000, 0);
-    ihdr.writeUInt32BE(50_000, 4);
-    ihdr[8] = 8; // bit depth
-    ihdr[9] = 2; // RGB
-    const png = Buffer.concat([
-      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-      chunk('IHDR', ihdr),
-      chunk('IDAT', deflateSync(Buffer.alloc(1024))),
-      chunk('IEND', Buffer.alloc(0)),
-    ]);
+    const png = pngClaiming(50_000, 50_000);
     const started = performance.now();
     const result = await extractImage(await input('huge-claim.png', png), await workDir());
     assert.ok(performance.now() - started < 5000, 'refused from the header, not decoded');

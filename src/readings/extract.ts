@@ -5,10 +5,21 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { describeDeath, runChild } from '../sandbox/run-child.js';
 import type { ChildReply } from './extract-child.js';
+import { classify, extractHere } from './extract-here.js';
 import { type ExtractLimits, type Extraction, ReadingError, type ReadingKind } from './reading.js';
+
+/**
+ * Inputs up to this size of these kinds are read in the calling process, not a child: their extractors
+ * scan text in linear time under their own caps (columns, record size, nesting depth), so 64 KiB
+ * bounds what they can cost to milliseconds and a few MB, while a child costs 0.3 s and ~40 MB to
+ * start. Native parsers (PDF, images) always run in the child, whatever the size.
+ */
+const IN_PROCESS_MAX_BYTES = 64 * 1024;
+const IN_PROCESS_KINDS: readonly ReadingKind[] = ['csv', 'json', 'jsonl', 'text'];
 
 /** The kinds extracted here; 'cad' (previews) and 'unsupported' are the job's own. */
 export const EXTRACTED_KINDS = ['pdf', 'csv', 'json', 'jsonl', 'image', 'text'] as const satisfies readonly ReadingKind[];
@@ -21,7 +32,7 @@ export interface ExtractOptions {
 export interface ExtractResult extends Extraction {
   /** Wall-clock time from starting the child to its answer (process start and module load included). */
   ms: number;
-  /** The child's highest resident memory, in MiB, as the limit counts it. */
+  /** The child's highest resident memory, in MiB, as the limit counts it; 0 for a small input read in process. */
   peakRssMb: number;
 }
 
@@ -46,10 +57,12 @@ export async function extractReading(
   if (!(limits.timeoutMs > 0) || !(limits.maxMemoryMb > 0)) {
     throw new RangeError(`extraction limits must be positive, got ${JSON.stringify(limits)}`);
   }
-  if (!(await stat(inputPath)).isFile()) throw new Error(`extraction input ${inputPath} is not a file`);
+  const input = await stat(inputPath);
+  if (!input.isFile()) throw new Error(`extraction input ${inputPath} is not a file`);
   if (!(await stat(workDir)).isDirectory()) throw new Error(`extraction work folder ${workDir} is not a folder`);
   if (options.signal?.aborted) throw new ReadingError('aborted', 'the extraction was cancelled before it started');
 
+  if (IN_PROCESS_KINDS.includes(kind) && input.size <= IN_PROCESS_MAX_BYTES) return extractInProcess(inputPath, kind, workDir);
   const outcome = await runChild<ChildReply>({ script: CHILD_SCRIPT, args: [inputPath, kind, workDir], limits, signal: options.signal });
   switch (outcome.kind) {
     case 'failed_to_start':
@@ -80,5 +93,16 @@ export async function extractReading(
       }
       return { ...extraction, ms: outcome.ms, peakRssMb: outcome.peakRssMb };
     }
+  }
+}
+
+async function extractInProcess(inputPath: string, kind: ReadingKind, workDir: string): Promise<ExtractResult> {
+  const started = performance.now();
+  try {
+    return { ...(await extractHere(inputPath, kind, workDir)), ms: performance.now() - started, peakRssMb: 0 };
+  } catch (error) {
+    const { reason, message } = classify(error);
+    if (reason === 'system') throw new Error(`extraction: ${message}`);
+    throw new ReadingError(reason, message);
   }
 }
