@@ -96,6 +96,8 @@ export interface Config {
     readonly timeoutSeconds: number;
     /** Resident memory limit of the extractor process (native libraries included); past it the reading fails with `memory_limit`. */
     readonly maxMemoryMb: number;
+    /** Larger uploads are not read (their reading fails `too_large` at once): copying them out to read them would cost more than the reading is worth. */
+    readonly maxInputBytes: number;
   };
   /** MIME types (exact or `type/*`) the confirm job refuses with `type_refused`. */
   readonly refusedContentTypes: readonly string[];
@@ -173,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     readings: {
       timeoutSeconds: read.int('STOWAGE_READING_TIMEOUT_SECONDS', 120, 1),
       maxMemoryMb: read.int('STOWAGE_READING_MAX_MEMORY_MB', 1024, 64),
+      maxInputBytes: read.int('STOWAGE_READING_MAX_INPUT_MB', 2048, 1) * 1024 * 1024,
     },
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
     refusedContentTypes: read.list('STOWAGE_REFUSED_CONTENT_TYPES', DEFAULT_REFUSED_TYPES),

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { eventually, type Harness, startStowage } from './helpers/harness.js';
+import { pngClaiming, zipBomb } from './helpers/hostile-files.js';
 import { makeTextPdf } from './helpers/pdf-fixture.js';
 import { presign, sha256, uploadConfirmed } from './helpers/uploads.js';
 
@@ -16,7 +17,7 @@ describe('readings', () => {
   const api = (method: string, route: string, body?: unknown, key = h.keys.admin) => h.api(method, route, { key, body });
 
   before(async () => {
-    h = await startStowage({ STOWAGE_READING_TIMEOUT_SECONDS: '60' });
+    h = await startStowage({ STOWAGE_READING_TIMEOUT_SECONDS: '60', STOWAGE_READING_MAX_INPUT_MB: '1' });
   });
   after(() => h?.close());
 
@@ -113,6 +114,21 @@ describe('readings', () => {
 
     const wide = await read('wide.csv', `${Array.from({ length: 100_000 }, (_, i) => `c${i}`).join(',')}\n`);
     assert.equal(wide.reading.status, 'failed');
+
+    const bomb = await read('zeros.zip', zipBomb(64));
+    assert.equal(bomb.reading.status, 'ready', 'a zip is not unpacked: it is read as what it is');
+    assert.equal(bomb.reading.kind, 'unsupported');
+
+    const huge = await read('huge.png', pngClaiming(50_000, 50_000));
+    assert.equal(huge.reading.status, 'ready', JSON.stringify(huge.reading));
+    assert.deepEqual([huge.reading.content.width, huge.reading.content.height], [50_000, 50_000]);
+    assert.equal(huge.reading.has_thumbnail, false, 'never decoded');
+    assert.match(huge.reading.content.thumbnail_error, /pixel/);
+
+    const big = await read('big.txt', 'a line of text\n'.repeat(100_000));
+    assert.equal(big.reading.status, 'failed', 'over STOWAGE_READING_MAX_INPUT_MB (1 here): not copied out to be read');
+    assert.equal(big.reading.error.reason, 'too_large');
+    assert.equal(big.upload.status, 'confirmed');
 
     assert.equal((await fetch(`${h.url}/healthz`)).status, 200);
     const after = await read('after.txt', 'still reading\n');

@@ -52,6 +52,15 @@ async function runProcess(deps: ModuleDeps, job: JobRow): Promise<void> {
     });
     return;
   }
+  const size = Number(upload.size_bytes);
+  if (size > deps.config.readings.maxInputBytes) {
+    await decide(deps, job, reading.id, {
+      status: 'failed',
+      reason: 'too_large',
+      message: `${size} bytes is over the ${deps.config.readings.maxInputBytes}-byte limit of what is read (STOWAGE_READING_MAX_INPUT_MB)`,
+    });
+    return;
+  }
   // Bytes already read under another upload (deduplicated to one blob) are not read again.
   const twin = await readingsRepo.readyForBlob(deps.db, upload.blob_key, upload.id);
   if (twin && twin.kind === reading.kind) {
