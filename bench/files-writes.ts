@@ -50,6 +50,9 @@ import {
   machineBusySeconds,
   onCleanup,
   openPostgres,
+  percentiles,
+  type Percentiles,
+  queryCounter,
   runBenchmark,
   sleep,
   startBenchService,
@@ -113,23 +116,6 @@ interface LoadResult {
   latencyMs: Percentiles;
   cpuSeconds: number;
   files: FileTally[];
-}
-
-interface Percentiles {
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-
-function percentiles(values: number[]): Percentiles {
-  const sorted = Float64Array.from(values).sort();
-  const n = sorted.length;
-  if (n === 0) return { count: 0, p50: NaN, p90: NaN, p99: NaN, max: NaN };
-  // Nearest-rank: the smallest value with at least p% of the samples at or below it.
-  const at = (p: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))];
-  return { count: n, p50: at(50), p90: at(90), p99: at(99), max: sorted[n - 1] };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -404,21 +390,7 @@ async function main(): Promise<number> {
   };
 
   // --- probe: one request at a time of each, checking the answer and counting the app pool's queries
-  const wrapped = new WeakSet<object>();
-  let tally: Map<string, number> | null = null;
-  pool.on('acquire', (client) => {
-    if (wrapped.has(client)) return;
-    wrapped.add(client);
-    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      if (tally) {
-        const first = args[0] as string | { text?: string };
-        const text = (typeof first === 'string' ? first : (first?.text ?? '?')).replace(/\s+/g, ' ').trim();
-        tally.set(text, (tally.get(text) ?? 0) + 1);
-      }
-      return original(...args);
-    };
-  });
+  const queries = queryCounter(pool);
   const probeFile = [...tips.keys()][0];
   const probes = {
     presign: async (i: number) => {
@@ -438,21 +410,20 @@ async function main(): Promise<number> {
   console.log(`Probe: ${PROBE_REQUESTS} sequential requests of each (fetch from the server's own process), after 10 unmeasured`);
   for (const [name, probe] of Object.entries(probes)) {
     for (let i = 0; i < 10; i++) await probe(-1 - i);
-    tally = new Map();
     const times: number[] = [];
-    for (let i = 0; i < PROBE_REQUESTS; i++) {
-      const started = performance.now();
-      await probe(i);
-      times.push(performance.now() - started);
-    }
-    const queries = [...tally.entries()].sort((a, b) => b[1] - a[1]);
-    tally = null;
+    const made = await queries.counting(async () => {
+      for (let i = 0; i < PROBE_REQUESTS; i++) {
+        const started = performance.now();
+        await probe(i);
+        times.push(performance.now() - started);
+      }
+    });
     const latency = percentiles(times);
-    const perRequest = queries.reduce((sum, [, count]) => sum + count, 0) / PROBE_REQUESTS;
+    const perRequest = made.reduce((sum, [, count]) => sum + count, 0) / PROBE_REQUESTS;
     console.log(
       `  ${name.padEnd(7)}: p50 ${fmt(latency.p50, 2)} ms, p99 ${fmt(latency.p99, 2)} ms; ${fmt(perRequest, 2)} queries per request on the app's pool`,
     );
-    for (const [text, count] of queries)
+    for (const [text, count] of made)
       console.log(`      ${fmt(count / PROBE_REQUESTS, 2)} × ${text.length > 110 ? `${text.slice(0, 110)}…` : text}`);
   }
   console.log('');

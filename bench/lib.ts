@@ -478,3 +478,58 @@ export function buildDist(): string {
     .join('');
   return `npm run build in ${fmt(seconds, 1)} s  WARNING: exited ${result.status ?? result.signal} with ${errors.length} type error(s); tsc emitted dist/ anyway, so the figures use it${shown}${errors.length > 5 ? '\n                …' : ''}`;
 }
+
+export interface Percentiles {
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles: each the smallest value with at least p% of the samples at or below it. */
+export function percentiles(values: Float64Array | number[]): Percentiles {
+  const sorted = Float64Array.from(values).sort();
+  const n = sorted.length;
+  if (n === 0) return { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN };
+  const at = (p: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))];
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return { count: n, mean: sum / n, p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: sorted[n - 1] };
+}
+
+/**
+ * Counts the round trips a pool's clients make, by statement text, while `counting` runs: a flag check
+ * when off. For the probes that say how many queries one request of a kind costs.
+ */
+export function queryCounter(pool: import('pg').Pool) {
+  const wrapped = new WeakSet<object>();
+  let tally: Map<string, number> | null = null;
+  pool.on('acquire', (client) => {
+    if (wrapped.has(client)) return;
+    wrapped.add(client);
+    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      if (tally) {
+        const first = args[0] as string | { text?: string };
+        const text = (typeof first === 'string' ? first : (first?.text ?? '?')).replace(/\s+/g, ' ').trim();
+        tally.set(text, (tally.get(text) ?? 0) + 1);
+      }
+      return original(...args);
+    };
+  });
+  return {
+    /** Runs `work` with counting on; answers the statements it made, most frequent first. */
+    async counting(work: () => Promise<void>): Promise<[text: string, count: number][]> {
+      tally = new Map();
+      try {
+        await work();
+        return [...tally.entries()].sort((a, b) => b[1] - a[1]);
+      } finally {
+        tally = null;
+      }
+    },
+  };
+}

@@ -32,7 +32,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type Autocannon from 'autocannon';
-import { beforeStartLine, envInt, fmt, onCleanup, openPostgres, procStat, runBenchmark, startBenchService, verdict } from './lib.js';
+import {
+  beforeStartLine,
+  envInt,
+  fmt,
+  onCleanup,
+  openPostgres,
+  percentiles,
+  type Percentiles,
+  procStat,
+  queryCounter,
+  runBenchmark,
+  startBenchService,
+  verdict,
+} from './lib.js';
 
 const TARGET_RATIO = 0.5;
 const TARGET_P99_MS = 20;
@@ -67,27 +80,6 @@ interface LoadResult {
   /** autocannon's own figures, whole milliseconds (its histogram's resolution), as a cross-check. */
   autocannonLatencyMs: { p50: number; p99: number };
   cpuSeconds: number;
-}
-
-interface Percentiles {
-  count: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
-
-function percentiles(values: Float64Array | number[]): Percentiles {
-  const sorted = Float64Array.from(values).sort();
-  const n = sorted.length;
-  if (n === 0) return { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN };
-  // Nearest-rank: the smallest value with at least p% of the samples at or below it.
-  const at = (p: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))];
-  let sum = 0;
-  for (const v of sorted) sum += v;
-  return { count: n, mean: sum / n, p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: sorted[n - 1] };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -428,35 +420,20 @@ async function main(): Promise<number> {
 
   // Counts the app pool's round trips per request (a flag check when off; on only during the probe).
   const pool = harness.runtime.database.pool;
-  const wrapped = new WeakSet<object>();
-  let tally: Map<string, number> | null = null;
-  pool.on('acquire', (client) => {
-    if (wrapped.has(client)) return;
-    wrapped.add(client);
-    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      if (tally) {
-        const first = args[0] as string | { text?: string };
-        const text = (typeof first === 'string' ? first : (first?.text ?? '?')).replace(/\s+/g, ' ').trim();
-        tally.set(text, (tally.get(text) ?? 0) + 1);
-      }
-      return original(...args);
-    };
-  });
+  const queries = queryCounter(pool);
 
   // Probe: one request at a time, checking the answer and counting queries.
-  tally = new Map();
   const sequential: number[] = [];
-  for (let i = 0; i < PROBE_REQUESTS; i++) {
-    const started = performance.now();
-    const answer = await harness.api('POST', PRESIGN_PATH, { body: { name: `probe-${i}.bin`, size_bytes: 1024 } });
-    sequential.push(performance.now() - started);
-    if (answer.status !== 200 || typeof answer.body?.data_source_id !== 'string' || typeof answer.body?.url !== 'string') {
-      throw new Error(`presign probe answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 500)}`);
+  const probeQueries = await queries.counting(async () => {
+    for (let i = 0; i < PROBE_REQUESTS; i++) {
+      const started = performance.now();
+      const answer = await harness.api('POST', PRESIGN_PATH, { body: { name: `probe-${i}.bin`, size_bytes: 1024 } });
+      sequential.push(performance.now() - started);
+      if (answer.status !== 200 || typeof answer.body?.data_source_id !== 'string' || typeof answer.body?.url !== 'string') {
+        throw new Error(`presign probe answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 500)}`);
+      }
     }
-  }
-  const probeQueries = [...tally.entries()].sort((a, b) => b[1] - a[1]);
-  tally = null;
+  });
   const probeLatency = percentiles(sequential);
   const roundTrips = probeQueries.reduce((sum, [, count]) => sum + count, 0) / PROBE_REQUESTS;
   console.log(`  probe: ${PROBE_REQUESTS} sequential presigns (fetch from the server's own process)`);
