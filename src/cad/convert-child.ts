@@ -9,10 +9,11 @@ import v8 from 'node:v8';
 import { ownPeakRssMb } from '../sandbox/memory.js';
 import { PreviewError, type PreviewFailure } from './errors.js';
 import type { CadFormat } from './formats.js';
+import type { Bbox } from './model.js';
 import { toGlb } from './to-glb.js';
 
 export type ChildReply =
-  | { ok: true; meshes: number; triangles: number; maxRssMb: number | null }
+  | { ok: true; meshes: number; triangles: number; bbox: Bbox | null; unit: string | null; maxRssMb: number | null }
   /** `system`: the failure is the machine's (disk full, permissions), not the file's; the parent rethrows it as a plain Error. */
   | { ok: false; reason: PreviewFailure | 'system'; message: string; maxRssMb: number | null };
 
@@ -34,9 +35,9 @@ const [inputPath, format, outputPath] = process.argv.slice(2) as [string, CadFor
 
 let reply: ChildReply;
 try {
-  const { glb, meshes, triangles } = await toGlb(await readFile(inputPath), format);
+  const { glb, meshes, triangles, bbox, unit } = await toGlb(await readFile(inputPath), format);
   await writeFile(outputPath, glb);
-  reply = { ok: true, meshes, triangles, maxRssMb: ownPeakRssMb() };
+  reply = { ok: true, meshes, triangles, bbox, unit, maxRssMb: ownPeakRssMb() };
 } catch (error) {
   reply = { ok: false, ...classify(error), maxRssMb: ownPeakRssMb() };
 }

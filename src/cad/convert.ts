@@ -9,9 +9,11 @@ import { fileURLToPath } from 'node:url';
 import type { ChildReply } from './convert-child.js';
 import { PreviewError } from './errors.js';
 import { CAD_FORMATS, type CadFormat } from './formats.js';
+import type { Bbox } from './model.js';
 import { describeDeath, type KillReason, runChild } from '../sandbox/run-child.js';
 
 export { PreviewError, type PreviewFailure } from './errors.js';
+export type { Bbox } from './model.js';
 
 export interface PreviewLimits {
   timeoutMs: number;
@@ -24,6 +26,13 @@ export interface PreviewResult {
   bytes: number;
   meshes: number;
   triangles: number;
+  /**
+   * The axis-aligned box of the model's vertices in the file's own units and axes (Z up for CAD, Y up
+   * for glTF), before the turn and scale the GLB adds to show it; null when the file does not give one.
+   */
+  bbox: Bbox | null;
+  /** The unit of `bbox`: 'mm' (STEP, IGES: OpenCascade converts to it), 'm' (glTF), null (STL, BREP: no unit). */
+  unit: string | null;
   /** Wall-clock time from starting the child to its answer (process start and module load included). */
   ms: number;
   /** The child's highest resident memory, in MiB (2^20 bytes), as the limit counts it. */
@@ -65,7 +74,8 @@ export async function convertToGlb(
   const ms = performance.now() - started;
   if (outcome.ok) {
     const { size } = await stat(outputPath);
-    return { bytes: size, meshes: outcome.meshes, triangles: outcome.triangles, ms, peakRssMb: outcome.peakRssMb };
+    const { meshes, triangles, bbox, unit, peakRssMb } = outcome;
+    return { bytes: size, meshes, triangles, bbox, unit, ms, peakRssMb };
   }
   await rm(outputPath, { force: true });
   throw outcome.error;
@@ -86,7 +96,7 @@ async function runConverter(
       return { ok: false, error: killed(outcome.reason, outcome.peakRssMb, limits) };
     case 'replied': {
       const { reply, peakRssMb } = outcome;
-      if (reply.ok) return { ok: true, meshes: reply.meshes, triangles: reply.triangles, peakRssMb };
+      if (reply.ok) return { ok: true, meshes: reply.meshes, triangles: reply.triangles, bbox: reply.bbox, unit: reply.unit, peakRssMb };
       if (reply.reason === 'system') return { ok: false, error: new Error(`preview conversion: ${reply.message}`) };
       return { ok: false, error: new PreviewError(reply.reason, reply.message, peakRssMb) };
     }
@@ -100,7 +110,8 @@ async function runConverter(
   }
 }
 
-type Outcome = { ok: true; meshes: number; triangles: number; peakRssMb: number } | { ok: false; error: Error };
+type Outcome =
+  { ok: true; meshes: number; triangles: number; bbox: Bbox | null; unit: string | null; peakRssMb: number } | { ok: false; error: Error };
 
 function killed(reason: KillReason, peakRssMb: number, limits: PreviewLimits): PreviewError {
   switch (reason) {

@@ -3,8 +3,8 @@
  * so one root node turns and scales the whole model and the vertex data stays as read.
  */
 import { Document, Logger, NodeIO, type Buffer as GltfBuffer, type Material, type Mesh, type Node } from '@gltf-transform/core';
-import type { Model, ModelMesh, ModelNode, Rgb } from './model.js';
-import { triangleCount } from './model.js';
+import type { Bbox, Model, ModelMesh, ModelNode, Rgb } from './model.js';
+import { modelBounds, triangleCount } from './model.js';
 
 const Z_UP_TO_Y_UP: [number, number, number, number] = [-Math.SQRT1_2, 0, 0, Math.SQRT1_2]; // −90° about X
 const MM_TO_M: [number, number, number] = [0.001, 0.001, 0.001];
@@ -14,6 +14,8 @@ export interface GlbOutput {
   glb: Uint8Array;
   meshes: number;
   triangles: number;
+  /** The box of the model's vertices in its file's own units and axes (before the GLB's turn and scale); null when unknown. */
+  bbox: Bbox | null;
 }
 
 export async function modelToGlb(model: Model): Promise<GlbOutput> {
@@ -50,6 +52,7 @@ export async function modelToGlb(model: Model): Promise<GlbOutput> {
     glb,
     meshes: meshes.filter(Boolean).length,
     triangles: model.meshes.reduce((sum, mesh) => sum + triangleCount(mesh), 0),
+    bbox: modelBounds(model),
   };
 }
 

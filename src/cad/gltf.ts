@@ -6,6 +6,7 @@
 import { Logger, NodeIO } from '@gltf-transform/core';
 import { PreviewError } from './errors.js';
 import type { GlbOutput } from './glb.js';
+import { BoundsBuilder, type Bbox } from './model.js';
 
 const GLB_MAGIC = 0x46546c67; // "glTF"
 const CHUNK_JSON = 0x4e4f534a; // "JSON"
@@ -13,7 +14,10 @@ const CHUNK_JSON = 0x4e4f534a; // "JSON"
 interface GltfJson {
   asset?: { version?: string };
   meshes?: { primitives?: { attributes?: Record<string, number>; indices?: number; mode?: number }[] }[];
-  accessors?: { count?: number }[];
+  accessors?: { count?: number; min?: number[]; max?: number[]; normalized?: boolean; componentType?: number }[];
+  nodes?: GltfNode[];
+  scenes?: { nodes?: number[] }[];
+  scene?: number;
   buffers?: { uri?: string }[];
   images?: { uri?: string }[];
   extensionsRequired?: string[];
@@ -23,7 +27,7 @@ interface GltfJson {
 export function checkGlb(bytes: Uint8Array): GlbOutput {
   const json = glbJson(bytes);
   const { meshes, triangles } = countTriangles(json, 'GLB');
-  return { glb: bytes, meshes, triangles };
+  return { glb: bytes, meshes, triangles, bbox: boundsOrNull(json) };
 }
 
 export async function gltfToGlb(bytes: Uint8Array): Promise<GlbOutput> {
@@ -99,4 +103,121 @@ function countTriangles(json: GltfJson, label: string): { meshes: number; triang
   }
   if (triangles === 0) throw new PreviewError('empty_model', `the ${label} file holds no triangles`);
   return { meshes: json.meshes?.length ?? 0, triangles };
+}
+
+interface GltfNode {
+  children?: number[];
+  mesh?: number;
+  matrix?: number[];
+  translation?: number[];
+  rotation?: number[];
+  scale?: number[];
+}
+
+/** Column-major 4×4, as glTF writes matrices. */
+type Mat4 = number[];
+const IDENTITY: Mat4 = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+/** Divisors of normalized integer components (KHR_mesh_quantization), by componentType. */
+const NORMALIZED: Readonly<Record<number, number>> = { 5120: 127, 5121: 255, 5122: 32767, 5123: 65535 };
+
+/**
+ * The box of the default scene in world space (metres, Y up: glTF's own units and axes), from each
+ * POSITION accessor's min and max, which the format requires, through its node's transforms: exact
+ * for translated and scaled nodes, the box of the turned box for rotated ones. Nothing is decoded,
+ * so a Draco or meshopt GLB has its box too. Null when the file does not declare the bounds.
+ */
+function boundsOrNull(json: GltfJson): Bbox | null {
+  try {
+    return sceneBounds(json);
+  } catch {
+    return null; // a scene graph of the wrong shapes: the preview is still the file as uploaded, only without a box
+  }
+}
+
+function sceneBounds(json: GltfJson): Bbox | null {
+  const nodes = json.nodes ?? [];
+  const scene = json.scenes?.[json.scene ?? 0];
+  let roots = scene?.nodes;
+  if (!roots) {
+    const children = new Set(nodes.flatMap((node) => node?.children ?? []));
+    roots = nodes.map((_, i) => i).filter((i) => !children.has(i));
+  }
+  const bounds = new BoundsBuilder();
+  let valid = true;
+  const seen = new Set<number>(); // a node is in one place of the tree; a cycle or a shared child is a broken file, visited once
+  const visit = (index: number, parent: Mat4) => {
+    const node = nodes[index];
+    if (!node || seen.has(index)) return;
+    seen.add(index);
+    const world = multiply(parent, localMatrix(node));
+    if (node.mesh !== undefined) {
+      for (const primitive of json.meshes?.[node.mesh]?.primitives ?? []) {
+        const position = primitive.attributes?.POSITION;
+        const accessor = position === undefined ? undefined : json.accessors?.[position];
+        const box = accessor && accessorBox(accessor);
+        if (!box) return void (valid = false);
+        for (let corner = 0; corner < 8; corner++) {
+          const x = corner & 1 ? box.max[0] : box.min[0];
+          const y = corner & 2 ? box.max[1] : box.min[1];
+          const z = corner & 4 ? box.max[2] : box.min[2];
+          bounds.add(
+            world[0] * x + world[4] * y + world[8] * z + world[12],
+            world[1] * x + world[5] * y + world[9] * z + world[13],
+            world[2] * x + world[6] * y + world[10] * z + world[14],
+          );
+        }
+      }
+    }
+    for (const child of node.children ?? []) visit(child, world);
+  };
+  for (const root of roots) visit(root, IDENTITY);
+  return valid ? bounds.result() : null;
+}
+
+function accessorBox(accessor: NonNullable<GltfJson['accessors']>[number]): Bbox | null {
+  const { min, max } = accessor;
+  const ok = (v: unknown): v is number[] => Array.isArray(v) && v.length >= 3 && v.slice(0, 3).every((n) => Number.isFinite(n));
+  if (!ok(min) || !ok(max)) return null;
+  const divisor = accessor.normalized ? (NORMALIZED[accessor.componentType ?? 0] ?? 1) : 1;
+  const scale = (v: number) => (divisor === 1 ? v : Math.max(v / divisor, -1));
+  return { min: [scale(min[0]), scale(min[1]), scale(min[2])], max: [scale(max[0]), scale(max[1]), scale(max[2])] };
+}
+
+function localMatrix(node: GltfNode): Mat4 {
+  const finite = (v: unknown, n: number): v is number[] => Array.isArray(v) && v.length === n && v.every((x) => Number.isFinite(x));
+  if (finite(node.matrix, 16)) return node.matrix;
+  const [tx, ty, tz] = finite(node.translation, 3) ? node.translation : [0, 0, 0];
+  const [qx, qy, qz, qw] = finite(node.rotation, 4) ? node.rotation : [0, 0, 0, 1];
+  const [sx, sy, sz] = finite(node.scale, 3) ? node.scale : [1, 1, 1];
+  // T · R · S, column-major
+  return [
+    (1 - 2 * (qy * qy + qz * qz)) * sx,
+    2 * (qx * qy + qz * qw) * sx,
+    2 * (qx * qz - qy * qw) * sx,
+    0,
+    2 * (qx * qy - qz * qw) * sy,
+    (1 - 2 * (qx * qx + qz * qz)) * sy,
+    2 * (qy * qz + qx * qw) * sy,
+    0,
+    2 * (qx * qz + qy * qw) * sz,
+    2 * (qy * qz - qx * qw) * sz,
+    (1 - 2 * (qx * qx + qy * qy)) * sz,
+    0,
+    tx,
+    ty,
+    tz,
+    1,
+  ];
+}
+
+function multiply(a: Mat4, b: Mat4): Mat4 {
+  const out = new Array<number>(16);
+  for (let column = 0; column < 4; column++) {
+    for (let row = 0; row < 4; row++) {
+      let sum = 0;
+      for (let k = 0; k < 4; k++) sum += a[k * 4 + row] * b[column * 4 + k];
+      out[column * 4 + row] = sum;
+    }
+  }
+  return out;
 }

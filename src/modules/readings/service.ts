@@ -86,14 +86,8 @@ export class ReadingService {
       event === 'PROCESS_DOCUMENT' ? requestReadings(t, [upload]) : requestPreviews(t, [upload]),
     );
     const jobId = jobs.get(upload.id);
-    if (!jobId) {
-      throw conflict(
-        event === 'PROCESS_DOCUMENT'
-          ? `${upload.name} is a 3D model: its reading comes from its preview (GENERATE_PREVIEW)`
-          : `${upload.name} is not a 3D model this service previews`,
-        { event },
-      );
-    }
+    // Every upload has a reading to re-run (a 3D model's through its preview); only a preview can be missing.
+    if (!jobId) throw conflict(`${upload.name} is not a 3D model this service previews`, { event });
     return { job_id: jobId };
   }
 
