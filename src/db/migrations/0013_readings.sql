@@ -39,6 +39,9 @@ CREATE TABLE reading_chunks (
   PRIMARY KEY (reading_id, chunk)
 );
 CREATE INDEX reading_chunks_search_idx ON reading_chunks USING gin (tsv);
+-- The planner takes most words for common here and plans a parallel scan: starting its workers cost
+-- 20–60 ms for a scan of under 1 ms (measured at 1M pieces). Searches are short: no workers.
+ALTER TABLE reading_chunks SET (parallel_workers = 0);
 
 -- Names, for the same search: the words of an upload's name and of a file's filename and label. The
 -- text parser takes "gearbox-report.txt" for one file-name token; punctuation inside a name parts

@@ -128,7 +128,8 @@ async function snippetsOf(db: Db, q: string, hits: Hit[]) {
            ts_headline('english', c.body, websearch_to_tsquery('english', ${q}),
                        ${HEADLINE_OPTIONS}) AS snippet
       FROM reading_chunks c
-     WHERE (c.reading_id, c.chunk) IN (${sql.join(chunks.map((c) => sql`(${c.reading_id}::uuid, ${c.chunk}::int)`))})`.execute(db);
+      JOIN unnest(${chunks.map((c) => c.reading_id)}::uuid[], ${chunks.map((c) => c.chunk)}::int[]) AS page(reading_id, chunk)
+        ON c.reading_id = page.reading_id AND c.chunk = page.chunk`.execute(db);
   return new Map(rows.map((r) => [`${r.reading_id}:${r.chunk}`, markedSnippet(r.snippet)]));
 }
 
