@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import type pg from 'pg';
 import PgBoss from 'pg-boss';
+// Its statement texts, to recognise the two it runs without awaiting (settleCompletionsQuietly).
+import { completeJobs, failJobsById } from 'pg-boss/src/plans.js';
 import type { Config } from '../config.js';
 import { type Db, type Tx, executeRaw } from '../db/database.js';
 import type { JobRow } from '../db/schema.js';
@@ -60,6 +62,7 @@ export class JobQueue {
     };
     const boss = new PgBoss(options);
     boss.on('error', onError);
+    settleCompletionsQuietly(boss, onError);
     await boss.start();
     await boss.createQueue(DEAD_LETTER_QUEUE);
     return new JobQueue(boss, config, connectionString);
@@ -131,4 +134,27 @@ export class JobQueue {
   async stop(options: { graceful?: boolean; timeoutMs?: number } = {}): Promise<void> {
     await this.boss.stop({ graceful: options.graceful ?? true, wait: true, timeout: Math.max(1000, options.timeoutMs ?? 10_000) });
   }
+}
+
+/**
+ * pg-boss 10 marks a job it handed to a worker completed or failed without awaiting the query
+ * (manager.js, onFetch): a database connection lost at that moment becomes an unhandled rejection,
+ * which ends the process. Those two statements are made safe here: their failure goes to `onError`,
+ * and the job, still active in pg-boss, expires and is delivered again, where its `jobs` row (already
+ * finished) turns the duplicate away. No other statement of pg-boss is touched.
+ */
+function settleCompletionsQuietly(boss: PgBoss, onError: (e: Error) => void): void {
+  const schema = 'pgboss';
+  const completions = new Set([completeJobs(schema), failJobsById(schema)]);
+  const db = boss.getDb() as unknown as { executeSql(text: string, values?: unknown[]): Promise<unknown> };
+  const execute = db.executeSql.bind(db);
+  db.executeSql = async (text, values) => {
+    if (!completions.has(text)) return execute(text, values);
+    try {
+      return await execute(text, values);
+    } catch (error) {
+      onError(error instanceof Error ? error : new Error(String(error)));
+      return { rows: [{ count: '0' }] };
+    }
+  };
 }
