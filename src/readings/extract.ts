@@ -3,7 +3,7 @@
  * wall-clock and a memory limit by the sandbox (sandbox/run-child.ts). Whatever the file does to the
  * extractor (loop, bomb, trap, eat memory), the cost is that one child: the server never notices.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +63,10 @@ export async function extractReading(
   if (options.signal?.aborted) throw new ReadingError('aborted', 'the extraction was cancelled before it started');
 
   if (IN_PROCESS_KINDS.includes(kind) && input.size <= IN_PROCESS_MAX_BYTES) return extractInProcess(inputPath, kind, workDir);
+  // A small "PDF" without a single object cannot hold a page: no need to start pdfjs (0.2 s built, 2 s under tsx) to say so.
+  if (kind === 'pdf' && input.size <= IN_PROCESS_MAX_BYTES && !/\d+\s+\d+\s+obj\b/.test(await readFile(inputPath, 'latin1'))) {
+    throw new ReadingError('malformed', 'not a valid PDF: it holds no objects');
+  }
   const outcome = await runChild<ChildReply>({ script: CHILD_SCRIPT, args: [inputPath, kind, workDir], limits, signal: options.signal });
   switch (outcome.kind) {
     case 'failed_to_start':

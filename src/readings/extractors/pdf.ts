@@ -7,6 +7,7 @@
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CONTENT_TEXT_CAP_CHARS, type Extraction, ReadingError, TEXT_FILE_CAP_BYTES } from '../reading.js';
 
 type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
@@ -31,7 +32,20 @@ const MAX_FIELD_CHARS = 1000;
 const HEADER_WINDOW = 1024;
 
 let pdfjs: Promise<PdfJs> | undefined;
-const loadPdfJs = () => (pdfjs ??= import('pdfjs-dist/legacy/build/pdf.mjs'));
+// A specifier in a constant: the minified build has no types of its own; they are pdf.mjs's.
+const PDFJS_MIN = 'pdfjs-dist/legacy/build/pdf.min.mjs';
+
+/**
+ * The minified builds, library and (fake) worker alike: the same code, but a third less to load,
+ * which under a loader that transforms every module (tsx, in tests) is seconds per child.
+ */
+const loadPdfJs = () =>
+  (pdfjs ??= (import(PDFJS_MIN) as Promise<PdfJs>).then((mod) => {
+    mod.GlobalWorkerOptions.workerSrc = pathToFileURL(
+      createRequire(import.meta.url).resolve('pdfjs-dist/legacy/build/pdf.worker.min.mjs'),
+    ).href;
+    return mod;
+  }));
 
 /** pdfjs-dist's data folders (fonts, CMaps, WASM decoders), as file-system paths with the trailing slash pdfjs requires. */
 function pdfjsDataDirs() {
