@@ -118,8 +118,8 @@ interface SearchCase {
  */
 const STATEMENTS: [string, RegExp][] = [
   ['text', /reading_chunks c JOIN uploads/],
-  ['names', /FROM uploads\s+WHERE org_id = \$\d+ AND name_words/],
-  ['file names', /name_words\(f\.filename/],
+  ['names', /FROM uploads\s+WHERE org_id = \$\d+ AND name_tsv/],
+  ['file names', /f\.name_tsv @@/],
   ['tips', /from "file_versions"/i],
   ['snippets', /ts_headline/],
   ['page names', /select "id", "name" from "uploads"|select "id", "filename" as "name" from "files"/i],
@@ -281,9 +281,9 @@ async function main(): Promise<number> {
        LIMIT ${SEARCH_CANDIDATES}) hits
     ORDER BY upload_id, rank DESC`;
   const nameCandidates = (q: string) => sql`
-    SELECT id, ts_rank(name_words(name), name_query(${q})) AS rank
+    SELECT id, ts_rank(name_tsv, name_query(${q})) AS rank
       FROM uploads
-     WHERE org_id = ${h.orgId} AND name_words(name) @@ name_query(${q})
+     WHERE org_id = ${h.orgId} AND name_tsv @@ name_query(${q})
        AND deleted_at IS NULL AND status = 'confirmed'
      LIMIT ${SEARCH_CANDIDATES}`;
   /** EXPLAIN (ANALYZE, BUFFERS) of the query, in a transaction with `settings` (SET LOCAL …) applied first. */

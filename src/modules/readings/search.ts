@@ -36,17 +36,17 @@ export async function search(db: Db, caller: Principal, q: string, page: { limit
          LIMIT ${SEARCH_CANDIDATES}) hits
       ORDER BY upload_id, rank DESC`.execute(db),
     sql<{ id: string; rank: number }>`
-      SELECT id, ts_rank(name_words(name), name_query(${q})) AS rank
+      SELECT id, ts_rank(name_tsv, name_query(${q})) AS rank
         FROM uploads
-       WHERE org_id = ${org} AND name_words(name) @@ name_query(${q})
+       WHERE org_id = ${org} AND name_tsv @@ name_query(${q})
          AND deleted_at IS NULL AND status = 'confirmed'
        LIMIT ${SEARCH_CANDIDATES}`.execute(db),
     withFiles
       ? sql<{ id: string; upload_id: string | null; rank: number }>`
           SELECT f.id, v.upload_id,
-                 ts_rank(name_words(f.filename || ' ' || f.label), name_query(${q})) AS rank
+                 ts_rank(f.name_tsv, name_query(${q})) AS rank
             FROM files f LEFT JOIN file_versions v ON v.file_id = f.id AND v.ver = f.ver
-           WHERE f.org_id = ${org} AND name_words(f.filename || ' ' || f.label) @@ name_query(${q})
+           WHERE f.org_id = ${org} AND f.name_tsv @@ name_query(${q})
              AND f.deleted_at IS NULL
            LIMIT ${SEARCH_CANDIDATES}`.execute(db)
       : Promise.resolve({ rows: [] }),
