@@ -21,7 +21,6 @@
  * Exit code: 0 when the run worked, whatever the target says (it is a benchmark, not a test);
  * 1 when the run itself is invalid (a request failed or answered the wrong rows); 2 on a crash.
  */
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import {
@@ -30,7 +29,8 @@ import {
   busyCoresBeforeStart,
   envInt,
   fmt,
-  openPostgres,
+  machineLine,
+  postgresForService,
   runBenchmark,
   startBenchService,
   verdict,
@@ -66,14 +66,10 @@ async function main(): Promise<number> {
 
   const busyBefore = await busyCoresBeforeStart();
   console.log('Stowage list benchmark (files, versions, folders)');
-  console.log(
-    `  machine     : ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`,
-  );
+  console.log(machineLine());
   console.log(beforeStartLine(busyBefore));
 
-  const { url: serverUrl, kind: serverKind } = await openPostgres();
-  process.env.TEST_DATABASE_URL = serverUrl;
-  console.log(`  PostgreSQL  : ${new URL(serverUrl).host} (${serverKind})`);
+  await postgresForService();
   const { harness: h } = await startBenchService({}, { storage: 'local' });
   const db = h.runtime.database.db;
   const org = h.orgId;

@@ -533,3 +533,17 @@ export function queryCounter(pool: import('pg').Pool) {
     },
   };
 }
+
+/** The machine, as the head of every report names it. */
+export function machineLine(): string {
+  const cpus = os.cpus();
+  return `  machine     : ${cpus.length} CPUs (${cpus[0]?.model ?? 'unknown CPU'}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`;
+}
+
+/** A PostgreSQL server for the in-process service (TEST_DATABASE_URL), named in the report; answers its URL. */
+export async function postgresForService(): Promise<string> {
+  const { url, kind } = await openPostgres();
+  process.env.TEST_DATABASE_URL = url;
+  console.log(`  PostgreSQL  : ${new URL(url).host} (${kind})`);
+  return url;
+}

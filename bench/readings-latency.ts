@@ -46,7 +46,8 @@ import {
   fmt,
   median,
   onCleanup,
-  openPostgres,
+  machineLine,
+  postgresForService,
   runBenchmark,
   sleep,
   startBenchService,
@@ -129,14 +130,10 @@ async function main(): Promise<number> {
   const uploads = envInt('BENCH_UPLOADS', 30, 4, 10_000);
   const busyBefore = await busyCoresBeforeStart();
   console.log('Stowage readings latency benchmark (confirmed upload → reading ready, pipeline idle)');
-  console.log(
-    `  machine     : ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB RAM`,
-  );
+  console.log(machineLine());
   console.log(beforeStartLine(busyBefore));
 
-  const { url: serverUrl, kind: serverKind } = await openPostgres();
-  process.env.TEST_DATABASE_URL = serverUrl;
-  console.log(`  PostgreSQL  : ${new URL(serverUrl).host} (${serverKind})`);
+  await postgresForService();
   const { harness: h } = await startBenchService({ STOWAGE_JOB_POLL_SECONDS: '1' }, { storage: 'local', worker: true });
   const db = h.runtime.database.db;
   const key = h.keys.writer;
