@@ -7,6 +7,7 @@ import { payloadTooLarge, rangeNotSatisfiable } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
 import { acceptFormFile, formFile, type FormFileLimits, refuseUnfitForm } from '../uploads/form-file.js';
+import { sendThumbnail } from '../readings/thumbnail.js';
 import { FileParams, FileRef, VersionQuery } from './schema.js';
 import type { FileContent } from './content.js';
 
@@ -105,12 +106,7 @@ export async function fileContentRoutes(app: FastifyInstance, opts: { content: F
     notFound: 'file, version or thumbnail',
     errors: [422],
     handler: async (request, reply) => {
-      const thumbnail = await files.thumbnail(principalOf(request), request.params.file_id, request.query.ver);
-      return reply
-        .header('content-type', thumbnail.contentType)
-        .header('content-length', thumbnail.size)
-        .header('cache-control', 'private, max-age=300')
-        .send(thumbnail.stream);
+      return sendThumbnail(reply, await files.thumbnail(principalOf(request), request.params.file_id, request.query.ver));
     },
   });
 }

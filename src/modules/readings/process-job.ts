@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { JobRow } from '../../db/schema.js';
+import type { JobRow, ReadingRow } from '../../db/schema.js';
 import type { JobKind } from '../../jobs/job-kind.js';
 import { jobsRepo } from '../../jobs/jobs-repo.js';
 import { extractReading } from '../../readings/extract.js';
@@ -39,12 +39,12 @@ async function runProcess(deps: ModuleDeps, job: JobRow): Promise<void> {
   }
   const upload = await deps.db.selectFrom('uploads').selectAll().where('id', '=', job.subject_id).executeTakeFirst();
   if (!upload || upload.status !== 'confirmed' || upload.blob_purged_at) {
-    await decide(deps, job, reading.id, { status: 'failed', reason: 'unavailable', message: 'the upload has no confirmed bytes to read' });
+    await decide(deps, job, reading, { status: 'failed', reason: 'unavailable', message: 'the upload has no confirmed bytes to read' });
     return;
   }
   if (reading.kind === 'unsupported') {
     const type = upload.detected_content_type ?? upload.content_type ?? 'application/octet-stream';
-    await decide(deps, job, reading.id, {
+    await decide(deps, job, reading, {
       status: 'ready',
       content: { kind: 'unsupported', content_type: type },
       chunks: [],
@@ -54,7 +54,7 @@ async function runProcess(deps: ModuleDeps, job: JobRow): Promise<void> {
   }
   const size = Number(upload.size_bytes);
   if (size > deps.config.readings.maxInputBytes) {
-    await decide(deps, job, reading.id, {
+    await decide(deps, job, reading, {
       status: 'failed',
       reason: 'too_large',
       message: `${size} bytes is over the ${deps.config.readings.maxInputBytes}-byte limit of what is read (STOWAGE_READING_MAX_INPUT_MB)`,
@@ -68,7 +68,7 @@ async function runProcess(deps: ModuleDeps, job: JobRow): Promise<void> {
     const thumbnail = twin.thumbnail_key
       ? await copyThumbnail(deps, twin.thumbnail_key, thumbnailKey(upload.org_id, job), twin.thumbnail_type!)
       : null;
-    await decide(deps, job, reading.id, { status: 'ready', content: twin.content ?? {}, chunks, thumbnail });
+    await decide(deps, job, reading, { status: 'ready', content: twin.content ?? {}, chunks, thumbnail });
     return;
   }
 
@@ -84,7 +84,7 @@ async function runProcess(deps: ModuleDeps, job: JobRow): Promise<void> {
       });
     } catch (error) {
       if (!(error instanceof ReadingError)) throw error;
-      await decide(deps, job, reading.id, { status: 'failed', reason: error.reason, message: error.message });
+      await decide(deps, job, reading, { status: 'failed', reason: error.reason, message: error.message });
       return;
     }
     const text = extraction.textPath ? await readFile(extraction.textPath, 'utf8') : '';
@@ -96,7 +96,7 @@ async function runProcess(deps: ModuleDeps, job: JobRow): Promise<void> {
       });
       thumbnail = { key, contentType: extraction.thumbnail.contentType, size: stored.size };
     }
-    await decide(deps, job, reading.id, { status: 'ready', content: extraction.content, chunks: chunksOf(text), thumbnail });
+    await decide(deps, job, reading, { status: 'ready', content: extraction.content, chunks: chunksOf(text), thumbnail });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -112,10 +112,13 @@ async function copyThumbnail(deps: ModuleDeps, from: string, to: string, content
 }
 
 /** The verdict and the job's end in one transaction; a verdict that lost to a newer job leaves its thumbnail to go. */
-async function decide(deps: ModuleDeps, job: JobRow, readingId: string, verdict: ReadingVerdict): Promise<void> {
-  const previous = await readingsRepo.findByUpload(deps.db, job.subject_id);
+/**
+ * The verdict and the job's end in one transaction. `reading` is the row as the job found it: a re-run
+ * does not change its thumbnail key, so that is the key a kept verdict replaces.
+ */
+async function decide(deps: ModuleDeps, job: JobRow, reading: ReadingRow, verdict: ReadingVerdict): Promise<void> {
   const kept = await deps.db.transaction().execute(async (tx) => {
-    const decided = await readingsRepo.decide(tx, readingId, job.id, verdict);
+    const decided = await readingsRepo.decide(tx, reading.id, job.id, verdict);
     await jobsRepo.finish(
       tx,
       job.id,
@@ -129,8 +132,8 @@ async function decide(deps: ModuleDeps, job: JobRow, readingId: string, verdict:
   });
   if (!kept && verdict.status === 'ready' && verdict.thumbnail) await deps.blobs.delete(verdict.thumbnail.key);
   // A re-run replaced the reading: the old thumbnail is no one's now.
-  if (kept && previous?.thumbnail_key && previous.thumbnail_key !== (verdict.status === 'ready' ? verdict.thumbnail?.key : null)) {
-    await deps.blobs.delete(previous.thumbnail_key);
+  if (kept && reading.thumbnail_key && reading.thumbnail_key !== (verdict.status === 'ready' ? verdict.thumbnail?.key : null)) {
+    await deps.blobs.delete(reading.thumbnail_key);
   }
   deps.metrics.readingOutcomes.inc({ result: kept ? (verdict.status === 'ready' ? 'ready' : verdict.reason) : 'superseded' });
 }

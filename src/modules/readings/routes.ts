@@ -16,6 +16,7 @@ import {
   UploadParams,
 } from './schema.js';
 import { search } from './search.js';
+import { sendThumbnail } from './thumbnail.js';
 import type { ReadingService } from './service.js';
 
 export const IMAGE_BYTES = { type: 'string', format: 'binary' } as const;
@@ -90,12 +91,7 @@ export async function readingRoutes(app: FastifyInstance, opts: { readings: Read
     response: { 200: { description: 'The thumbnail.', schema: IMAGE_BYTES as never } },
     notFound: 'upload or thumbnail',
     handler: async (request, reply) => {
-      const thumbnail = await readings.thumbnail(principalOf(request), request.params.data_source_id);
-      return reply
-        .header('content-type', thumbnail.contentType)
-        .header('content-length', thumbnail.size)
-        .header('cache-control', 'private, max-age=300')
-        .send(thumbnail.stream);
+      return sendThumbnail(reply, await readings.thumbnail(principalOf(request), request.params.data_source_id));
     },
   });
 

@@ -3,7 +3,6 @@ import type { Caller } from '../../access/caller.js';
 import { findOwned } from '../../access/find-owned.js';
 import type { ReadingRow, ReadingStatus } from '../../db/schema.js';
 import { conflict, notFound } from '../../errors.js';
-import { isUuid } from '../../ids.js';
 import type { ReadingKind } from '../../readings/reading.js';
 import type { ModuleDeps } from '../module.js';
 import { requestPreviews } from '../previews/request.js';
@@ -98,7 +97,7 @@ export class ReadingService {
   }
 
   private async views(rows: ReadingRow[]) {
-    const ids = rows.map((r) => r.upload_id).filter(isUuid);
+    const ids = rows.map((r) => r.upload_id);
     const files = ids.length ? await this.deps.db.selectFrom('uploads').select(['id', 'file_id']).where('id', 'in', ids).execute() : [];
     const fileOf = new Map(files.map((u) => [u.id, u.file_id]));
     return rows.map((row) => readingView(row, fileOf.get(row.upload_id) ?? null));

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import type { UploadRow } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
 import type { ModuleDeps } from '../module.js';
@@ -20,4 +21,13 @@ export async function thumbnailOf(deps: Pick<ModuleDeps, 'db' | 'blobs'>, upload
     contentType: reading.thumbnail_type ?? 'application/octet-stream',
     size: Number(reading.thumbnail_size),
   };
+}
+
+/** A thumbnail as a route answers it: its type and length, kept briefly by the client's cache only. */
+export function sendThumbnail(reply: FastifyReply, thumbnail: Thumbnail) {
+  return reply
+    .header('content-type', thumbnail.contentType)
+    .header('content-length', thumbnail.size)
+    .header('cache-control', 'private, max-age=300')
+    .send(thumbnail.stream);
 }
