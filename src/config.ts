@@ -99,6 +99,24 @@ export interface Config {
     /** Larger uploads are not read (their reading fails `too_large` at once): copying them out to read them would cost more than the reading is worth. */
     readonly maxInputBytes: number;
   };
+  readonly webhooks: {
+    /** Targets on private, loopback and link-local addresses are refused unless this is set (tests, closed networks). */
+    readonly allowPrivateTargets: boolean;
+    /** Connect plus answer, per attempt; a receiver slower than this has failed the attempt. */
+    readonly timeoutSeconds: number;
+    /** How long a claimed delivery is held by its sender; must outlast the timeout, or a slow answer is sent twice. */
+    readonly leaseSeconds: number;
+    /** Delay before each attempt, the first one included; past the last one a delivery is dead-lettered. */
+    readonly retryScheduleSeconds: readonly number[];
+    /** An endpoint whose every attempt has failed for this long is disabled. */
+    readonly disableAfterSeconds: number;
+    /** Deliveries one worker process sends at once. */
+    readonly concurrency: number;
+    /** After a secret rotation, deliveries are signed with the old secret too for this long. */
+    readonly previousSecretSeconds: number;
+    /** Events (and their deliveries) older than this are removed, unless a delivery is still pending. */
+    readonly retentionSeconds: number;
+  };
   /** MIME types (exact or `type/*`) the confirm job refuses with `type_refused`. */
   readonly refusedContentTypes: readonly string[];
   /** Origins browsers may call the API and the signed blob URLs from: ['*'] for any, [] for none. */
@@ -106,6 +124,9 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+/** What a sender needs after a webhook's answer to record it, within its lease. */
+const WEBHOOK_SETTLE_SECONDS = 5;
 
 const DEFAULT_REFUSED_TYPES = ['application/x-msdownload', 'application/x-elf', 'application/x-mach-binary', 'application/x-executable'];
 
@@ -177,6 +198,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxMemoryMb: read.int('STOWAGE_READING_MAX_MEMORY_MB', 1024, 64),
       maxInputBytes: read.int('STOWAGE_READING_MAX_INPUT_MB', 2048, 1) * 1024 * 1024,
     },
+    webhooks: {
+      allowPrivateTargets: read.bool('STOWAGE_WEBHOOK_ALLOW_PRIVATE', false),
+      timeoutSeconds: read.number('STOWAGE_WEBHOOK_TIMEOUT_SECONDS', 15, 0.1, 300),
+      leaseSeconds: read.number('STOWAGE_WEBHOOK_LEASE_SECONDS', 60, 1, 3600),
+      // Svix's schedule: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 28 hours in all).
+      retryScheduleSeconds: read.numbers('STOWAGE_WEBHOOK_RETRY_SCHEDULE', [0, 5, 300, 1800, 7200, 18000, 36000, 36000], 0, 7 * 24 * 3600),
+      disableAfterSeconds: read.number('STOWAGE_WEBHOOK_DISABLE_AFTER_SECONDS', 5 * 24 * 3600, 1),
+      concurrency: read.int('STOWAGE_WEBHOOK_CONCURRENCY', 64, 1, 1024),
+      previousSecretSeconds: read.int('STOWAGE_WEBHOOK_PREVIOUS_SECRET_SECONDS', 24 * 3600, 0),
+      retentionSeconds: read.int('STOWAGE_WEBHOOK_RETENTION_DAYS', 30, 1, 3650) * 24 * 3600,
+    },
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
     refusedContentTypes: read.list('STOWAGE_REFUSED_CONTENT_TYPES', DEFAULT_REFUSED_TYPES),
   };
@@ -189,6 +221,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretAccessKey: read.required('S3_SECRET_ACCESS_KEY'),
       forcePathStyle: read.bool('S3_FORCE_PATH_STYLE', false),
     };
+  }
+  // A lease that ends while its sender still waits for an answer hands the delivery to another sender: sent twice.
+  if (config.webhooks.leaseSeconds < config.webhooks.timeoutSeconds + WEBHOOK_SETTLE_SECONDS) {
+    read.problem(
+      `STOWAGE_WEBHOOK_LEASE_SECONDS (${config.webhooks.leaseSeconds}) must be at least the webhook timeout ` +
+        `(STOWAGE_WEBHOOK_TIMEOUT_SECONDS, ${config.webhooks.timeoutSeconds}) plus ${WEBHOOK_SETTLE_SECONDS} s to record the answer`,
+    );
   }
   read.throwIfInvalid();
   return deepFreeze(config);
@@ -275,6 +314,23 @@ class EnvReader {
       return fallback;
     }
     return value;
+  }
+
+  /** Comma-separated numbers, each within [min, max], at least one. */
+  numbers(name: string, fallback: readonly number[], min: number, max: number): number[] {
+    const raw = this.optional(name);
+    if (raw === null) return [...fallback];
+    const values = raw.split(',').map((s) => Number(s.trim()));
+    if (!values.length || values.some((v) => !Number.isFinite(v) || v < min || v > max)) {
+      this.problems.push(`${name} must be comma-separated numbers between ${min} and ${max}, got "${raw}"`);
+      return [...fallback];
+    }
+    return values;
+  }
+
+  /** A problem found by comparing settings, reported with the others. */
+  problem(text: string): void {
+    this.problems.push(text);
   }
 
   list(name: string, fallback: readonly string[]): string[] {

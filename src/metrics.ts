@@ -37,6 +37,12 @@ export function createMetrics(options: { defaults?: boolean } = {}) {
       labelNames: ['result'],
       registers: [registry],
     }),
+    webhookAttempts: new Counter({
+      name: 'stowage_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome: delivered, retry (another attempt is scheduled) or dead (dead-lettered).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     previewSeconds: new Histogram({
       name: 'stowage_preview_conversion_seconds',
       help: 'Time of successful CAD to GLB conversions.',

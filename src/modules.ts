@@ -8,11 +8,13 @@ import { healthModule } from './modules/health/index.js';
 import { jobStatusModule } from './modules/job-status/index.js';
 import { keysModule } from './modules/keys/index.js';
 import { partsModule } from './modules/parts/index.js';
+import { policyModule } from './modules/policy/index.js';
 import { previewsModule } from './modules/previews/index.js';
 import { readingsModule } from './modules/readings/index.js';
 import { revisionsModule } from './modules/revisions/index.js';
 import { sweeperModule } from './modules/sweeper/index.js';
 import { uploadsModule } from './modules/uploads/index.js';
+import { webhooksModule } from './modules/webhooks/index.js';
 
 /**
  * Every module of the service, one line each. The order is the order listeners hear events and
@@ -22,6 +24,7 @@ const MODULES: readonly ModuleFactory[] = [
   healthModule,
   keysModule,
   uploadsModule,
+  policyModule,
   blobUrlsModule,
   jobStatusModule,
   previewsModule,
@@ -32,6 +35,7 @@ const MODULES: readonly ModuleFactory[] = [
   foldersModule,
   filesModule,
   sweeperModule,
+  webhooksModule,
 ];
 
 /** The modules of one process, built once from its runtime, with what they bring gathered. */
@@ -40,6 +44,7 @@ export interface Composition {
   modules: readonly Module[];
   jobs: NonNullable<Module['jobs']>;
   periodic: NonNullable<Module['periodic']>;
+  background: NonNullable<Module['background']>;
 }
 
 /** Builds every module, wires their listeners, and creates the queues of their job kinds. */
@@ -50,6 +55,7 @@ export async function composeModules(runtime: Omit<ModuleDeps, 'events'>): Promi
   for (const module of modules) if (module.on) events.listen(module.on);
   const jobs = modules.flatMap((m) => m.jobs ?? []);
   const periodic = modules.flatMap((m) => m.periodic ?? []);
+  const background = modules.flatMap((m) => m.background ?? []);
   await deps.queue.prepare(jobs, periodic);
-  return { deps, modules, jobs, periodic };
+  return { deps, modules, jobs, periodic, background };
 }

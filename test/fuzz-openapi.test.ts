@@ -49,7 +49,10 @@ describe(`fuzzing every route of /openapi.json (seed ${SEED}, ${RUNS} requests)`
   let h: Harness;
   let port: number;
   before(async () => {
-    h = await startStowage({ RATE_LIMIT_PER_KEY: '10000000', RATE_LIMIT_PER_ORG: '10000000' }, { worker: false, storage: 'local' });
+    h = await startStowage(
+      { RATE_LIMIT_PER_KEY: '10000000', RATE_LIMIT_PER_ORG: '10000000', STOWAGE_WEBHOOK_ALLOW_PRIVATE: 'true' },
+      { worker: false, storage: 'local' },
+    );
     port = Number(new URL(h.url).port);
   });
   after(() => h?.close());

@@ -39,6 +39,7 @@ function minimalBody(schema: JsonSchema, idOf: (field: string) => string, name =
       return true;
     case 'string':
       if (schema.format === 'uuid' || isIdField(name)) return idOf(name);
+      if (schema.format === 'date-time') return '2026-01-01T00:00:00Z';
       if (schema.pattern)
         return fc.sample(
           fc
@@ -53,7 +54,18 @@ function minimalBody(schema: JsonSchema, idOf: (field: string) => string, name =
 }
 
 const isIdField = (name: string) => /(^|_)id$/.test(name) || name === 'ids';
-const ID_PARAMS = ['part_id', 'revision_id', 'dataset_link_id', 'data_source_id', 'job_id', 'folder_id', 'file_id', 'id'];
+const ID_PARAMS = [
+  'part_id',
+  'revision_id',
+  'dataset_link_id',
+  'data_source_id',
+  'job_id',
+  'folder_id',
+  'file_id',
+  'webhook_id',
+  'delivery_id',
+  'id',
+];
 const BODY_REFERENCES: Record<string, string> = {
   data_source_id: 'data_source_id',
   ids: 'data_source_id',
@@ -66,7 +78,10 @@ describe("tenant matrix: every route × another organisation's ids answers like 
   let routes: Route[];
   let orgs: { name: string; key: string; own: OrgFixtures; other: OrgFixtures }[];
   before(async () => {
-    h = await startStowage({ RATE_LIMIT_PER_KEY: '1000000', RATE_LIMIT_PER_ORG: '1000000' }, { worker: false, storage: 'local' });
+    h = await startStowage(
+      { RATE_LIMIT_PER_KEY: '1000000', RATE_LIMIT_PER_ORG: '1000000', STOWAGE_WEBHOOK_ALLOW_PRIVATE: 'true' },
+      { worker: false, storage: 'local' },
+    );
     routes = (await readRoutes(h.url)).filter((r) => r.authenticated);
     const mine = await createFixtures(h, h.keys.admin, 'mine');
     const theirs = await createFixtures(h, h.keys.otherOrg, 'theirs');
@@ -98,6 +113,9 @@ describe("tenant matrix: every route × another organisation's ids answers like 
         `/api/v1/files/?folder_id=${own.folder}`,
         '/api/v1/keys',
         '/api/v1/uploads/summary',
+        `/api/v1/webhooks/${own.webhook}`,
+        `/api/v1/webhooks/${own.webhook}/deliveries`,
+        '/api/v1/policy',
       ]) {
         const answer = await h.api('GET', route, { key });
         out.push(`${route} ${answer.status} ${JSON.stringify(answer.body, (k, v) => (k === 'last_used_at' ? undefined : v))}`);

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { SCOPES, grants, isScope } from '../src/access/scopes.js';
 
 describe('scopes', () => {
-  it('are the seven SPEC lists', () => {
+  it("are the seven SPEC lists, plus issue 12's webhooks:write", () => {
     assert.deepEqual([...SCOPES].sort(), [
       'admin',
       'files:read',
@@ -17,6 +17,7 @@ describe('scopes', () => {
       'parts:write',
       'uploads:read',
       'uploads:write',
+      'webhooks:write',
     ]);
   });
 

@@ -1,4 +1,13 @@
-export const SCOPES = ['uploads:read', 'uploads:write', 'parts:read', 'parts:write', 'files:read', 'files:write', 'admin'] as const;
+export const SCOPES = [
+  'uploads:read',
+  'uploads:write',
+  'parts:read',
+  'parts:write',
+  'files:read',
+  'files:write',
+  'webhooks:write',
+  'admin',
+] as const;
 
 export type Scope = (typeof SCOPES)[number];
 

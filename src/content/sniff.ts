@@ -67,8 +67,16 @@ function trimIncompleteUtf8(buffer: Buffer): Buffer {
   return buffer.subarray(0, cut);
 }
 
-/** Whether a type matches a policy entry: exact, or `type/*`. */
+/**
+ * Whether a type matches a policy entry: exact, or `type/*`. Parameters (`; charset=utf-8`) and case
+ * are no part of the type: `Text/CSV; charset=utf-8` is `text/csv`.
+ */
 export function matchesType(type: string, patterns: readonly string[]): boolean {
-  const lower = type.toLowerCase();
-  return patterns.some((p) => p === lower || (p.endsWith('/*') && lower.startsWith(p.slice(0, -1))));
+  const essence = mediaTypeEssence(type);
+  return patterns.some((p) => p === essence || (p.endsWith('/*') && essence.startsWith(p.slice(0, -1))));
+}
+
+/** `type/subtype`, lowercase, without parameters or surrounding spaces. */
+export function mediaTypeEssence(type: string): string {
+  return type.split(';', 1)[0]!.trim().toLowerCase();
 }

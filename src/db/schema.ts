@@ -19,6 +19,12 @@ export interface Database {
   list_counts: ListCountTable;
   readings: ReadingTable;
   reading_chunks: ReadingChunkTable;
+  webhooks: WebhookTable;
+  webhook_events: WebhookEventTable;
+  webhook_event_sequences: WebhookEventSequenceTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  content_policies: ContentPolicyTable;
+  upload_usage: UploadUsageTable;
 }
 
 export type ReadingStatus = 'pending' | 'ready' | 'failed';
@@ -281,3 +287,78 @@ export interface FileVersionTable {
 export type FolderRow = Selectable<FolderTable>;
 export type FileRow = Selectable<FileTable>;
 export type FileVersionRow = Selectable<FileVersionTable>;
+
+export interface WebhookTable {
+  id: string;
+  org_id: string;
+  url: string;
+  events: string[];
+  description: string | null;
+  enabled: Generated<boolean>;
+  disabled_reason: string | null;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: NullableTimestamp;
+  failing_since: NullableTimestamp;
+  created_by_key_id: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface WebhookEventTable {
+  id: string;
+  org_id: string;
+  type: string;
+  subject_id: string;
+  /** bigint: pg returns it as text. */
+  sequence: ColumnType<string, number | string, number | string>;
+  data: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Generated<Date>;
+}
+
+export interface WebhookEventSequenceTable {
+  subject_id: string;
+  n: ColumnType<string, number | string, number | string>;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface WebhookDeliveryTable {
+  id: string;
+  org_id: string;
+  webhook_id: string;
+  event_id: string;
+  status: Generated<WebhookDeliveryStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: Generated<Date>;
+  last_attempt_at: NullableTimestamp;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export type WebhookRow = Selectable<WebhookTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveryTable>;
+
+/** An org's content policy (migration 0014); no row: the server's default. */
+export interface ContentPolicyTable {
+  org_id: string;
+  /** null: any type not refused. */
+  allowed_content_types: string[] | null;
+  /** null: the server's default list (config.refusedContentTypes). */
+  refused_content_types: string[] | null;
+  max_upload_bytes: BigIntColumn;
+  quota_bytes: BigIntColumn;
+  updated_at: Generated<Date>;
+}
+
+export type ContentPolicyRow = Selectable<ContentPolicyTable>;
+
+/** Written only by the byte-counting triggers of migration 0014; read through modules/uploads/usage.ts. */
+export interface UploadUsageTable {
+  org_id: string;
+  shard: number;
+  confirmed_bytes: ColumnType<string, number | string, number | string>;
+  pending_bytes: ColumnType<string, number | string, number | string>;
+}

@@ -26,3 +26,12 @@ export interface PeriodicJob<Ctx = unknown> {
   cron(config: Config): string;
   run(ctx: Ctx): Promise<unknown>;
 }
+
+/**
+ * Work a worker process runs continuously beside its jobs (the webhook dispatcher): started with the
+ * worker, woken by the notifications its `kind` is named in, stopped with it.
+ */
+export interface BackgroundTask<Ctx = unknown> {
+  readonly kind: string;
+  start(ctx: Ctx): { wake(): void; stop(): Promise<void> };
+}

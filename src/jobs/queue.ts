@@ -119,12 +119,20 @@ export class JobQueue {
     this.localWorkers.set(kind, [...(this.localWorkers.get(kind) ?? []), workerId]);
   }
 
+  /** Background tasks of this process, woken like workers when their kind is notified. */
+  private readonly localWakers = new Map<string, (() => void)[]>();
+
+  registerLocalWaker(kind: string, wake: () => void): void {
+    this.localWakers.set(kind, [...(this.localWakers.get(kind) ?? []), wake]);
+  }
+
   /**
    * Only after the enqueuing transaction committed (before, a woken worker would find nothing).
    * Saves this process's workers the round trip of the notification the commit sends to all processes.
    */
   wake(kind: string): void {
     for (const id of this.localWorkers.get(kind) ?? []) this.boss.notifyWorker(id);
+    for (const wake of this.localWakers.get(kind) ?? []) wake();
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
 import type { Metrics } from '../metrics.js';
-import type { JobKind, PeriodicJob } from './job-kind.js';
+import type { BackgroundTask, JobKind, PeriodicJob } from './job-kind.js';
 import { jobsRepo } from './jobs-repo.js';
 import { DEAD_LETTER_QUEUE, type JobMessage, type JobQueue } from './queue.js';
 import { listenForWakes } from './wake-listener.js';
@@ -21,13 +21,18 @@ export interface WorkerDeps {
 export interface WorkerKinds<Ctx> {
   jobs: readonly JobKind<Ctx>[];
   periodic: readonly PeriodicJob<Ctx>[];
+  background?: readonly BackgroundTask<Ctx>[];
 }
 
 /**
  * Subscribes this process to every kind given (their queues made by `queue.prepare`); returns a
  * function that stops taking new jobs.
  */
-export async function startWorker<Ctx>(deps: WorkerDeps, ctx: Ctx, { jobs, periodic }: WorkerKinds<Ctx>): Promise<() => Promise<void>> {
+export async function startWorker<Ctx>(
+  deps: WorkerDeps,
+  ctx: Ctx,
+  { jobs, periodic, background = [] }: WorkerKinds<Ctx>,
+): Promise<() => Promise<void>> {
   const { boss } = deps.queue;
   const options = { batchSize: 1, includeMetadata: true as const, pollingIntervalSeconds: deps.config.jobs.pollingIntervalSeconds };
   const workerIds: string[] = [];
@@ -43,10 +48,16 @@ export async function startWorker<Ctx>(deps: WorkerDeps, ctx: Ctx, { jobs, perio
     await boss.schedule(job.kind, job.cron(deps.config));
     workerIds.push(await boss.work(job.kind, options, async () => void (await job.run(ctx))));
   }
+  const tasks = background.map((task) => {
+    const running = task.start(ctx);
+    deps.queue.registerLocalWaker(task.kind, () => running.wake());
+    return running;
+  });
   const wakes = listenForWakes(deps.queue.connectionString, (kind) => deps.queue.wake(kind), deps.log);
   return async () => {
     await wakes.stop();
     for (const id of workerIds) await boss.offWork({ id });
+    await Promise.all(tasks.map((task) => task.stop()));
   };
 }
 

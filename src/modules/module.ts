@@ -5,7 +5,7 @@ import type { Authenticate } from '../http/auth.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
-import type { JobKind, PeriodicJob } from '../jobs/job-kind.js';
+import type { BackgroundTask, JobKind, PeriodicJob } from '../jobs/job-kind.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { Metrics } from '../metrics.js';
 import type { ModuleEvents, ModuleListeners } from './events.js';
@@ -24,7 +24,7 @@ export interface ModuleDeps {
 /**
  * One feature of the service, built once per process by its folder's index.ts from `ModuleDeps`.
  * Everything it brings is optional: an API process registers `routes` under `prefix`, a worker
- * process runs `jobs` and `periodic`, and both wire `on` to the events other modules emit.
+ * process runs `jobs`, `periodic` and `background`, and both wire `on` to the events other modules emit.
  */
 export interface Module {
   readonly name: string;
@@ -35,6 +35,7 @@ export interface Module {
   readonly routes?: (app: FastifyInstance) => Promise<void>;
   readonly jobs?: readonly JobKind<ModuleDeps>[];
   readonly periodic?: readonly PeriodicJob<ModuleDeps>[];
+  readonly background?: readonly BackgroundTask<ModuleDeps>[];
   readonly on?: Partial<ModuleListeners>;
   /** The module that knows API keys resolves the key each request presents. */
   readonly authenticate?: Authenticate;

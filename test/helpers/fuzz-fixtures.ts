@@ -1,4 +1,5 @@
 import type { Harness } from './harness.js';
+import { streamedUpload } from './uploads.js';
 
 /** One real resource of every kind a path parameter can name, all in one organisation. */
 export interface OrgFixtures {
@@ -18,6 +19,9 @@ export interface OrgFixtures {
   /** The reading of a confirmed text upload (pending or ready, whichever it is by then). */
   reading: string;
   apiKeyId: string;
+  /** A webhook endpoint (on a port nothing listens to) and one delivery of it, never sent: no worker runs. */
+  webhook: string;
+  delivery: string;
   /** Signed local-blob paths with their query: an upload target and a download. */
   blobPut: string;
   blobGet: string;
@@ -42,6 +46,10 @@ export function idsFor(param: string, f: OrgFixtures): string[] {
       return [f.file, f.pendingFile];
     case 'reading_id':
       return [f.reading];
+    case 'webhook_id':
+      return [f.webhook];
+    case 'delivery_id':
+      return [f.delivery];
     case 'id':
       return [f.apiKeyId];
     default:
@@ -66,6 +74,8 @@ export async function createFixtures(h: Harness, key: string, label: string): Pr
       throw new Error(`${label}: ${method} ${route} → ${answer.status} ${JSON.stringify(answer.body)}`);
     return answer.body;
   };
+  // First, so that the confirmed upload below makes a delivery of it.
+  const webhook = await call('POST', '/api/v1/webhooks/', { url: 'http://127.0.0.1:9/hook', events: ['upload.confirmed'] });
   const part = await call('POST', '/api/v1/parts/', { part_number: `FUZZ-${label}`, description: `fixture of ${label}` });
   const revision = await call('POST', `/api/v1/parts/${part.id}/revisions`, { revision_code: 'A' });
   const confirmed = await streamedUpload(h, key, `${label}.step`, `solid ${label}\nendsolid\n`);
@@ -87,6 +97,7 @@ export async function createFixtures(h: Harness, key: string, label: string): Pr
   const reading = (await call('GET', `/api/v1/readings?data_source_id=${note.id}`)).data[0];
   const apiKey = await call('POST', '/api/v1/keys', { scopes: ['uploads:read'], label: `fuzz ${label}` });
   const download = await call('GET', `/api/v1/uploads/${confirmed.id}/download-url`);
+  const delivery = (await call('GET', `/api/v1/webhooks/${webhook.id}/deliveries`)).data[0];
   const local = (url: string) => {
     const u = new URL(url);
     return u.pathname + u.search;
@@ -105,16 +116,9 @@ export async function createFixtures(h: Harness, key: string, label: string): Pr
     pendingFile: pendingFile.id,
     reading: reading.id,
     apiKeyId: apiKey.id,
+    webhook: webhook.id,
+    delivery: delivery.id,
     blobPut: local(toPut.url),
     blobGet: local(download.url),
   };
-}
-
-async function streamedUpload(h: Harness, key: string, name: string, text: string): Promise<{ id: string }> {
-  const form = new FormData();
-  form.append('file', new Blob([text], { type: 'application/octet-stream' }), name);
-  const answer = await fetch(`${h.url}/api/v1/uploads`, { method: 'POST', headers: { 'x-api-key': key }, body: form });
-  const body = await answer.json();
-  if (answer.status !== 201) throw new Error(`streamed upload → ${answer.status} ${JSON.stringify(body)}`);
-  return body;
 }

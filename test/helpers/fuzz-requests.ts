@@ -60,7 +60,18 @@ const UNKNOWN_UUID = '0190d7c4-0000-7000-8000-000000000000';
 
 export function fuzzRequest(world: FuzzWorld): fc.Arbitrary<FuzzRequest> {
   const allIds = [world.mine, world.theirs].flatMap((f) =>
-    ['part_id', 'revision_id', 'dataset_link_id', 'data_source_id', 'job_id', 'folder_id', 'file_id', 'id'].flatMap((p) => idsFor(p, f)),
+    [
+      'part_id',
+      'revision_id',
+      'dataset_link_id',
+      'data_source_id',
+      'job_id',
+      'folder_id',
+      'file_id',
+      'webhook_id',
+      'delivery_id',
+      'id',
+    ].flatMap((p) => idsFor(p, f)),
   );
   return fc.oneof(
     // Built once per route (not in a chain): compiling patterns into generators is what costs.

@@ -57,3 +57,13 @@ export async function uploadConfirmed(
   if (upload.status !== 'confirmed') throw new Error(`upload ended ${upload.status}: ${JSON.stringify(job)}`);
   return upload;
 }
+
+/** A simple (streamed) upload as a form: confirmed when the answer comes. */
+export async function streamedUpload(h: Harness, key: string, name: string, text: string): Promise<{ id: string }> {
+  const form = new FormData();
+  form.append('file', new Blob([text], { type: 'application/octet-stream' }), name);
+  const answer = await fetch(`${h.url}/api/v1/uploads`, { method: 'POST', headers: { 'x-api-key': key }, body: form });
+  const body = await answer.json();
+  if (answer.status !== 201) throw new Error(`streamed upload → ${answer.status} ${JSON.stringify(body)}`);
+  return body;
+}

@@ -58,7 +58,16 @@ export async function fileContentRoutes(app: FastifyInstance, opts: { content: F
         }
       },
     },
-    handler: async (request) => files.putContent(principalOf(request), request.params.file_id, await contentOf(request, limits)),
+    handler: async (request, reply) => {
+      try {
+        return await files.putContent(principalOf(request), request.params.file_id, await contentOf(request, limits));
+      } catch (error) {
+        // The content policy refused what was declared (type, size, quota) while the client may still be sending: stop it.
+        const code = (error as { code?: string }).code;
+        if (code === 'payload_too_large' || code === 'unsupported_media_type') reply.header('connection', 'close');
+        throw error;
+      }
+    },
   });
 
   route.get('/:file_id/content', {

@@ -86,11 +86,20 @@ export async function storeFormFile(
 ) {
   const file = await formFile(request, limits);
   try {
-    return await streamed.upload(caller, { ...file, folderId });
+    return await streamed.upload(caller, { ...file, atLeast: fileBytesAtLeast(request), folderId });
   } catch (error) {
-    if ((error as { code?: string }).code === 'payload_too_large') reply.header('connection', 'close');
+    // Refused while the client may still be sending: closing spares it the rest of the body.
+    if (REFUSED_BODY.has((error as { code?: string }).code ?? '')) reply.header('connection', 'close');
     throw error;
   }
+}
+
+const REFUSED_BODY = new Set(['payload_too_large', 'unsupported_media_type']);
+
+/** What the Content-Length of a form says of its file before a byte of it is read: at least this many bytes. */
+function fileBytesAtLeast(request: FastifyRequest): number | undefined {
+  const length = Number(request.headers['content-length']);
+  return Number.isSafeInteger(length) && length > ENVELOPE_BYTES ? length - ENVELOPE_BYTES : undefined;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { BlobError, type BlobStore } from '../../blobs/blob-store.js';
 import { type Digest, digestStream, readHead } from '../../content/digest.js';
-import { matchesType, sniffContentType } from '../../content/sniff.js';
+import { sniffContentType } from '../../content/sniff.js';
 import type { UploadRow } from '../../db/schema.js';
+import { type ContentPolicy, judgedType, refusalOf } from '../policy/content-policy.js';
 
 export type FailureReason = 'object_missing' | 'size_mismatch' | 'checksum_mismatch' | 'type_refused';
 
@@ -9,11 +10,15 @@ export type Verdict =
   | { status: 'confirmed'; size: number; sha256: string; detectedContentType: string | null }
   | { status: 'failed'; reason: FailureReason; message: string };
 
-/** Reads the stored bytes once and decides: confirmed with their facts, or failed with a reason. */
+/**
+ * Reads the stored bytes once and decides: confirmed with their facts, or failed with a reason. The
+ * org's content policy as it stands now judges them: their size against its largest upload, their
+ * type (as the bytes show it) against its allowed and refused lists.
+ */
 export async function inspectUpload(
   blobs: BlobStore,
   upload: UploadRow,
-  policy: { refusedTypes: readonly string[]; singleRequestBytes: number },
+  policy: { content: ContentPolicy; singleRequestBytes: number },
 ): Promise<Verdict> {
   const info = await blobs.stat(upload.blob_key);
   if (!info) return { status: 'failed', reason: 'object_missing', message: 'no bytes were uploaded for this upload' };
@@ -27,6 +32,14 @@ export async function inspectUpload(
       status: 'failed',
       reason: 'size_mismatch',
       message: `stored ${info.size} bytes, over the ${policy.singleRequestBytes}-byte limit of one request`,
+    };
+  }
+  const max = policy.content.maxUploadBytes;
+  if (max !== null && info.size > max) {
+    return {
+      status: 'failed',
+      reason: 'size_mismatch',
+      message: `stored ${info.size} bytes, over this organisation's largest upload of ${max}`,
     };
   }
   let digest: Digest;
@@ -49,8 +62,7 @@ export async function inspectUpload(
     };
   }
   const detected = await sniffContentType(digest.head, digest.size);
-  if (detected && matchesType(detected, policy.refusedTypes)) {
-    return { status: 'failed', reason: 'type_refused', message: `${detected} files are refused by this server's policy` };
-  }
+  const refusal = refusalOf(policy.content, judgedType(detected, upload.content_type));
+  if (refusal) return { status: 'failed', reason: 'type_refused', message: refusal.message };
   return { status: 'confirmed', size: digest.size, sha256: digest.sha256, detectedContentType: detected };
 }

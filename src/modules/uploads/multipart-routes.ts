@@ -26,7 +26,7 @@ export async function multipartRoutes(app: FastifyInstance, opts: { multipart: M
     scope: 'uploads:write',
     body: MultipartStartRequest,
     response: { 200: { description: 'The pending upload and how to cut the file into parts.', schema: MultipartStartResponse } },
-    errors: [409, 422],
+    errors: [409, 413, 415, 422],
     handler: async (request) => multipart.start(requireFilesWriteFor(principalOf(request), [request.body]), request.body),
   });
 

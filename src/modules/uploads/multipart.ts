@@ -1,7 +1,7 @@
 import { BlobError } from '../../blobs/blob-store.js';
 import { sameEtag } from '../../blobs/multipart.js';
 import type { UploadRow } from '../../db/schema.js';
-import { conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
+import { AppError, conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
 import type { ModuleDeps } from '../module.js';
 import { planParts } from './part-plan.js';
 import { uploadsRepo } from './repo.js';
@@ -31,17 +31,30 @@ export class MultipartUploads {
 
   async start(caller: Caller, input: MultipartStart) {
     const { partSize, partCount } = planParts(input, this.deps.config.limits.multipartBytes);
+    const { admission } = this.uploads;
+    const policy = await admission.policyOf(caller.orgId);
+    admission.checkDeclared(policy, [input], () => 'body');
     await this.uploads.checkFolders(caller, [input]);
     const known = await this.uploads.confirmedContent(caller.orgId, [input]);
     const row = this.uploads.rowFor(caller, input, known, Date.now());
     const expiresIn = this.deps.config.limits.pendingTtlSeconds;
     if (row.deduplicated) {
-      await this.uploads.storeNew([row]);
+      await this.uploads.storeNew(caller.orgId, [row], policy);
       return { data_source_id: row.id, part_size: partSize, part_count: 0, expires_in: 0, deduplicated: true };
     }
+    // Past the quota is refused before storage is asked for anything; the insert below decides.
+    await admission.room(caller.orgId, policy, input.size_bytes);
     // Storage first: a multipart upload without a row is harmless, a row without one is not.
     const { uploadId } = await this.deps.blobs.createMultipart(row.blob_key, { contentType: row.content_type ?? null, partSize });
-    await uploadsRepo.insert(this.deps.db, [{ ...row, multipart_upload_id: uploadId, part_size: partSize, part_count: partCount }]);
+    const stored = { ...row, multipart_upload_id: uploadId, part_size: partSize, part_count: partCount };
+    try {
+      if (policy.quotaBytes === null) await uploadsRepo.insert(this.deps.db, [stored]);
+      else await this.uploads.storeNew(caller.orgId, [stored], policy);
+    } catch (error) {
+      // Refused (another upload took the room meanwhile): nothing will ever send these parts.
+      if (error instanceof AppError) await this.deps.blobs.abortMultipart(row.blob_key, uploadId).catch(() => {});
+      throw error;
+    }
     return { data_source_id: row.id, part_size: partSize, part_count: partCount, expires_in: expiresIn, deduplicated: false };
   }
 

@@ -36,11 +36,13 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
   route.post('/presign', {
     operationId: 'createPresignedUpload',
     summary: 'Presign',
-    description: 'Create a pending upload and a presigned URL to PUT its bytes to.',
+    description:
+      "Create a pending upload and a presigned URL to PUT its bytes to. The organisation's content policy holds: a declared " +
+      '`content_type` outside it is 415, a declared `size_bytes` over its largest upload or past its storage quota 413.',
     scope: 'uploads:write',
     body: PresignRequest,
     response: { 200: { description: 'The pending upload and the signed request that stores its bytes.', schema: PresignResponse } },
-    errors: [409, 422],
+    errors: [409, 413, 415, 422],
     handler: async (request) => {
       const principal = principalOf(request);
       requireFilesWriteFor(principal, [request.body]);
@@ -57,7 +59,7 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
     response: {
       200: { description: 'One pending upload and signed request per file, in the order sent.', schema: PresignBatchResponse },
     },
-    errors: [409, 422],
+    errors: [409, 413, 415, 422],
     handler: async (request) => ({
       files: await uploads.presignMany(
         caller(requireFilesWriteFor(principalOf(request), request.body.files)),
@@ -98,6 +100,9 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
   route.get('/summary', {
     operationId: 'getStorageSummary',
     summary: 'Storage summary',
+    description:
+      "Counts and bytes of the org's uploads, and where it stands against its storage quota: `used_bytes` (confirmed, not purged) " +
+      'and `pending_bytes` (declared sizes of pending uploads) against `quota_bytes`, with `available_bytes` left.',
     scope: 'uploads:read',
     response: { 200: { description: "Counts and bytes of the org's uploads, by status and by content type.", schema: SummaryResponse } },
     handler: async (request) => uploads.summary(caller(principalOf(request))),

@@ -126,6 +126,14 @@ export const SummaryResponse = Type.Object({
   total_bytes: Type.Integer({ description: 'Sum of confirmed sizes.' }),
   by_status: Type.Record(Type.String(), Type.Integer()),
   by_content_type: Type.Record(Type.String(), Type.Integer()),
+  used_bytes: Type.Integer({
+    description: 'Bytes held against the storage quota: confirmed uploads whose bytes are not purged (the trash included).',
+  }),
+  pending_bytes: Type.Integer({ description: 'Declared sizes of pending uploads: held against the quota until they confirm or fail.' }),
+  quota_bytes: nullable(Type.Integer(), { description: "The organisation's storage quota (content policy); null for none." }),
+  available_bytes: nullable(Type.Integer(), {
+    description: 'What is left under the quota: quota_bytes − used_bytes − pending_bytes, never below 0; null without a quota.',
+  }),
 });
 
 export const Job = Type.Object({

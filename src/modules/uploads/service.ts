@@ -7,10 +7,13 @@ import { conflict, type FieldProblem, notFound, validationError } from '../../er
 import { newId } from '../../ids.js';
 import type { JobTransaction } from '../../jobs/queue.js';
 import type { ModuleDeps } from '../module.js';
+import type { ContentPolicy } from '../policy/content-policy.js';
+import { UploadAdmission, quotaStanding, undeclaredLimit } from './admission.js';
 import { confirmJob } from './confirm-job.js';
 import { confirmations } from './confirmed.js';
 import { FILE_NAME_RULE, isFileName } from '../names.js';
 import { uploadsRepo } from './repo.js';
+import { uploadUsage } from './usage.js';
 import { uploadView } from './view.js';
 
 export interface PresignInput {
@@ -38,9 +41,11 @@ const SLOWEST_READ_BYTES_PER_SECOND = 20 * 1024 * 1024;
 
 export class UploadsService {
   private readonly newRows: InsertBatcher<NewUpload>;
+  readonly admission: UploadAdmission;
 
   constructor(private readonly deps: ModuleDeps) {
     this.newRows = new InsertBatcher((rows) => uploadsRepo.insert(deps.db, rows));
+    this.admission = new UploadAdmission(deps);
   }
 
   async presign(caller: Caller, input: PresignInput, baseUrl: string) {
@@ -52,16 +57,23 @@ export class UploadsService {
    * All or nothing: one invalid file rejects the batch, naming each problem by its index. A file
    * whose declared sha256 (and size) matches a confirmed upload of the org is answered at once: a
    * confirmed, deduplicated upload sharing that blob, with no URL because no bytes need to move.
+   * The org's content policy is applied before any row or URL is made: a declared type outside it
+   * is 415, a declared size over its largest upload or past its quota 413.
    */
   async presignMany(caller: Caller, files: PresignInput[], baseUrl: string, pathOf = (i: number) => `body.files[${i}]`) {
     const problems = files.flatMap((file, i) => this.presignProblems(file, pathOf(i)));
     if (problems.length) throw validationError(problems);
+    const policy = await this.admission.policyOf(caller.orgId);
+    this.admission.checkDeclared(policy, files, pathOf);
     const expiresIn = this.deps.config.limits.presignTtlSeconds;
     await this.checkFolders(caller, files);
     const known = await this.confirmedContent(caller.orgId, files);
     const now = Date.now();
     const rows = files.map((file) => this.rowFor(caller, file, known, now));
-    await this.storeNew(rows);
+    const room = await this.storeNew(caller.orgId, rows, policy);
+    // Undeclared, the size is still held to what one request may carry, the policy's largest upload
+    // and the room left under the quota (bound into the URL where storage can hold it; the confirm checks).
+    const maxSize = undeclaredLimit(this.deps.config.limits.singleRequestBytes, policy, room);
     return Promise.all(
       rows.map(async (row) => {
         if (row.deduplicated) {
@@ -71,8 +83,7 @@ export class UploadsService {
           row.blob_key,
           {
             size: toNumber(row.declared_size),
-            // Undeclared, the size is still held to what one request may carry.
-            maxSize: this.deps.config.limits.singleRequestBytes,
+            maxSize,
             sha256: row.declared_sha256 ?? null,
             contentType: row.content_type ?? null,
           },
@@ -141,12 +152,27 @@ export class UploadsService {
     return new Map(rows.map((row) => [row.sha256 as string, row]));
   }
 
-  /** Pending rows go through the insert batcher; deduplicated ones are confirmed as they are stored. */
-  async storeNew(rows: NewUpload[]): Promise<void> {
+  /**
+   * Pending rows go through the insert batcher; deduplicated ones are confirmed as they are stored.
+   * Under a quota, all of them are written in one transaction that holds the org's quota turn: 413
+   * unless their bytes fit. The room left under the quota after them; null without a quota.
+   */
+  async storeNew(orgId: string, rows: NewUpload[], policy: ContentPolicy): Promise<number | null> {
     const deduplicated = rows.filter((row) => row.deduplicated);
     const pending = rows.filter((row) => !row.deduplicated);
+    if (policy.quotaBytes !== null) {
+      return this.deps.queue.transaction(this.deps.db, async (t) => {
+        const bytes = rows.reduce((sum, row) => sum + (toNumber(row.deduplicated ? row.size_bytes : row.declared_size) ?? 0), 0);
+        const undeclared = pending.some((row) => row.declared_size == null);
+        const room = await this.admission.reserve(t.db, orgId, policy, bytes, { undeclared });
+        if (deduplicated.length) await confirmations.store(t, this.deps.events, deduplicated);
+        if (pending.length) await uploadsRepo.insert(t.db, pending);
+        return room;
+      });
+    }
     if (deduplicated.length) await this.deps.queue.transaction(this.deps.db, (t) => confirmations.store(t, this.deps.events, deduplicated));
     if (pending.length) await this.newRows.add(pending);
+    return null;
   }
 
   async confirm(caller: Caller, id: string) {
@@ -207,7 +233,11 @@ export class UploadsService {
   }
 
   async summary(caller: Caller) {
-    const groups = await uploadsRepo.summary(this.deps.db, caller.orgId);
+    const [groups, usage, policy] = await Promise.all([
+      uploadsRepo.summary(this.deps.db, caller.orgId),
+      uploadUsage.read(this.deps.db, caller.orgId),
+      this.admission.policyOf(caller.orgId),
+    ]);
     const byStatus: Record<string, number> = { pending: 0, confirmed: 0, failed: 0, cancelled: 0 };
     const byContentType: Record<string, number> = {};
     let totalCount = 0;
@@ -218,7 +248,17 @@ export class UploadsService {
       byStatus[group.status] = (byStatus[group.status] ?? 0) + group.n;
       byContentType[group.content_type] = (byContentType[group.content_type] ?? 0) + group.n;
     }
-    return { total_count: totalCount, total_bytes: totalBytes, by_status: byStatus, by_content_type: byContentType };
+    const quota = policy.quotaBytes === null ? null : quotaStanding(policy.quotaBytes, usage, 0);
+    return {
+      total_count: totalCount,
+      total_bytes: totalBytes,
+      by_status: byStatus,
+      by_content_type: byContentType,
+      used_bytes: usage.confirmedBytes,
+      pending_bytes: usage.pendingBytes,
+      quota_bytes: policy.quotaBytes,
+      available_bytes: quota?.available_bytes ?? null,
+    };
   }
 
   private async cancelLocked(tx: Executor, row: UploadRow) {
