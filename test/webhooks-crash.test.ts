@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { SIGNING_SECRET, eventually, freshDatabase } from './helpers/harness.js';
 import { spawnCli, waitForOutput } from './helpers/cli.js';
 import { type Receiver, startReceiver } from './helpers/webhook-receiver.js';
@@ -73,6 +74,17 @@ describe('webhooks survive kill -9', () => {
     return ((await response.json()) as { id: string }).id;
   }
 
+  async function succeededDeliveries(): Promise<number> {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'succeeded'`);
+      return rows[0].n;
+    } finally {
+      await client.end();
+    }
+  }
+
   before(async () => {
     database = await freshDatabase();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'stowage-webhook-crash-'));
@@ -104,6 +116,9 @@ describe('webhooks survive kill -9', () => {
     assert.equal(new Set(sent.map((r) => r.id)).size, 5);
     assert.ok(sent.every((r) => r.verifiedBy.length === 1));
 
+    // Recorded before the next kill, or they would rightly be sent again (at least once).
+    await eventually(async () => ((await succeededDeliveries()) === 5 ? true : undefined), 'five deliveries recorded');
+
     // Killed mid-request: the receiver holds the first attempt open; the process dies while waiting.
     await kill9(worker.child);
     receiver.received.length = 0;
@@ -118,7 +133,7 @@ describe('webhooks survive kill -9', () => {
     await receiver.waitFor(1);
     await kill9(both.child);
     const restarted = await run('start');
-    const [held, resent] = await receiver.waitFor(2, () => true, 30_000);
+    const [held, resent] = await receiver.waitFor(2, (r) => r.body.data.upload_id === uploadId, 30_000);
     assert.equal(resent.id, held.id, 'the same webhook-id: the receiver can tell it is the same event');
     assert.equal(resent.body.data.upload_id, uploadId);
     assert.ok(resent.at - held.at >= 5000, `sent again once the 6 s lease ended (after ${resent.at - held.at} ms)`);

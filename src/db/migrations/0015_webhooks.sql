@@ -77,6 +77,9 @@ CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) 
 CREATE INDEX webhook_deliveries_list_idx ON webhook_deliveries (webhook_id, created_at DESC, id DESC);
 CREATE INDEX webhook_deliveries_status_idx ON webhook_deliveries (webhook_id, status, created_at DESC, id DESC);
 CREATE INDEX webhook_deliveries_event_idx ON webhook_deliveries (event_id);
+-- A burst of events (thousands in one statement) must reach the planner's statistics soon: with the
+-- default thresholds the claim is planned for a handful of due rows and sorts the whole backlog per claim.
+ALTER TABLE webhook_deliveries SET (autovacuum_analyze_scale_factor = 0.01, autovacuum_analyze_threshold = 500);
 
 -- The deliveries lists count through list_counts (0012): all of an endpoint's, and per status.
 CREATE FUNCTION webhook_delivery_count_keys(d webhook_deliveries)
