@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createFixtures, idsFor, type OrgFixtures } from './helpers/fuzz-fixtures.js';
+import { ID_PARAMS, createFixtures, idsFor, type OrgFixtures } from './helpers/fuzz-fixtures.js';
 import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
 import { fillPath, type JsonSchema, readRoutes, type Route, routeName } from './helpers/openapi-routes.js';
 import { assertError } from './helpers/assertions.js';
@@ -54,18 +54,6 @@ function minimalBody(schema: JsonSchema, idOf: (field: string) => string, name =
 }
 
 const isIdField = (name: string) => /(^|_)id$/.test(name) || name === 'ids';
-const ID_PARAMS = [
-  'part_id',
-  'revision_id',
-  'dataset_link_id',
-  'data_source_id',
-  'job_id',
-  'folder_id',
-  'file_id',
-  'webhook_id',
-  'delivery_id',
-  'id',
-];
 const BODY_REFERENCES: Record<string, string> = {
   data_source_id: 'data_source_id',
   ids: 'data_source_id',
@@ -128,7 +116,7 @@ describe("tenant matrix: every route × another organisation's ids answers like 
     const before = await snapshot();
     const checked: string[] = [];
     const differences: string[] = [];
-    for (const route of routes.filter((r) => r.pathParams.some((p) => ID_PARAMS.includes(p)))) {
+    for (const route of routes.filter((r) => r.pathParams.some((p) => (ID_PARAMS as readonly string[]).includes(p)))) {
       for (const { name, key, own, other } of orgs) {
         const body =
           route.body?.kind === 'json'

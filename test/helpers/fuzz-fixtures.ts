@@ -27,6 +27,20 @@ export interface OrgFixtures {
   blobGet: string;
 }
 
+/** The path parameters that name a resource of an org (every one idsFor knows but reading_id, which no path takes). */
+export const ID_PARAMS = [
+  'part_id',
+  'revision_id',
+  'dataset_link_id',
+  'data_source_id',
+  'job_id',
+  'folder_id',
+  'file_id',
+  'webhook_id',
+  'delivery_id',
+  'id',
+] as const;
+
 /** Every id of the fixtures that a path parameter of this name may take. */
 export function idsFor(param: string, f: OrgFixtures): string[] {
   switch (param) {

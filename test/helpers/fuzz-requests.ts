@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { bestIdFor, idsFor, type OrgFixtures } from './fuzz-fixtures.js';
+import { ID_PARAMS, bestIdFor, idsFor, type OrgFixtures } from './fuzz-fixtures.js';
 import { badPercent, fromSchema, hostileString, hostileText, hostileValue, percentEncode, RawJson, toJsonText } from './fuzz-values.js';
 import { fillPath, type Route, routeName } from './openapi-routes.js';
 
@@ -59,20 +59,7 @@ export interface FuzzWorld {
 const UNKNOWN_UUID = '0190d7c4-0000-7000-8000-000000000000';
 
 export function fuzzRequest(world: FuzzWorld): fc.Arbitrary<FuzzRequest> {
-  const allIds = [world.mine, world.theirs].flatMap((f) =>
-    [
-      'part_id',
-      'revision_id',
-      'dataset_link_id',
-      'data_source_id',
-      'job_id',
-      'folder_id',
-      'file_id',
-      'webhook_id',
-      'delivery_id',
-      'id',
-    ].flatMap((p) => idsFor(p, f)),
-  );
+  const allIds = [world.mine, world.theirs].flatMap((f) => ID_PARAMS.flatMap((p) => idsFor(p, f)));
   return fc.oneof(
     // Built once per route (not in a chain): compiling patterns into generators is what costs.
     { weight: 85, arbitrary: fc.oneof(...world.routes.map((route) => routeRequest(route, world, allIds))) },
