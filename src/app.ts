@@ -6,7 +6,8 @@ import { installCors } from './http/cors.js';
 import { answerClientError, answerFrameworkError, installErrorHandling } from './http/error-handler.js';
 import { installBodyDepthGuard, validatorsByPart } from './http/validators.js';
 import { installIdempotency } from './http/idempotency.js';
-import { installRateLimits } from './http/rate-limit-hook.js';
+import { installFailedAuthLimits, installRateLimits } from './http/rate-limit-hook.js';
+import { openRateLimitStore } from './http/rate-limit-stores.js';
 import { newRequestId } from './http/request-id.js';
 import { trackRunningHandlers } from './http/shutdown.js';
 import { closeIdleConnections, serverTimeoutOptions } from './http/timeouts.js';
@@ -52,8 +53,11 @@ export async function buildApp({ deps, modules }: Pick<Composition, 'deps' | 'mo
   await installCors(app, config.corsOrigins);
   const authenticate = modules.find((m) => m.authenticate)?.authenticate;
   if (!authenticate) throw new Error('no module authenticates API keys');
+  const rateLimits = await openRateLimitStore(config, db, deps.logger);
+  app.addHook('onClose', () => rateLimits.close());
+  installFailedAuthLimits(app, config.rateLimit, rateLimits);
   installAuth(app, authenticate);
-  installRateLimits(app, config.rateLimit);
+  installRateLimits(app, config.rateLimit, Date.now, rateLimits);
   // A retried form is read whole to compare its bytes: no further than the largest form we take.
   installIdempotency(app, db, { maxStreamedBytes: config.limits.simpleUploadBytes + ENVELOPE_BYTES });
 

@@ -23,6 +23,8 @@ export interface Config {
   readonly dataDir: string;
   /** null: use the embedded PostgreSQL under `<dataDir>/pg`. */
   readonly databaseUrl: string | null;
+  /** null: rate-limit counters are shared through PostgreSQL; set, through this Redis. */
+  readonly redisUrl: string | null;
   /** null: derive absolute URLs from the request's Host header. */
   readonly publicUrl: string | null;
   /** null: generated on first start and kept in `<dataDir>/signing.secret`. */
@@ -142,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: read.str('HOST', '127.0.0.1'),
     dataDir: path.resolve(read.str('STOWAGE_DATA_DIR', './data')),
     databaseUrl: read.optional('DATABASE_URL'),
+    redisUrl: read.optional('REDIS_URL'),
     publicUrl: read.url('PUBLIC_URL'),
     signingSecret: read.optional('STOWAGE_SIGNING_SECRET'),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),

@@ -11,10 +11,22 @@ interface Window {
 }
 
 /**
+ * Where the counters live: this process's memory (tests on a hand clock, or a shared store's stand-in
+ * while that store is unreachable), or a store every `stowage serve` process shares (rate-limit-shared.ts).
+ */
+export interface RateLimitStore {
+  /** Counts one request of `id` in its window and says whether it stays within `limit`. */
+  hit(id: string, limit: number): Promise<RateDecision>;
+  /** The refusal this process already knows `id` has earned (its budget spent), asking no one. */
+  refusedAlready(id: string, limit: number): RateDecision | null;
+  close(): Promise<void>;
+}
+
+/**
  * Fixed-window counters kept in this process's memory. Each caller's window opens with its first
  * request, not on the wall clock's minute, so a burst is never split across two windows by when it
- * happened to start. With several `stowage serve` processes each enforces its own windows, so a
- * client may reach N × the limit; documented in the README.
+ * happened to start. Alone, each process enforces its own windows (N processes, N × the limit):
+ * servers share theirs through rate-limit-shared.ts.
  */
 export class FixedWindowLimiter {
   private windows = new Map<string, Window>();
@@ -47,6 +59,15 @@ export class FixedWindowLimiter {
     };
   }
 
+  /** The refusal `id`'s next request would get, or null if it still has budget (nothing is counted). */
+  refusedAlready(id: string, limit: number): RateDecision | null {
+    const window = this.windows.get(id);
+    const nowMs = this.now();
+    const endMs = window ? window.startMs + this.windowSeconds * 1000 : 0;
+    if (!window || nowMs >= endMs || window.used < limit) return null;
+    return { allowed: false, limit, remaining: 0, resetSeconds: Math.max(1, Math.ceil((endMs - nowMs) / 1000)) };
+  }
+
   /** How many callers have a window open (ended ones are forgotten once a window length has passed). */
   get tracked(): number {
     return this.windows.size;
@@ -57,4 +78,23 @@ export class FixedWindowLimiter {
     this.lastPruneMs = nowMs;
     for (const [id, window] of this.windows) if (nowMs >= window.startMs + windowMs) this.windows.delete(id);
   }
+}
+
+/** The in-memory limiter behind the store interface. */
+export class MemoryRateLimitStore implements RateLimitStore {
+  private readonly limiter: FixedWindowLimiter;
+
+  constructor(windowSeconds: number, now: () => number = Date.now) {
+    this.limiter = new FixedWindowLimiter(windowSeconds, now);
+  }
+
+  async hit(id: string, limit: number): Promise<RateDecision> {
+    return this.limiter.hit(id, limit);
+  }
+
+  refusedAlready(id: string, limit: number): RateDecision | null {
+    return this.limiter.refusedAlready(id, limit);
+  }
+
+  async close(): Promise<void> {}
 }

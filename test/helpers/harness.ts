@@ -90,9 +90,15 @@ async function createDatabaseFrom(serverUrl: string, name: string, template: str
 /** The whole service on real PostgreSQL, real disk and a real HTTP port, plus keys for two orgs. */
 export async function startStowage(
   env: Record<string, string> = {},
-  options: { worker?: boolean; storage?: 'local' | 'suite' } = {},
+  options: {
+    worker?: boolean;
+    storage?: 'local' | 'suite';
+    /** Join this database (another harness's: a second API node) instead of a fresh one; it is not dropped. */
+    databaseUrl?: string;
+  } = {},
 ): Promise<Harness> {
-  const database = await freshDatabase();
+  const joined = options.databaseUrl;
+  const database = joined ? { url: joined, drop: async () => {} } : await freshDatabase();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'stowage-test-data-'));
   // With S3_TEST_ENDPOINT the whole suite runs on the s3 driver, each harness in a bucket of its own.
   const engine = options.storage !== 'local' && usingRealS3() ? await startS3Engine() : null;
