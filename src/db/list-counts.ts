@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Executor } from './database.js';
 
 /** The scope of an org-wide counter (migration 0012): a folder's counters use the folder's id. */
-const WHOLE_ORG = '00000000-0000-0000-0000-000000000000';
+export const WHOLE_ORG = '00000000-0000-0000-0000-000000000000';
 
 /**
  * A search can match any share of an org and no counter knows how many: its count stops here, so a

@@ -233,26 +233,24 @@ export class UploadsService {
   }
 
   async summary(caller: Caller) {
-    const [groups, usage, policy] = await Promise.all([
+    const [counts, usage, policy] = await Promise.all([
       uploadsRepo.summary(this.deps.db, caller.orgId),
       uploadUsage.read(this.deps.db, caller.orgId),
       this.admission.policyOf(caller.orgId),
     ]);
-    const byStatus: Record<string, number> = { pending: 0, confirmed: 0, failed: 0, cancelled: 0 };
     const byContentType: Record<string, number> = {};
-    let totalCount = 0;
-    let totalBytes = 0;
-    for (const group of groups) {
-      totalCount += group.n;
-      totalBytes += Number(group.bytes);
-      byStatus[group.status] = (byStatus[group.status] ?? 0) + group.n;
-      byContentType[group.content_type] = (byContentType[group.content_type] ?? 0) + group.n;
+    let named = 0;
+    for (const type of counts.byContentType) {
+      byContentType[type.contentType] = type.n;
+      named += type.n;
     }
+    // Types past the summary's bound (SUMMARY_CONTENT_TYPES) are counted together.
+    if (counts.totalCount > named) byContentType.other = (byContentType.other ?? 0) + counts.totalCount - named;
     const quota = policy.quotaBytes === null ? null : quotaStanding(policy.quotaBytes, usage, 0);
     return {
-      total_count: totalCount,
-      total_bytes: totalBytes,
-      by_status: byStatus,
+      total_count: counts.totalCount,
+      total_bytes: counts.totalBytes,
+      by_status: counts.byStatus,
       by_content_type: byContentType,
       used_bytes: usage.confirmedBytes,
       pending_bytes: usage.pendingBytes,
