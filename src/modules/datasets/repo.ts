@@ -4,30 +4,45 @@ import type { Attributes, DatasetLinkRow } from '../../db/schema.js';
 
 export type LinkWithUpload = DatasetLinkRow & { filename: string; content_type: string | null; size_bytes: string | null };
 
-/** Links with what the API shows of their upload: name, type (sniffed before declared), confirmed size. */
+/** What the API shows of a link's upload: name, type (sniffed before declared), confirmed size. */
+const UPLOAD_COLUMNS = [
+  'u.name as filename',
+  sql<string | null>`coalesce(u.detected_content_type, u.content_type)`.as('content_type'),
+  sql<string | null>`case when u.status = 'confirmed' then u.size_bytes::text end`.as('size_bytes'),
+] as const;
+
+/** Links with what the API shows of their upload. */
 function withUpload(db: Executor) {
-  return db
-    .selectFrom('dataset_links as l')
-    .innerJoin('uploads as u', 'u.id', 'l.upload_id')
-    .selectAll('l')
-    .select([
-      'u.name as filename',
-      sql<string | null>`coalesce(u.detected_content_type, u.content_type)`.as('content_type'),
-      sql<string | null>`case when u.status = 'confirmed' then u.size_bytes::text end`.as('size_bytes'),
-    ]);
+  return db.selectFrom('dataset_links as l').innerJoin('uploads as u', 'u.id', 'l.upload_id').selectAll('l').select(UPLOAD_COLUMNS);
 }
 
 export const datasetRepo = {
+  /**
+   * The page of links is found first and only its links meet their uploads: a deep page looks up 50
+   * uploads, not offset + 50. The count is the revision's counter (migration 0018), in the revision's org.
+   */
   async list(db: Executor, revisionId: string, options: { includeInactive: boolean; limit: number; offset: number }) {
-    let base = db.selectFrom('dataset_links as l').where('l.part_revision_id', '=', revisionId);
-    if (!options.includeInactive) base = base.where('l.is_active', '=', true);
-    let page = withUpload(db).where('l.part_revision_id', '=', revisionId);
-    if (!options.includeInactive) page = page.where('l.is_active', '=', true);
+    let links = db.selectFrom('dataset_links').selectAll().where('part_revision_id', '=', revisionId);
+    if (!options.includeInactive) links = links.where('is_active', '=', true);
+    const page = links.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).offset(options.offset);
     const [rows, total] = await Promise.all([
-      page.orderBy('l.created_at', 'desc').orderBy('l.id', 'desc').limit(options.limit).offset(options.offset).execute(),
-      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+      db
+        .selectFrom(page.as('l'))
+        .innerJoin('uploads as u', 'u.id', 'l.upload_id')
+        .selectAll('l')
+        .select(UPLOAD_COLUMNS)
+        .orderBy('l.created_at', 'desc')
+        .orderBy('l.id', 'desc')
+        .execute(),
+      db
+        .selectFrom('list_counts')
+        .select(sql<string>`coalesce(sum(n), 0)::text`.as('n'))
+        .where('org_id', '=', (eb) => eb.selectFrom('part_revisions').select('org_id').where('id', '=', revisionId))
+        .where('list', '=', options.includeInactive ? 'dataset_links' : 'dataset_links:active')
+        .where('scope', '=', revisionId)
+        .executeTakeFirstOrThrow(),
     ]);
-    return { rows: rows as LinkWithUpload[], count: total.n };
+    return { rows: rows as LinkWithUpload[], count: Number(total.n) };
   },
 
   /** The revision's active links, newest first: what supersede and primary decisions are made on. */

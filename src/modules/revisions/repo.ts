@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { countedRows } from '../../db/list-counts.js';
 import type { Attributes, PartRevisionRow } from '../../db/schema.js';
 
 export const revisionRepo = {
@@ -37,13 +38,22 @@ export const revisionRepo = {
       .executeTakeFirst();
   },
 
+  /** The count is the part's counter (migration 0018), not a count of its revisions. */
   async list(db: Executor, orgId: string, partId: string, options: { limit: number; offset: number }) {
-    const base = db.selectFrom('part_revisions').where('org_id', '=', orgId).where('part_id', '=', partId);
-    const [rows, total] = await Promise.all([
-      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).offset(options.offset).execute(),
-      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    const [rows, count] = await Promise.all([
+      db
+        .selectFrom('part_revisions')
+        .selectAll()
+        .where('org_id', '=', orgId)
+        .where('part_id', '=', partId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(options.limit)
+        .offset(options.offset)
+        .execute(),
+      countedRows(db, orgId, 'part_revisions', partId),
     ]);
-    return { rows, count: total.n };
+    return { rows, count };
   },
 
   /** Top-level merge in one statement: `set` keys replace, `remove` keys go. */
