@@ -3,8 +3,9 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * Rebuilds dist/ (tsc -p tsconfig.build.json) when any file under src/ is newer than dist/cli.js, so
- * tests that spawn the built CLI never run yesterday's code. Returns what it did, for the log.
+ * Rebuilds dist/ (tsc -p tsconfig.build.json) when anything under src/ is newer than dist/cli.js, so
+ * tests that spawn the built CLI, or fork a built child script, never run yesterday's code. Returns
+ * what it did, for the log. (src/sandbox/run-child.ts childScriptBeside makes the same comparison.)
  */
 export function ensureFreshBuild(root: string): string {
   const builtAt = () => statSync(path.join(root, 'dist', 'cli.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
@@ -22,8 +23,9 @@ export function ensureFreshBuild(root: string): string {
   return `rebuilt dist/ in ${Date.now() - started} ms${result.status ? ' (with type errors)' : ''}`;
 }
 
+/** Files and folders alike: a deleted or renamed file shows only in its folder's time. */
 function newestMtime(dir: string): number {
-  let newest = 0;
+  let newest = statSync(dir).mtimeMs;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);

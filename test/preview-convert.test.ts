@@ -355,8 +355,12 @@ test('a parent started with -e code does not pass that code on to the child', as
     const { convertToGlb } = await import(${JSON.stringify(new URL('../src/cad/convert.ts', import.meta.url).href)});
     const result = await convertToGlb(${JSON.stringify(IGES_SAMPLE)}, 'iges', ${JSON.stringify(fresh('e.glb'))}, { timeoutMs: 30000, maxMemoryMb: 2048 });
     console.log(JSON.stringify(result));`;
+  // The .ts child, even under `npm test`: it is the one that is given the parent's loader flags.
+  const env = { ...process.env };
+  delete env.STOWAGE_CHILD_SCRIPTS_FROM;
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     timeout: 60_000,
+    env,
   });
   assert.equal(JSON.parse(stdout).triangles, 12);
 });

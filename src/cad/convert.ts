@@ -5,12 +5,11 @@
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import type { ChildReply } from './convert-child.js';
 import { PreviewError } from './errors.js';
 import { CAD_FORMATS, type CadFormat } from './formats.js';
 import type { Bbox } from './model.js';
-import { describeDeath, type KillReason, runChild } from '../sandbox/run-child.js';
+import { childScriptBeside, describeDeath, type KillReason, runChild } from '../sandbox/run-child.js';
 
 export { PreviewError, type PreviewFailure } from './errors.js';
 export type { Bbox } from './model.js';
@@ -43,10 +42,6 @@ export interface ConvertOptions {
   /** Kills the child (PreviewError 'aborted'), for a worker shutting down mid-conversion. */
   signal?: AbortSignal;
 }
-
-// Beside this file, with its extension: convert-child.ts under tsx (tests, benchmarks), convert-child.js in dist/.
-const HERE = fileURLToPath(import.meta.url);
-const CHILD_SCRIPT = path.join(path.dirname(HERE), `convert-child${path.extname(HERE)}`);
 
 /**
  * Converts the model at inputPath to a GLB written to outputPath, in a child process held to the limits
@@ -88,7 +83,9 @@ async function runConverter(
   limits: PreviewLimits,
   signal: AbortSignal | undefined,
 ): Promise<Outcome> {
-  const outcome = await runChild<ChildReply>({ script: CHILD_SCRIPT, args: [inputPath, format, outputPath], limits, signal });
+  // convert-child beside this file: .js in dist/; under tsx the .ts, or under `npm test` its fresh twin in dist/.
+  const script = await childScriptBeside(import.meta.url, 'convert-child');
+  const outcome = await runChild<ChildReply>({ script, args: [inputPath, format, outputPath], limits, signal });
   switch (outcome.kind) {
     case 'failed_to_start':
       return { ok: false, error: new Error(`could not run the preview converter: ${outcome.error.message}`) };

@@ -6,8 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { describeDeath, runChild } from '../sandbox/run-child.js';
+import { childScriptBeside, describeDeath, runChild } from '../sandbox/run-child.js';
 import type { ChildReply } from './extract-child.js';
 import { classify, extractHere } from './extract-here.js';
 import { type ExtractLimits, type Extraction, ReadingError, type ReadingKind } from './reading.js';
@@ -36,10 +35,6 @@ export interface ExtractResult extends Extraction {
   peakRssMb: number;
 }
 
-// Beside this file, with its extension: extract-child.ts under tsx (tests, benchmarks), extract-child.js in dist/.
-const HERE = fileURLToPath(import.meta.url);
-const CHILD_SCRIPT = path.join(path.dirname(HERE), `extract-child${path.extname(HERE)}`);
-
 /**
  * Extracts the reading of the file at inputPath, read as `kind`; the files it answers (text for
  * search, a thumbnail) are written in workDir, the caller's own fresh folder. Rejects with a
@@ -67,7 +62,9 @@ export async function extractReading(
   if (kind === 'pdf' && input.size <= IN_PROCESS_MAX_BYTES && !/\d+\s+\d+\s+obj\b/.test(await readFile(inputPath, 'latin1'))) {
     throw new ReadingError('malformed', 'not a valid PDF: it holds no objects');
   }
-  const outcome = await runChild<ChildReply>({ script: CHILD_SCRIPT, args: [inputPath, kind, workDir], limits, signal: options.signal });
+  // extract-child beside this file: .js in dist/; under tsx the .ts, or under `npm test` its fresh twin in dist/.
+  const script = await childScriptBeside(import.meta.url, 'extract-child');
+  const outcome = await runChild<ChildReply>({ script, args: [inputPath, kind, workDir], limits, signal: options.signal });
   switch (outcome.kind) {
     case 'failed_to_start':
       throw new Error(`could not run the extractor: ${outcome.error.message}`);

@@ -48,11 +48,17 @@ export async function serve(
 export async function signalAndTime(server: SpawnedServer, signal: NodeJS.Signals, group = false) {
   const sent = Date.now();
   process.kill(group ? -server.child.pid! : server.child.pid!, signal);
-  const exit = await Promise.race([
-    server.exited,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running 30 s after the signal')), 30_000)),
-  ]);
-  return { ...exit, ms: exit.at - sent };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const exit = await Promise.race([
+      server.exited,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('still running 30 s after the signal')), 30_000))),
+    ]);
+    return { ...exit, ms: exit.at - sent };
+  } finally {
+    // A timer left running would keep this test file's process alive for its 30 s after the last test.
+    clearTimeout(timer);
+  }
 }
 
 export function assertQuietOrderlyExit(server: SpawnedServer, exit: { code: number | null; ms: number }) {
