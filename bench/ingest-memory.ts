@@ -61,6 +61,7 @@ import {
   startServerChild,
   stopChild,
   verdict,
+  scratchDatabase,
 } from './lib.js';
 
 const MB = 1e6;
@@ -325,20 +326,9 @@ async function main(): Promise<number> {
   const samplerOptions = `--require=${sampler}`;
 
   // --- PostgreSQL, a scratch database
-  const { default: pg } = await import('pg');
   const server = await openPostgres();
-  const dbName = `stowage_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: server.url });
-  admin.on('error', () => {});
-  await admin.connect();
-  onCleanup('close the admin connection', () => admin.end());
-  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`);
-  onCleanup(
-    `drop database ${dbName}`,
-    async () => void (await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`)),
-  );
-  const dbUrl = new URL(server.url);
-  dbUrl.pathname = `/${dbName}`;
+  const { name: dbName, url: scratchUrl } = await scratchDatabase(server.url);
+  const dbUrl = new URL(scratchUrl);
   console.log(`  PostgreSQL  : ${server.kind}, database ${dbName}`);
 
   // --- The servers

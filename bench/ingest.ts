@@ -46,6 +46,7 @@ import {
   startBareServer,
   startServerChild,
   verdict,
+  scratchDatabase,
 } from './lib.js';
 
 const MiB = 1024 * 1024;
@@ -269,22 +270,11 @@ async function main(): Promise<number> {
     );
 
   // --- PostgreSQL and the scratch database
-  const { default: pg } = await import('pg');
   const server = await openPostgres();
   const serverUrl = server.url;
   const pgKind = server.embedded ? 'embedded' : 'DATABASE_URL';
-  const dbName = `stowage_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  admin.on('error', () => {});
-  await admin.connect();
-  onCleanup('close the admin connection', () => admin.end());
-  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`);
-  onCleanup(
-    `drop database ${dbName}`,
-    async () => void (await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`)),
-  );
-  const dbUrl = new URL(serverUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const { name: dbName, url: scratchUrl } = await scratchDatabase(serverUrl);
+  const dbUrl = new URL(scratchUrl);
 
   // --- The servers
   const stowageData = path.join(work, 'stowage-data');

@@ -220,6 +220,24 @@ export async function openPostgres(): Promise<{ url: string; embedded: boolean; 
   return { url: embedded.url, embedded: true, kind: `embedded, started in ${Date.now() - started} ms` };
 }
 
+/** A database of its own on the server at `serverUrl`, dropped (with any connection left) by the cleanup. */
+export async function scratchDatabase(serverUrl: string): Promise<{ name: string; url: string }> {
+  const { default: pg } = await import('pg');
+  const name = `stowage_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  admin.on('error', () => {});
+  await admin.connect();
+  onCleanup('close the admin connection', () => admin.end());
+  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+  onCleanup(
+    `drop database ${name}`,
+    async () => void (await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)),
+  );
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString() };
+}
+
 /**
  * The whole service in this process (test/helpers/harness.ts) with rate limits off and logs silent;
  * `env` adds to or overrides that. The harness speeds the job loops up for tests; a benchmark wants a

@@ -48,6 +48,7 @@ import {
   runBenchmark,
   startServerChild,
   verdict,
+  scratchDatabase,
 } from './lib.js';
 
 const TARGET_P99_MS = 20;
@@ -129,18 +130,8 @@ async function main(): Promise<number> {
 
   // --- PostgreSQL and the scratch database
   const server = await openPostgres();
-  const dbName = `stowage_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: server.url });
-  admin.on('error', () => {});
-  await admin.connect();
-  onCleanup('close the admin connection', () => admin.end());
-  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`);
-  onCleanup(
-    `drop database ${dbName}`,
-    async () => void (await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`)),
-  );
-  const dbUrl = new URL(server.url);
-  dbUrl.pathname = `/${dbName}`;
+  const { name: dbName, url: scratchUrl } = await scratchDatabase(server.url);
+  const dbUrl = new URL(scratchUrl);
   console.log(`  PostgreSQL  : ${dbUrl.host} (${server.kind}), database ${dbName}`);
 
   // --- The built server, and an admin key in each org (the CLI migrates the database first)
