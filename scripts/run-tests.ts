@@ -6,7 +6,7 @@
  * child scripts (readings, previews) forked by code under test run from dist/ too
  * (STOWAGE_CHILD_SCRIPTS_FROM=dist, see childScriptBeside in src/sandbox/run-child.ts): a .ts child
  * loads TypeScript on every start, and the suite starts hundreds.
- * Test files run two per core at a time (at least 2, at most 8: see DEFAULT_CONCURRENCY), or
+ * Test files run one per core at a time (at least 2: see DEFAULT_CONCURRENCY), or
  * TEST_CONCURRENCY when set.
  */
 import { spawn } from 'node:child_process';
@@ -27,20 +27,19 @@ const files = requested.length
       .map((f) => path.join('test', f));
 
 /**
- * Two test files per core: a file spends much of its time waiting (on PostgreSQL, on a server it
- * spawned starting or being killed, on job leases and retry delays, on child processes), and at one
- * per core a 2-core machine sat 8–30% idle. Measured on 2 cores, the same files paired at 2 and 4 at a
- * time: 4 was faster in all 6 pairs, 297 s against 356 s in all (-17%; 4 kill -9 files with 2 fault
- * files 83 s against 97 s, the shutdown/timeout/rate-limit files 34 s against 56 s), with no failure in
- * 19 runs at 4. At most 8: each file may hold a server's pool of 20 connections and more.
+ * One test file per core. Two per core was faster on 2 cores (6 paired file groups: 297 s at 4 against
+ * 356 s at 2; the machine sat 8–30% idle at 2), but in a whole clean-clone CI run at 4 the kill -9 test
+ * of a worker mid-job (test/worker-crash.test.ts, a 2 s job lease) timed out: at that load the lease
+ * ended before the worker reached the lock the test holds for it. Until the timing-bound tests are
+ * made to hold under load, the suite runs at the machine's own parallelism; TEST_CONCURRENCY overrides.
  */
-const DEFAULT_CONCURRENCY = Math.min(8, Math.max(2, 2 * os.availableParallelism()));
+const DEFAULT_CONCURRENCY = Math.max(2, os.availableParallelism());
 
 const concurrency = testConcurrency(process.env.TEST_CONCURRENCY);
 
 console.log(`# ${ensureFreshBuild(root)}`);
 console.log(
-  `# ${files.length} test file(s), ${concurrency} at a time (${process.env.TEST_CONCURRENCY ? 'TEST_CONCURRENCY' : 'two per core'})`,
+  `# ${files.length} test file(s), ${concurrency} at a time (${process.env.TEST_CONCURRENCY ? 'TEST_CONCURRENCY' : 'one per core'})`,
 );
 
 let serverUrl = process.env.DATABASE_URL;
