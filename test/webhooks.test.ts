@@ -20,7 +20,6 @@ describe('webhooks', () => {
       STOWAGE_WEBHOOK_RETRY_SCHEDULE: '0,0.3,0.3',
       STOWAGE_WEBHOOK_TIMEOUT_SECONDS: '1',
       STOWAGE_WEBHOOK_LEASE_SECONDS: '6',
-      STOWAGE_WEBHOOK_DISABLE_AFTER_SECONDS: '2',
     });
     receiver = await startReceiver();
     db = new pg.Client({ connectionString: h.databaseUrl });
@@ -290,16 +289,19 @@ describe('webhooks', () => {
 
     const failing = await endpoint(['upload.confirmed']);
     failing.target.reply = () => ({ status: 500 });
-    // The receiver fails for longer than STOWAGE_WEBHOOK_DISABLE_AFTER_SECONDS (2 s) across several events.
-    const deadline = Date.now() + 15_000;
-    let reason: string | null = null;
-    while (!reason && Date.now() < deadline) {
-      await streamedUpload(h, h.keys.writer, `failing-${Date.now()}.txt`, `fails ${Date.now()}`);
-      await new Promise((r) => setTimeout(r, 700));
+    await streamedUpload(h, h.keys.writer, 'failing-1.txt', 'fails first');
+    const since = await eventually(async () => {
       const w = (await h.api('GET', `/api/v1/webhooks/${failing.webhook.id}`, { key: h.keys.admin })).body;
-      if (!w.enabled) reason = w.disabled_reason;
-      else assert.ok(w.failing_since, 'failing_since set by the first failure');
-    }
+      return w.failing_since ?? undefined;
+    }, 'failing_since set by the first failure');
+    // Five days of failures (the default STOWAGE_WEBHOOK_DISABLE_AFTER_SECONDS), without waiting for them.
+    await db.query(`UPDATE webhooks SET failing_since = now() - interval '6 days' WHERE id = $1`, [failing.webhook.id]);
+    assert.ok(since);
+    await streamedUpload(h, h.keys.writer, 'failing-2.txt', 'fails again, days later');
+    const reason = await eventually(async () => {
+      const w = (await h.api('GET', `/api/v1/webhooks/${failing.webhook.id}`, { key: h.keys.admin })).body;
+      return w.enabled ? undefined : w.disabled_reason;
+    }, 'the endpoint disabled after days of failures');
     assert.match(reason ?? '', /every attempt has failed since/);
     const enabled = await h.api('PATCH', `/api/v1/webhooks/${failing.webhook.id}`, { key: h.keys.admin, body: { enabled: true } });
     assert.deepEqual([enabled.body.enabled, enabled.body.disabled_reason, enabled.body.failing_since], [true, null, null]);
