@@ -38,7 +38,16 @@ export async function startWorker<Ctx>(
   const workerIds: string[] = [];
   for (const kind of jobs) {
     for (let i = 0; i < deps.config.jobs.concurrency; i++) {
-      const id = await boss.work<JobMessage>(kind.kind, options, ([message]) => runAttempt(deps, ctx, kind, message));
+      const id: string = await boss.work<JobMessage>(kind.kind, options, async ([message]) => {
+        try {
+          await runAttempt(deps, ctx, kind, message);
+        } finally {
+          // pg-boss waits out the rest of its polling interval after every job it ran, so a backlog
+          // drained at one job per second per worker (4 jobs/s for two processes under bench/load):
+          // a worker that just finished a job asks for the next one at once; an empty fetch still waits.
+          boss.notifyWorker(id);
+        }
+      });
       deps.queue.registerLocalWorker(kind.kind, id);
       workerIds.push(id);
     }
