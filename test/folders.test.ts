@@ -356,4 +356,49 @@ describe('folders (POST/GET /api/v1/folders/, GET/PATCH/DELETE /api/v1/folders/{
     const roots = await api('GET', '/api/v1/folders/?limit=200');
     assert.ok(!roots.body.data.some((f: { id: string }) => f.id === theirs.id), "another org's folder is not listed");
   });
+
+  it('counts each level from its counter (list_counts), equal to a real count after creates, moves, renames, deletes and SQL', async () => {
+    /** Every level of this org: the root and each folder, the API's count against a count of the rows. */
+    const assertCountsTrue = async (when: string) => {
+      const { rows } = await sql.query('SELECT id FROM folders WHERE org_id = $1', [h.orgId]);
+      for (const parent of [null, ...rows.map((r) => r.id as string)]) {
+        const real = await sql.query('SELECT count(*)::int AS n FROM folders WHERE org_id = $1 AND parent_id IS NOT DISTINCT FROM $2', [
+          h.orgId,
+          parent,
+        ]);
+        const listed = await api('GET', `/api/v1/folders/?limit=1${parent ? `&parent_id=${parent}` : ''}`);
+        assert.equal(listed.status, 200, JSON.stringify(listed.body));
+        assert.equal(listed.body.count, real.rows[0].n, `count of ${parent ?? 'the root'} ${when}`);
+      }
+      // The level's own counter, not a count(*): a counter row exists for a non-empty level.
+      const counters = await sql.query(
+        `SELECT count(*)::int AS n FROM list_counts WHERE org_id = $1 AND list = 'folders' AND scope = '00000000-0000-0000-0000-000000000000'`,
+        [h.orgId],
+      );
+      assert.ok(counters.rows[0].n >= 1, `the root's counter ${when}`);
+    };
+    const top = await create('counted-top');
+    const kids = await Promise.all(['k1', 'k2', 'k3', 'k4'].map((name) => create(name, top.id)));
+    await assertCountsTrue('after creates');
+    const moved = await api('PATCH', `/api/v1/folders/${kids[0].id}`, { parent_id: null });
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    const movedDown = await api('PATCH', `/api/v1/folders/${kids[1].id}`, { parent_id: kids[2].id, name: 'k2-renamed' });
+    assert.equal(movedDown.status, 200, JSON.stringify(movedDown.body));
+    assert.equal((await api('PATCH', `/api/v1/folders/${kids[3].id}`, { name: 'k4-renamed' })).status, 200);
+    await assertCountsTrue('after moves and renames');
+    assert.equal((await api('DELETE', `/api/v1/folders/${kids[0].id}`)).status, 200);
+    assert.equal((await api('DELETE', `/api/v1/folders/${kids[3].id}`)).status, 200);
+    await assertCountsTrue('after deletes');
+    // SQL by hand: a bulk insert in one statement, a bulk move, a rolled-back insert.
+    await sql.query(
+      `INSERT INTO folders (id, org_id, parent_id, name) SELECT gen_random_uuid(), $1, $2, 'bulk-' || i FROM generate_series(1, 30) i`,
+      [h.orgId, top.id],
+    );
+    await sql.query(`UPDATE folders SET parent_id = $2 WHERE org_id = $1 AND name LIKE 'bulk-1%'`, [h.orgId, kids[2].id]);
+    await sql.query('BEGIN');
+    await sql.query(`INSERT INTO folders (id, org_id, parent_id, name) VALUES (gen_random_uuid(), $1, NULL, 'rolled-back')`, [h.orgId]);
+    await sql.query('ROLLBACK');
+    await sql.query(`DELETE FROM folders WHERE org_id = $1 AND name LIKE 'bulk-2%'`, [h.orgId]);
+    await assertCountsTrue('after bulk SQL and a rollback');
+  });
 });

@@ -119,10 +119,11 @@ describe('revisions (/api/v1/parts/{part_id}/revisions…)', () => {
       ['C', 'B', 'A'],
     );
     const page = await api('GET', `/api/v1/parts/${part.id}/revisions?limit=1&offset=1`);
-    assert.deepEqual(page.body, { count: 3, data: [made[1]] });
+    assert.equal(typeof page.body.next_cursor, 'string');
+    assert.deepEqual(page.body, { count: 3, data: [made[1]], next_cursor: page.body.next_cursor });
     assertInvalid(await api('GET', `/api/v1/parts/${part.id}/revisions?limit=500`), 'querystring.limit');
     const empty = await newPart('REV-LIST-EMPTY');
-    assert.deepEqual((await api('GET', `/api/v1/parts/${empty.id}/revisions`)).body, { count: 0, data: [] });
+    assert.deepEqual((await api('GET', `/api/v1/parts/${empty.id}/revisions`)).body, { count: 0, data: [], next_cursor: null });
   });
 
   it('PATCH merges attributes at the top level; null removes a key', async () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { SEARCH_COUNT_CAP } from '../src/db/list-counts.js';
 import { assertError, assertInvalid, assertScopesEnforced } from './helpers/assertions.js';
 import { type ApiAnswer, type Harness, startStowage } from './helpers/harness.js';
 
@@ -300,5 +302,33 @@ describe('parts (GET/POST /api/v1/parts/, GET/PATCH/DELETE /api/v1/parts/{part_i
     assert.deepEqual(Object.keys(spec.components.schemas.PartPublic.properties).sort(), PART_FIELDS);
     const docs = await fetch(`${h.url}/docs/`, { redirect: 'follow' });
     assert.equal(docs.status, 200);
+  });
+
+  it('counts a q search exactly up to 1,000 matches, and past that says 1,000 with count_capped', async () => {
+    const sql = new pg.Client({ connectionString: h.databaseUrl });
+    await sql.connect();
+    try {
+      const add = (prefix: string, n: number) =>
+        sql.query(`INSERT INTO parts (id, org_id, part_number) SELECT gen_random_uuid(), $1, $2 || i FROM generate_series(1, $3::int) i`, [
+          h.orgId,
+          prefix,
+          n,
+        ]);
+      await add('CAPEXACT-', SEARCH_COUNT_CAP);
+      await add('CAPOVER-', SEARCH_COUNT_CAP + 1);
+      const exact = await api('GET', '/api/v1/parts/?q=capexact-&limit=2');
+      assert.equal(exact.status, 200, JSON.stringify(exact.body));
+      assert.equal(exact.body.count, SEARCH_COUNT_CAP, 'exactly the cap is counted exactly');
+      assert.equal(exact.body.count_capped, undefined);
+      const over = await api('GET', '/api/v1/parts/?q=capover-&limit=2');
+      assert.equal(over.body.count, SEARCH_COUNT_CAP);
+      assert.equal(over.body.count_capped, true);
+      assert.equal(over.body.data.length, 2);
+      assert.equal(typeof over.body.next_cursor, 'string', 'a capped search still pages on');
+      const all = await api('GET', '/api/v1/parts/?limit=1');
+      assert.equal(all.body.count_capped, undefined, 'a list without q counts exactly');
+    } finally {
+      await sql.end();
+    }
   });
 });

@@ -139,6 +139,37 @@ export interface SchemaContext {
   ids: string[];
 }
 
+/**
+ * A `cursor` as the service writes them (base64url of [list, ...key]), for any list's tag, with keys of
+ * the right shape, the wrong type or hostile text: each must be a page or a 422, never a cast error.
+ */
+const CURSOR_TAGS = [
+  'uploads',
+  'parts',
+  'part_revisions',
+  'dataset_links',
+  'files',
+  'file_versions',
+  'folders',
+  'readings',
+  'webhook_deliveries',
+  'search',
+];
+const cursorKey = fc.oneof(
+  fc
+    .date({ noInvalidDate: true, min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T00:00:00Z') })
+    .map((d) => `${d.toISOString().slice(0, -1)}000Z`),
+  fc.constantFrom('2026-02-30T00:00:00.000000Z', '2026-01-01T24:00:00.000000Z', '0000-01-01T00:00:00.000000Z', 'infinity', 'NaN'),
+  fc.uuid(),
+  fc.integer(),
+  fc.double(),
+  fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 1e308, null, true, [], {}),
+  hostileString,
+);
+const cursorLike: fc.Arbitrary<string> = fc
+  .tuple(fc.oneof(fc.constantFrom(...CURSOR_TAGS), fc.string({ maxLength: 8 })), fc.array(cursorKey, { maxLength: 3 }))
+  .map(([tag, keys]) => Buffer.from(JSON.stringify([tag, ...keys])).toString('base64url'));
+
 /** Values the schema accepts (mostly: a pattern or format with no generator here gives plain text). */
 export function fromSchema(schema: JsonSchema, ctx: SchemaContext, name = ''): fc.Arbitrary<unknown> {
   if (schema.anyOf) return fc.oneof(...schema.anyOf.map((s) => fromSchema(s, ctx, name)));
@@ -187,6 +218,7 @@ function stringFromSchema(schema: JsonSchema, ctx: SchemaContext, name: string):
     return fc.oneof(fc.constantFrom(...ctx.ids), fc.uuid()).filter(fits);
   }
   if (schema.format === 'date-time') return fc.date({ noInvalidDate: true }).map((d) => d.toISOString());
+  if (name === 'cursor') return cursorLike.filter(fits);
   if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern)).filter(fits);
   return fc.oneof(
     { weight: 3, arbitrary: fc.string({ minLength: min, maxLength: Math.min(max, min + 24) }) },

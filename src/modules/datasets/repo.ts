@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
 import type { Attributes, DatasetLinkRow } from '../../db/schema.js';
 
 export type LinkWithUpload = DatasetLinkRow & { filename: string; content_type: string | null; size_bytes: string | null };
@@ -16,15 +17,25 @@ function withUpload(db: Executor) {
   return db.selectFrom('dataset_links as l').innerJoin('uploads as u', 'u.id', 'l.upload_id').selectAll('l').select(UPLOAD_COLUMNS);
 }
 
+/** A revision's dataset links, newest first (dataset_links_revision_active_created_idx, dataset_links_revision_created_idx). */
+export const DATASETS_KEYSET = newestFirst('dataset_links');
+
 export const datasetRepo = {
   /**
    * The page of links is found first and only its links meet their uploads: a deep page looks up 50
    * uploads, not offset + 50. The count is the revision's counter (migration 0018), in the revision's org.
    */
-  async list(db: Executor, revisionId: string, options: { includeInactive: boolean; limit: number; offset: number }) {
-    let links = db.selectFrom('dataset_links').selectAll().where('part_revision_id', '=', revisionId);
+  async list(db: Executor, revisionId: string, options: { includeInactive: boolean } & Page) {
+    let links = db.selectFrom('dataset_links').where('part_revision_id', '=', revisionId);
     if (!options.includeInactive) links = links.where('is_active', '=', true);
-    const page = links.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).offset(options.offset);
+    if (options.after) links = links.where(afterKey(DATASETS_KEYSET, options.after));
+    const page = links
+      .selectAll()
+      .select(keyColumn(DATASETS_KEYSET).as('cursor_key'))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(options.limit + 1)
+      .offset(options.offset);
     const [rows, total] = await Promise.all([
       db
         .selectFrom(page.as('l'))
@@ -42,7 +53,8 @@ export const datasetRepo = {
         .where('scope', '=', revisionId)
         .executeTakeFirstOrThrow(),
     ]);
-    return { rows: rows as LinkWithUpload[], count: Number(total.n) };
+    const { rows: shown, nextCursor } = pageEnd(DATASETS_KEYSET, rows, options.limit);
+    return { rows: shown as LinkWithUpload[], count: Number(total.n), nextCursor };
   },
 
   /** The revision's active links, newest first: what supersede and primary decisions are made on. */

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
 import { pageOf } from '../../http/schemas.js';
+import { DATASETS_KEYSET } from './repo.js';
 import { DatasetAttach, DatasetLink, DatasetList, DatasetListQuery, DatasetParams, DatasetUpdate } from './schema.js';
 import type { DatasetService } from './service.js';
 import { RevisionParams } from '../revisions/schema.js';
@@ -29,7 +30,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { datasets: Data
       const includeInactive = request.query.include_inactive ?? false;
       return datasets.list(principalOf(request), request.params.part_id, request.params.revision_id, {
         includeInactive,
-        ...pageOf(request.query),
+        ...pageOf(request.query, DATASETS_KEYSET),
       });
     },
   });

@@ -1,4 +1,5 @@
 import type { Db, Executor } from '../../db/database.js';
+import type { Page } from '../../db/keyset.js';
 import type { Attributes, PartRevisionRow } from '../../db/schema.js';
 import { conflict, notFound } from '../../errors.js';
 import { isUuid, newId } from '../../ids.js';
@@ -26,10 +27,10 @@ export interface AttachInput {
 export class DatasetService {
   constructor(private readonly db: Db) {}
 
-  async list(caller: Caller, partId: string, revisionId: string, options: { includeInactive: boolean; limit: number; offset: number }) {
+  async list(caller: Caller, partId: string, revisionId: string, options: { includeInactive: boolean } & Page) {
     const revision = await ownedRevision(this.db, caller, partId, revisionId);
-    const { rows, count } = await datasetRepo.list(this.db, revision.id, options);
-    return { count, data: rows.map(linkView) };
+    const { rows, count, nextCursor } = await datasetRepo.list(this.db, revision.id, options);
+    return { count, data: rows.map(linkView), next_cursor: nextCursor };
   }
 
   /** 404 unless the revision is the caller's: checked before a one-shot upload reads its body. */

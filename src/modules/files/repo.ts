@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { SEARCH_COUNT_CAP, countedRows } from '../../db/list-counts.js';
+import { type Keyset, type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
+import { SEARCH_COUNT_CAP, cappedCount, countedRows } from '../../db/list-counts.js';
 import type { FileRow, FileVersionRow, FileTable } from '../../db/schema.js';
 import type { VersionRecord } from './cid.js';
 import type { Insertable, Updateable } from 'kysely';
@@ -44,6 +45,11 @@ export interface FileWithTip {
   file: FileRow;
   tip: FileVersionRow | null;
 }
+
+/** The files list's order: newest first (files_list_idx, files_folder_idx). */
+export const FILES_KEYSET = newestFirst('files', 'files');
+/** A file's versions, newest first: `ver` is unique within the file. */
+export const VERSIONS_KEYSET: Keyset = { tag: 'file_versions', direction: 'desc', columns: [{ ref: 'ver', kind: 'integer' }] };
 
 export const filesRepo = {
   async insert(db: Executor, row: Insertable<FileTable>): Promise<FileRow> {
@@ -115,23 +121,21 @@ export const filesRepo = {
     return db.selectFrom('file_versions').selectAll().where('file_id', '=', fileId).where('ver', '=', ver).executeTakeFirst();
   },
 
-  /** Newest first; the file's `ver` is their count, so no count query is needed. */
-  versions(db: Executor, fileId: string, page: { limit: number; offset: number }) {
-    return db
-      .selectFrom('file_versions')
+  /** Newest first, down the primary key; the file's `ver` is their count, so no count query is needed. */
+  async versions(db: Executor, fileId: string, page: Page) {
+    let query = db.selectFrom('file_versions').where('file_id', '=', fileId);
+    if (page.after) query = query.where(afterKey(VERSIONS_KEYSET, page.after));
+    const rows = await query
       .selectAll()
-      .where('file_id', '=', fileId)
+      .select(keyColumn(VERSIONS_KEYSET).as('cursor_key'))
       .orderBy('ver', 'desc')
-      .limit(page.limit)
+      .limit(page.limit + 1)
       .offset(page.offset)
       .execute();
+    return pageEnd(VERSIONS_KEYSET, rows, page.limit);
   },
 
-  async list(
-    db: Executor,
-    orgId: string,
-    options: { q?: string; folderId?: string; includeDeleted: boolean; limit: number; offset: number },
-  ) {
+  async list(db: Executor, orgId: string, options: { q?: string; folderId?: string; includeDeleted: boolean } & Page) {
     let base = db.selectFrom('files').where('files.org_id', '=', orgId);
     if (!options.includeDeleted) base = base.where('files.deleted_at', 'is', null);
     if (options.folderId) base = base.where('files.folder_id', '=', options.folderId);
@@ -139,11 +143,12 @@ export const filesRepo = {
       const term = likeTerm(options.q);
       base = base.where((eb) => eb.or([eb('files.filename', 'ilike', term), eb('files.label', 'ilike', term)]));
     }
-    const page = base
+    const page = (options.after ? base.where(afterKey(FILES_KEYSET, options.after)) : base)
       .selectAll('files')
+      .select(keyColumn(FILES_KEYSET).as('cursor_key'))
       .orderBy('files.created_at', 'desc')
       .orderBy('files.id', 'desc')
-      .limit(options.limit)
+      .limit(options.limit + 1)
       .offset(options.offset);
     const [rows, count] = await Promise.all([
       // The tips joined to the page only, after the offset: a deep page looks up 50 tips, not offset + 50.
@@ -157,15 +162,21 @@ export const filesRepo = {
         .execute(),
       options.q
         ? db
-            .selectFrom(base.select('files.id').limit(SEARCH_COUNT_CAP).as('matches'))
+            .selectFrom(
+              base
+                .select('files.id')
+                .limit(SEARCH_COUNT_CAP + 1)
+                .as('matches'),
+            )
             .select(sql<number>`count(*)::int`.as('n'))
             .executeTakeFirstOrThrow()
-            .then(({ n }) => ({ n, capped: n >= SEARCH_COUNT_CAP }))
+            .then(({ n }) => cappedCount(n))
         : countedRows(db, orgId, options.includeDeleted ? 'files' : 'files_live', options.folderId || null).then((n) => ({
             n,
             capped: false,
           })),
     ]);
-    return { rows: rows.map(withTip), count: count.n, countCapped: count.capped };
+    const { rows: shown, nextCursor } = pageEnd(FILES_KEYSET, rows, options.limit);
+    return { rows: shown.map(withTip), count: count.n, countCapped: count.capped, nextCursor };
   },
 };

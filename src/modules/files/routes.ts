@@ -4,6 +4,7 @@ import { principalOf } from '../../http/auth.js';
 import { baseUrlOf } from '../../http/base-url.js';
 import { routesOf } from '../../http/route.js';
 import { pageOf, Pagination } from '../../http/schemas.js';
+import { FILES_KEYSET, VERSIONS_KEYSET } from './repo.js';
 import {
   DownloadUrl,
   FileCreate,
@@ -57,7 +58,7 @@ export async function fileRoutes(
     errors: [422],
     handler: async (request) => {
       const { q, folder_id, include_deleted } = request.query;
-      return files.list(principalOf(request), { q, folder_id, include_deleted, ...pageOf(request.query) });
+      return files.list(principalOf(request), { q, folder_id, include_deleted, ...pageOf(request.query, FILES_KEYSET) });
     },
   });
 
@@ -114,7 +115,7 @@ export async function fileRoutes(
     response: { 200: { description: 'One page of versions, with their total count.', schema: FileVersionList } },
     notFound: 'file',
     errors: [422],
-    handler: async (request) => files.versions(principalOf(request), request.params.file_id, pageOf(request.query)),
+    handler: async (request) => files.versions(principalOf(request), request.params.file_id, pageOf(request.query, VERSIONS_KEYSET)),
   });
 
   route.delete('/:file_id', {

@@ -69,7 +69,7 @@ export const FileList = Type.Composite([
   Type.Object({
     count_capped: Type.Optional(
       Type.Boolean({
-        description: `Present (true) when a \`q\` search matched ${SEARCH_COUNT_CAP.toLocaleString('en')} files or more: \`count\` stopped there. Other lists count exactly.`,
+        description: `Present (true) when a \`q\` search matched more than ${SEARCH_COUNT_CAP.toLocaleString('en')} files: \`count\` stopped at ${SEARCH_COUNT_CAP.toLocaleString('en')}. Other lists count exactly.`,
       }),
     ),
   }),

@@ -1,6 +1,7 @@
 import type { Caller, Principal } from '../../access/caller.js';
 import { findOwned } from '../../access/find-owned.js';
 import type { Executor } from '../../db/database.js';
+import type { Page } from '../../db/keyset.js';
 import type { Attributes } from '../../db/schema.js';
 import { StatementBatcher } from '../../db/statement-batcher.js';
 import { conflict } from '../../errors.js';
@@ -98,22 +99,28 @@ export class FilesService {
     return fileView(file, tip);
   }
 
-  async list(caller: Caller, options: { q?: string; folder_id?: string; include_deleted?: boolean; limit: number; offset: number }) {
+  async list(caller: Caller, options: { q?: string; folder_id?: string; include_deleted?: boolean } & Page) {
     if (options.folder_id) await findOwned(this.deps.db, caller, 'folder', options.folder_id);
-    const { rows, count, countCapped } = await filesRepo.list(this.deps.db, caller.orgId, {
+    const { rows, count, countCapped, nextCursor } = await filesRepo.list(this.deps.db, caller.orgId, {
       q: options.q,
       folderId: options.folder_id,
       includeDeleted: options.include_deleted ?? false,
       limit: options.limit,
       offset: options.offset,
+      after: options.after,
     });
-    return { count, ...(countCapped && { count_capped: true }), data: rows.map(({ file, tip }) => fileView(file, tip)) };
+    return {
+      count,
+      ...(countCapped && { count_capped: true }),
+      data: rows.map(({ file, tip }) => fileView(file, tip)),
+      next_cursor: nextCursor,
+    };
   }
 
-  async versions(caller: Caller, id: string, page: { limit: number; offset: number }) {
+  async versions(caller: Caller, id: string, page: Page) {
     const file = await findOwned(this.deps.db, caller, 'file', id);
-    const rows = await filesRepo.versions(this.deps.db, file.id, page);
-    return { count: file.ver, data: rows.map(versionView) };
+    const { rows, nextCursor } = await filesRepo.versions(this.deps.db, file.id, page);
+    return { count: file.ver, data: rows.map(versionView), next_cursor: nextCursor };
   }
 
   async create(caller: Principal, input: FileCreateInput) {

@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { type Keyset, type Page, afterKey, keyColumn, pageEnd } from '../../db/keyset.js';
+import { WHOLE_ORG, countedRows } from '../../db/list-counts.js';
 
 /** Any two-int4 advisory lock of this class belongs to the folder tree of one org (hashtext of its id). */
 const FOLDER_TREE_LOCK = 7_240_519;
@@ -16,6 +18,16 @@ export interface Ancestry {
   /** The folder itself and every folder above it. */
   ids: string[];
 }
+
+/** A level of the tree by name, then id (folders_children_idx). */
+export const FOLDERS_KEYSET: Keyset = {
+  tag: 'folders',
+  direction: 'asc',
+  columns: [
+    { ref: 'name', kind: 'text' },
+    { ref: 'id', kind: 'uuid' },
+  ],
+};
 
 export const folderRepo = {
   /**
@@ -79,17 +91,28 @@ export const folderRepo = {
     return rows[0].height;
   },
 
-  /** One page of the folders directly under `parentId` (the root when null), by name then id: folders_children_idx. */
-  async listChildren(db: Executor, orgId: string, parentId: string | null, page: { limit: number; offset: number }) {
-    const base = db
+  /**
+   * One page of the folders directly under `parentId` (the root when null), by name then id:
+   * folders_children_idx. The count is the level's counter (migration 0019), scoped by the parent.
+   */
+  async listChildren(db: Executor, orgId: string, parentId: string | null, page: Page) {
+    let query = db
       .selectFrom('folders')
       .where('org_id', '=', orgId)
       .where('parent_id', parentId === null ? 'is' : '=', parentId);
-    const [rows, total] = await Promise.all([
-      base.selectAll().orderBy('name').orderBy('id').limit(page.limit).offset(page.offset).execute(),
-      base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    if (page.after) query = query.where(afterKey(FOLDERS_KEYSET, page.after));
+    const [rows, count] = await Promise.all([
+      query
+        .selectAll()
+        .select(keyColumn(FOLDERS_KEYSET).as('cursor_key'))
+        .orderBy('name')
+        .orderBy('id')
+        .limit(page.limit + 1)
+        .offset(page.offset)
+        .execute(),
+      countedRows(db, orgId, 'folders', parentId ?? WHOLE_ORG),
     ]);
-    return { rows, count: total.n };
+    return { ...pageEnd(FOLDERS_KEYSET, rows, page.limit), count };
   },
 
   update(db: Executor, orgId: string, id: string, changes: { name?: string; parent_id?: string | null }) {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
 import { pageOf } from '../../http/schemas.js';
+import { FOLDERS_KEYSET } from './repo.js';
 import { COUNT_CAP } from './repo.js';
 import {
   Folder,
@@ -40,7 +41,8 @@ export async function folderRoutes(app: FastifyInstance, opts: { folders: Folder
     response: { 200: { description: 'One page of the folders at that level, with their total count.', schema: FolderList } },
     notFound: 'parent folder',
     errors: [422],
-    handler: async (request) => folders.list(principalOf(request), { parentId: request.query.parent_id, ...pageOf(request.query) }),
+    handler: async (request) =>
+      folders.list(principalOf(request), { parentId: request.query.parent_id, ...pageOf(request.query, FOLDERS_KEYSET) }),
   });
 
   route.post('/', {

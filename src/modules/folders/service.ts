@@ -1,6 +1,7 @@
 import type { Caller } from '../../access/caller.js';
 import { findOwned } from '../../access/find-owned.js';
 import type { Db, Executor } from '../../db/database.js';
+import type { Page } from '../../db/keyset.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../../db/pg-errors.js';
 import { conflict, notFound, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
@@ -16,14 +17,14 @@ const ATTEMPTS = 3;
 export class FolderService {
   constructor(private readonly db: Db) {}
 
-  async list(caller: Caller, options: { parentId?: string; limit: number; offset: number }) {
+  async list(caller: Caller, options: { parentId?: string } & Page) {
     let parentPath = '';
     if (options.parentId) {
       const parent = await findOwned(this.db, caller, 'folder', options.parentId);
       parentPath = await this.pathOf(this.db, caller, parent.id);
     }
-    const { rows, count } = await folderRepo.listChildren(this.db, caller.orgId, options.parentId ?? null, options);
-    return { count, data: rows.map((row) => folderView(row, `${parentPath}/${row.name}`)) };
+    const { rows, count, nextCursor } = await folderRepo.listChildren(this.db, caller.orgId, options.parentId ?? null, options);
+    return { count, data: rows.map((row) => folderView(row, `${parentPath}/${row.name}`)), next_cursor: nextCursor };
   }
 
   async get(caller: Caller, id: string) {

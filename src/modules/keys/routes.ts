@@ -57,7 +57,8 @@ export async function keysRoutes(app: FastifyInstance, opts: { keys: KeysService
     response: { 200: { description: 'Every key of the org, revoked ones included; never a secret.', schema: listOf(ApiKey) } },
     handler: async (request) => {
       const data = await keys.list(principalOf(request).orgId);
-      return { count: data.length, data };
+      // Not paged: every key in one answer, so no page follows it.
+      return { count: data.length, data, next_cursor: null };
     },
   });
 

@@ -1,12 +1,16 @@
 import { type Updateable, sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { countedRows } from '../../db/list-counts.js';
+import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
+import { SEARCH_COUNT_CAP, cappedCount, countedRows } from '../../db/list-counts.js';
 import type { PartTable } from '../../db/schema.js';
 
 type PartChanges = Omit<Updateable<PartTable>, 'id' | 'org_id' | 'part_number' | 'created_at' | 'updated_at'>;
 
 /** `%` and `_` in a search term are literal characters, not patterns. */
 const likeTerm = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** The parts list's order: newest first (parts_org_created_idx, parts_org_classification_created_idx). */
+export const PARTS_KEYSET = newestFirst('parts');
 
 export const partRepo = {
   insert(db: Executor, row: PartChanges & { id: string; org_id: string; part_number: string }) {
@@ -24,27 +28,43 @@ export const partRepo = {
 
   /**
    * The count comes from the counters of migration 0018, except under `q`: no counter knows a search's
-   * size, so its matches are counted, found through the trigram index rather than a read of the org.
+   * size, so its matches are counted, found through the trigram index rather than a read of the org,
+   * and at most SEARCH_COUNT_CAP + 1 of them.
    */
-  async list(db: Executor, orgId: string, options: { q?: string; classificationId?: string; limit: number; offset: number }) {
+  async list(db: Executor, orgId: string, options: { q?: string; classificationId?: string } & Page) {
     let base = db.selectFrom('parts').where('org_id', '=', orgId);
     if (options.q) {
       const term = likeTerm(options.q);
       base = base.where((eb) => eb.or([eb('part_number', 'ilike', term), eb('description', 'ilike', term)]));
     }
     if (options.classificationId) base = base.where('classification_id', '=', options.classificationId);
+    const after = options.after;
     const [rows, count] = await Promise.all([
-      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).offset(options.offset).execute(),
+      (after ? base.where(afterKey(PARTS_KEYSET, after)) : base)
+        .selectAll()
+        .select(keyColumn(PARTS_KEYSET).as('cursor_key'))
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(options.limit + 1)
+        .offset(options.offset)
+        .execute(),
       options.q
-        ? base
+        ? db
+            .selectFrom(
+              base
+                .select('id')
+                .limit(SEARCH_COUNT_CAP + 1)
+                .as('matches'),
+            )
             .select(sql<number>`count(*)::int`.as('n'))
             .executeTakeFirstOrThrow()
-            .then(({ n }) => n)
-        : options.classificationId
-          ? countedRows(db, orgId, 'parts:classification', options.classificationId)
-          : countedRows(db, orgId, 'parts'),
+            .then(({ n }) => cappedCount(n))
+        : (options.classificationId
+            ? countedRows(db, orgId, 'parts:classification', options.classificationId)
+            : countedRows(db, orgId, 'parts')
+          ).then((n) => ({ n, capped: false })),
     ]);
-    return { rows, count };
+    return { ...pageEnd(PARTS_KEYSET, rows, options.limit), count: count.n, countCapped: count.capped };
   },
 
   update(db: Executor, orgId: string, id: string, changes: PartChanges) {

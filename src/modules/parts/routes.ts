@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
 import { pageOf } from '../../http/schemas.js';
+import { PARTS_KEYSET } from './repo.js';
 import type { PartService } from './service.js';
 import { Message, Part, PartCreate, PartList, PartListQuery, PartParams, PartUpdate } from './schema.js';
 
@@ -23,7 +24,7 @@ export async function partRoutes(app: FastifyInstance, opts: { parts: PartServic
     errors: [422],
     handler: async (request) => {
       const { q, classification_id: classificationId } = request.query;
-      return parts.list(principalOf(request), { q, classificationId, ...pageOf(request.query) });
+      return parts.list(principalOf(request), { q, classificationId, ...pageOf(request.query, PARTS_KEYSET) });
     },
   });
 

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { SEARCH_COUNT_CAP } from '../../db/list-counts.js';
 import { Pagination, listOf, nullable } from '../../http/schemas.js';
 
 const nullableEnum = <V extends string>(values: readonly V[], description: string) =>
@@ -86,4 +87,13 @@ export const PartListQuery = Type.Composite([
   Pagination,
 ]);
 
-export const PartList = listOf(Type.Ref('PartPublic'));
+export const PartList = Type.Composite([
+  listOf(Type.Ref('PartPublic')),
+  Type.Object({
+    count_capped: Type.Optional(
+      Type.Boolean({
+        description: `Present (true) when a \`q\` search matched more than ${SEARCH_COUNT_CAP.toLocaleString('en')} parts: \`count\` stopped at ${SEARCH_COUNT_CAP.toLocaleString('en')}.`,
+      }),
+    ),
+  }),
+]);

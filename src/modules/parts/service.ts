@@ -1,4 +1,5 @@
 import type { Db } from '../../db/database.js';
+import type { Page } from '../../db/keyset.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import { conflict, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
@@ -14,9 +15,12 @@ const DEFAULT_UOM = 'EA';
 export class PartService {
   constructor(private readonly db: Db) {}
 
-  async list(caller: Caller, options: { q?: string; classificationId?: string; limit: number; offset: number }) {
-    const { rows, count } = await partRepo.list(this.db, caller.orgId, { ...options, q: options.q?.trim() || undefined });
-    return { count, data: rows.map(partView) };
+  async list(caller: Caller, options: { q?: string; classificationId?: string } & Page) {
+    const { rows, count, countCapped, nextCursor } = await partRepo.list(this.db, caller.orgId, {
+      ...options,
+      q: options.q?.trim() || undefined,
+    });
+    return { count, ...(countCapped && { count_capped: true as const }), data: rows.map(partView), next_cursor: nextCursor };
   }
 
   async create(caller: Caller, input: PartCreate) {

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
 import { countedRows } from '../../db/list-counts.js';
 import type { ReadingRow, ReadingStatus } from '../../db/schema.js';
 import type { ReadingKind } from '../../readings/reading.js';
@@ -19,6 +20,9 @@ export type ReadingVerdict =
       thumbnail: { key: string; contentType: string; size: number } | null;
     }
   | { status: 'failed'; reason: string; message: string };
+
+/** The readings list's order: newest first (readings_list_idx, readings_kind_idx, readings_status_idx). */
+export const READINGS_KEYSET = newestFirst('readings');
 
 export const readingsRepo = {
   findByUpload(db: Executor, uploadId: string) {
@@ -130,7 +134,7 @@ export const readingsRepo = {
     return db.selectFrom('reading_chunks').select('body').where('reading_id', '=', readingId).orderBy('chunk').execute();
   },
 
-  async list(db: Executor, orgId: string, filter: ReadingFilter, page: { limit: number; offset: number }) {
+  async list(db: Executor, orgId: string, filter: ReadingFilter, page: Page) {
     let base = db.selectFrom('readings').where('org_id', '=', orgId);
     if (filter.uploadIds) base = base.where('upload_id', 'in', filter.uploadIds.length ? filter.uploadIds : [NONE]);
     if (filter.kind) base = base.where('kind', '=', filter.kind);
@@ -147,10 +151,18 @@ export const readingsRepo = {
           ['readings', filter.kind && `kind:${filter.kind}`, filter.status && `status:${filter.status}`].filter(Boolean).join(':'),
         );
     const [rows, n] = await Promise.all([
-      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute(),
+      (page.after ? base.where(afterKey(READINGS_KEYSET, page.after)) : base)
+        .selectAll()
+        .select(keyColumn(READINGS_KEYSET).as('cursor_key'))
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(page.limit + 1)
+        .offset(page.offset)
+        .execute(),
       count,
     ]);
-    return { rows: rows as ReadingRow[], count: n };
+    const { rows: shown, nextCursor } = pageEnd(READINGS_KEYSET, rows, page.limit);
+    return { rows: shown as (ReadingRow & { cursor_key: string[] })[], count: n, nextCursor };
   },
 
   /** The uploads whose bytes a file's versions hold: a file's readings are theirs. */

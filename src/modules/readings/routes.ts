@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js';
 import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
 import { pageOf } from '../../http/schemas.js';
+import { READINGS_KEYSET } from './repo.js';
 import {
   JobRef,
   Reading,
@@ -15,7 +16,7 @@ import {
   UploadEvent,
   UploadParams,
 } from './schema.js';
-import { search } from './search.js';
+import { SEARCH_KEYSET, search } from './search.js';
 import { sendThumbnail } from './thumbnail.js';
 import type { ReadingService } from './service.js';
 
@@ -37,7 +38,7 @@ export async function readingRoutes(app: FastifyInstance, opts: { readings: Read
     errors: [422],
     handler: async (request) => {
       const { data_source_id, file_id, kind, status } = request.query;
-      return readings.list(principalOf(request), { data_source_id, file_id, kind, status, ...pageOf(request.query) });
+      return readings.list(principalOf(request), { data_source_id, file_id, kind, status, ...pageOf(request.query, READINGS_KEYSET) });
     },
   });
 
@@ -105,6 +106,6 @@ export async function readingRoutes(app: FastifyInstance, opts: { readings: Read
     querystring: SearchQuery,
     response: { 200: { description: 'One page of results, best first.', schema: SearchResults } },
     errors: [422],
-    handler: async (request) => search(db, principalOf(request), request.query.q, pageOf(request.query)),
+    handler: async (request) => search(db, principalOf(request), request.query.q, pageOf(request.query, SEARCH_KEYSET)),
   });
 }

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { READING_KINDS } from '../../readings/reading.js';
-import { Pagination, Timestamp, Uuid, listOf, nullable } from '../../http/schemas.js';
+import { NextCursor, Pagination, Timestamp, Uuid, listOf, nullable } from '../../http/schemas.js';
 
 const Content = Type.Record(Type.String(), Type.Unknown());
 
@@ -83,4 +83,5 @@ export const SearchResults = Type.Object({
       }),
     }),
   ),
+  next_cursor: NextCursor,
 });

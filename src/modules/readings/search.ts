@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Principal } from '../../access/caller.js';
 import { grants } from '../../access/scopes.js';
 import type { Db } from '../../db/database.js';
+import { type Keyset, type Page, encodeCursor } from '../../db/keyset.js';
 
 /**
  * Each source yields at most this many candidates, ranked among themselves: a common word costs a
@@ -9,6 +10,21 @@ import type { Db } from '../../db/database.js';
  * `count_capped`.
  */
 export const SEARCH_CANDIDATES = 500;
+
+/**
+ * Results are ranked here, in memory (at most a few SEARCH_CANDIDATES): best first, then by id. A
+ * cursor names the last result's full rank and id, so the next page is the results ranked after it.
+ */
+export const SEARCH_KEYSET: Keyset = {
+  tag: 'search',
+  direction: 'desc',
+  columns: [
+    { ref: 'rank', kind: 'number' },
+    { ref: 'id', kind: 'uuid' },
+  ],
+};
+
+const byRank = (a: { rank: number; id: string }, b: { rank: number; id: string }) => b.rank - a.rank || a.id.localeCompare(b.id);
 
 interface Hit {
   kind: 'upload' | 'file';
@@ -23,7 +39,7 @@ interface Hit {
  * Full-text search over the names of uploads and files and the text of their readings, one org's
  * only. Bytes a live file's tip holds are found as that file. Snippets are built for the page only.
  */
-export async function search(db: Db, caller: Principal, q: string, page: { limit: number; offset: number }) {
+export async function search(db: Db, caller: Principal, q: string, page: Page) {
   const org = caller.orgId;
   const withFiles = grants(caller.scopes, 'files:read');
   const [textHits, uploadNames, fileNames] = await Promise.all([
@@ -92,8 +108,12 @@ export async function search(db: Db, caller: Principal, q: string, page: { limit
     hits.set(key, hit);
   }
 
-  const ranked = [...hits.values()].sort((a, b) => b.rank - a.rank || a.id.localeCompare(b.id));
-  const pageHits = ranked.slice(page.offset, page.offset + page.limit);
+  const ranked = [...hits.values()].sort(byRank);
+  const after = page.after && { rank: page.after[0] as number, id: page.after[1] as string };
+  const start = after ? ranked.findIndex((hit) => byRank(hit, after) > 0) : page.offset;
+  const pageHits = start < 0 ? [] : ranked.slice(start, start + page.limit);
+  const last = pageHits[pageHits.length - 1];
+  const more = start >= 0 && start + page.limit < ranked.length;
   const [names, snippets] = await Promise.all([namesOf(db, pageHits), snippetsOf(db, q, pageHits)]);
   return {
     count: ranked.length,
@@ -106,6 +126,7 @@ export async function search(db: Db, caller: Principal, q: string, page: { limit
       rank: Math.round(hit.rank * 10_000) / 10_000,
       snippet: hit.chunk ? (snippets.get(`${hit.chunk.reading_id}:${hit.chunk.chunk}`) ?? null) : null,
     })),
+    next_cursor: more ? encodeCursor(SEARCH_KEYSET, [last.rank, last.id]) : null,
   };
 }
 

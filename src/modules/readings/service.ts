@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Caller } from '../../access/caller.js';
 import { findOwned } from '../../access/find-owned.js';
+import type { Page } from '../../db/keyset.js';
 import type { ReadingRow, ReadingStatus } from '../../db/schema.js';
 import { conflict, notFound } from '../../errors.js';
 import type { ReadingKind } from '../../readings/reading.js';
@@ -29,13 +30,11 @@ export function readingView(row: ReadingRow, fileId: string | null) {
   };
 }
 
-export interface ReadingListOptions {
+export interface ReadingListOptions extends Page {
   data_source_id?: string;
   file_id?: string;
   kind?: ReadingKind;
   status?: ReadingStatus;
-  limit: number;
-  offset: number;
 }
 
 /** Readings as clients see, correct and re-run them. */
@@ -50,13 +49,13 @@ export class ReadingService {
       const fileUploads = await readingsRepo.uploadsOfFile(db, caller.orgId, (await findOwned(db, caller, 'file', options.file_id)).id);
       uploadIds = uploadIds ? uploadIds.filter((id) => fileUploads.includes(id)) : fileUploads;
     }
-    const { rows, count } = await readingsRepo.list(
+    const { rows, count, nextCursor } = await readingsRepo.list(
       db,
       caller.orgId,
       { uploadIds, kind: options.kind, status: options.status },
-      { limit: options.limit, offset: options.offset },
+      { limit: options.limit, offset: options.offset, after: options.after },
     );
-    return { count, data: await this.views(rows) };
+    return { count, data: await this.views(rows), next_cursor: nextCursor };
   }
 
   async get(caller: Caller, id: string) {

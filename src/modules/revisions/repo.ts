@@ -1,7 +1,11 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
 import { countedRows } from '../../db/list-counts.js';
 import type { Attributes, PartRevisionRow } from '../../db/schema.js';
+
+/** A part's revisions, newest first (part_revisions_part_created_idx). */
+export const REVISIONS_KEYSET = newestFirst('part_revisions');
 
 export const revisionRepo = {
   insert(db: Executor, row: Omit<PartRevisionRow, 'created_at' | 'updated_at'>) {
@@ -39,21 +43,21 @@ export const revisionRepo = {
   },
 
   /** The count is the part's counter (migration 0018), not a count of its revisions. */
-  async list(db: Executor, orgId: string, partId: string, options: { limit: number; offset: number }) {
+  async list(db: Executor, orgId: string, partId: string, options: Page) {
+    let query = db.selectFrom('part_revisions').where('org_id', '=', orgId).where('part_id', '=', partId);
+    if (options.after) query = query.where(afterKey(REVISIONS_KEYSET, options.after));
     const [rows, count] = await Promise.all([
-      db
-        .selectFrom('part_revisions')
+      query
         .selectAll()
-        .where('org_id', '=', orgId)
-        .where('part_id', '=', partId)
+        .select(keyColumn(REVISIONS_KEYSET).as('cursor_key'))
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
-        .limit(options.limit)
+        .limit(options.limit + 1)
         .offset(options.offset)
         .execute(),
       countedRows(db, orgId, 'part_revisions', partId),
     ]);
-    return { rows, count };
+    return { ...pageEnd(REVISIONS_KEYSET, rows, options.limit), count };
   },
 
   /** Top-level merge in one statement: `set` keys replace, `remove` keys go. */

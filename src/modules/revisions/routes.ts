@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
 import { pageOf } from '../../http/schemas.js';
+import { REVISIONS_KEYSET } from './repo.js';
 import { PartRevision, RevisionCreate, RevisionList, RevisionListQuery, RevisionParams, RevisionUpdate } from './schema.js';
 import type { RevisionService } from './service.js';
 import { Message, PartParams } from '../parts/schema.js';
@@ -24,7 +25,7 @@ export async function revisionRoutes(app: FastifyInstance, opts: { revisions: Re
     response: { 200: { description: "One page of the part's revisions, with the total count.", schema: RevisionList } },
     notFound: 'part',
     errors: [422],
-    handler: async (request) => revisions.list(principalOf(request), request.params.part_id, pageOf(request.query)),
+    handler: async (request) => revisions.list(principalOf(request), request.params.part_id, pageOf(request.query, REVISIONS_KEYSET)),
   });
 
   route.post('', {

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/database.js';
+import type { Page } from '../../db/keyset.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import { conflict, notFound, validationError } from '../../errors.js';
 import { isUuid, newId } from '../../ids.js';
@@ -14,10 +15,10 @@ import { revisionView } from './view.js';
 export class RevisionService {
   constructor(private readonly db: Db) {}
 
-  async list(caller: Caller, partId: string, page: { limit: number; offset: number }) {
+  async list(caller: Caller, partId: string, page: Page) {
     const part = await findOwned(this.db, caller, 'part', partId);
-    const { rows, count } = await revisionRepo.list(this.db, caller.orgId, part.id, page);
-    return { count, data: rows.map(revisionView) };
+    const { rows, count, nextCursor } = await revisionRepo.list(this.db, caller.orgId, part.id, page);
+    return { count, data: rows.map(revisionView), next_cursor: nextCursor };
   }
 
   /**

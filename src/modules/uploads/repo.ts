@@ -1,8 +1,12 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
 import { WHOLE_ORG, countedRows } from '../../db/list-counts.js';
 import type { Updateable } from 'kysely';
 import type { NewUpload, UploadStatus, UploadTable } from '../../db/schema.js';
+
+/** The uploads list's order: newest first (uploads_org_created_idx, uploads_org_status_created_idx). */
+export const UPLOADS_KEYSET = newestFirst('uploads');
 
 export const uploadsRepo = {
   /** Inserts without reading the rows back: the caller already holds every value it wrote. */
@@ -47,20 +51,24 @@ export const uploadsRepo = {
     return query.forUpdate().executeTakeFirst();
   },
 
-  async list(
-    db: Executor,
-    orgId: string,
-    options: { includeCancelled: boolean; includeDeleted: boolean; status?: UploadStatus; limit: number; offset: number },
-  ) {
+  async list(db: Executor, orgId: string, options: { includeCancelled: boolean; includeDeleted: boolean; status?: UploadStatus } & Page) {
     let base = db.selectFrom('uploads').where('org_id', '=', orgId);
     if (!options.includeDeleted) base = base.where('deleted_at', 'is', null);
     if (options.status) base = base.where('status', '=', options.status);
     else if (!options.includeCancelled) base = base.where('status', '!=', 'cancelled');
+    const after = options.after;
     const [rows, count] = await Promise.all([
-      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).offset(options.offset).execute(),
+      (after ? base.where(afterKey(UPLOADS_KEYSET, after)) : base)
+        .selectAll()
+        .select(keyColumn(UPLOADS_KEYSET).as('cursor_key'))
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(options.limit + 1)
+        .offset(options.offset)
+        .execute(),
       countedRows(db, orgId, uploadListCounter(options)),
     ]);
-    return { rows, count };
+    return { ...pageEnd(UPLOADS_KEYSET, rows, options.limit), count };
   },
 
   update(db: Executor, id: string, changes: Omit<Updateable<UploadTable>, 'id' | 'org_id' | 'created_at'>) {

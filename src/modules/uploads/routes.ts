@@ -6,6 +6,7 @@ import { insufficientScope } from '../../errors.js';
 import { routesOf } from '../../http/route.js';
 import { requireFilesWriteFor } from './folder-scope.js';
 import { pageOf } from '../../http/schemas.js';
+import { UPLOADS_KEYSET } from './repo.js';
 import { grants } from '../../access/scopes.js';
 import {
   BulkRequest,
@@ -93,7 +94,7 @@ export async function uploadsRoutes(app: FastifyInstance, opts: { uploads: Uploa
       const principal = principalOf(request);
       const { include_cancelled: includeCancelled = false, include_deleted: includeDeleted = false, status } = request.query;
       if ((includeCancelled || status === 'cancelled') && !grants(principal.scopes, 'admin')) throw insufficientScope('admin');
-      return uploads.list(caller(principal), { includeCancelled, includeDeleted, status, ...pageOf(request.query) });
+      return uploads.list(caller(principal), { includeCancelled, includeDeleted, status, ...pageOf(request.query, UPLOADS_KEYSET) });
     },
   });
 

@@ -2,6 +2,7 @@ import type { Caller } from '../../access/caller.js';
 import { findOwned } from '../../access/find-owned.js';
 import type { Executor } from '../../db/database.js';
 import { InsertBatcher } from '../../db/insert-batcher.js';
+import type { Page } from '../../db/keyset.js';
 import type { NewUpload, UploadRow, UploadStatus } from '../../db/schema.js';
 import { conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
@@ -186,12 +187,9 @@ export class UploadsService {
     });
   }
 
-  async list(
-    caller: Caller,
-    options: { includeCancelled: boolean; includeDeleted: boolean; status?: UploadStatus; limit: number; offset: number },
-  ) {
-    const { rows, count } = await uploadsRepo.list(this.deps.db, caller.orgId, options);
-    return { count, data: rows.map(uploadView) };
+  async list(caller: Caller, options: { includeCancelled: boolean; includeDeleted: boolean; status?: UploadStatus } & Page) {
+    const { rows, count, nextCursor } = await uploadsRepo.list(this.deps.db, caller.orgId, options);
+    return { count, data: rows.map(uploadView), next_cursor: nextCursor };
   }
 
   async get(caller: Caller, id: string) {

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
 import { countedRows } from '../../db/list-counts.js';
 import type { WebhookDeliveryStatus, WebhookRow, WebhookTable } from '../../db/schema.js';
 import type { Insertable, Updateable } from 'kysely';
@@ -62,19 +63,29 @@ export const DELIVERY_COLUMNS = [
   'd.created_at',
 ] as const;
 
+/** An endpoint's deliveries, newest first (webhook_deliveries_list_idx, webhook_deliveries_status_idx). */
+export const DELIVERIES_KEYSET = newestFirst('webhook_deliveries', 'd');
+
 export const deliveriesRepo = {
-  async list(db: Executor, orgId: string, webhookId: string, options: { status?: WebhookDeliveryStatus; limit: number; offset: number }) {
+  async list(db: Executor, orgId: string, webhookId: string, options: { status?: WebhookDeliveryStatus } & Page) {
     let query = db
       .selectFrom('webhook_deliveries as d')
       .innerJoin('webhook_events as e', 'e.id', 'd.event_id')
       .select(DELIVERY_COLUMNS)
       .where('d.webhook_id', '=', webhookId);
     if (options.status) query = query.where('d.status', '=', options.status);
+    if (options.after) query = query.where(afterKey(DELIVERIES_KEYSET, options.after));
     const [rows, count] = await Promise.all([
-      query.orderBy('d.created_at', 'desc').orderBy('d.id', 'desc').limit(options.limit).offset(options.offset).execute(),
+      query
+        .select(keyColumn(DELIVERIES_KEYSET).as('cursor_key'))
+        .orderBy('d.created_at', 'desc')
+        .orderBy('d.id', 'desc')
+        .limit(options.limit + 1)
+        .offset(options.offset)
+        .execute(),
       countedRows(db, orgId, options.status ? `webhook_deliveries_${options.status}` : 'webhook_deliveries', webhookId),
     ]);
-    return { rows, count };
+    return { ...pageEnd(DELIVERIES_KEYSET, rows, options.limit), count };
   },
 
   async find(db: Executor, webhookId: string, id: string) {

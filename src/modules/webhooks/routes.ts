@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../../http/auth.js';
 import { routesOf } from '../../http/route.js';
 import { pageOf } from '../../http/schemas.js';
+import { DELIVERIES_KEYSET } from './repo.js';
 import { EVENT_TYPES } from './event-types.js';
 import {
   Delivery,
@@ -129,7 +130,10 @@ export async function webhookRoutes(app: FastifyInstance, opts: { webhooks: Webh
     notFound: 'webhook',
     errors: [422],
     handler: async (request) =>
-      webhooks.deliveries(principalOf(request), request.params.webhook_id, { status: request.query.status, ...pageOf(request.query) }),
+      webhooks.deliveries(principalOf(request), request.params.webhook_id, {
+        status: request.query.status,
+        ...pageOf(request.query, DELIVERIES_KEYSET),
+      }),
   });
 
   route.post('/:webhook_id/deliveries/:delivery_id/redeliver', {

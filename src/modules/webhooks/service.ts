@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Caller } from '../../access/caller.js';
 import type { Executor } from '../../db/database.js';
+import type { Page } from '../../db/keyset.js';
 import type { WebhookDeliveryStatus, WebhookRow } from '../../db/schema.js';
 import { conflict, notFound, validationError } from '../../errors.js';
 import { isUuid, newId } from '../../ids.js';
@@ -53,7 +54,8 @@ export class WebhooksService {
 
   async list(caller: Caller) {
     const rows = await webhooksRepo.list(this.deps.db, caller.orgId);
-    return { count: rows.length, data: rows.map(webhookView) };
+    // Capped per org (MAX_WEBHOOKS_PER_ORG): the whole list is one page.
+    return { count: rows.length, data: rows.map(webhookView), next_cursor: null };
   }
 
   async get(caller: Caller, id: string) {
@@ -105,10 +107,10 @@ export class WebhooksService {
     });
   }
 
-  async deliveries(caller: Caller, id: string, options: { status?: WebhookDeliveryStatus; limit: number; offset: number }) {
+  async deliveries(caller: Caller, id: string, options: { status?: WebhookDeliveryStatus } & Page) {
     const row = await this.owned(this.deps.db, caller, id);
-    const { rows, count } = await deliveriesRepo.list(this.deps.db, caller.orgId, row.id, options);
-    return { count, data: rows.map(deliveryView) };
+    const { rows, count, nextCursor } = await deliveriesRepo.list(this.deps.db, caller.orgId, row.id, options);
+    return { count, data: rows.map(deliveryView), next_cursor: nextCursor };
   }
 
   /** Sends one delivery again (the same `webhook-id`), whatever became of it, with a fresh schedule. */
