@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { rename } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { type Harness, startStowage } from './helpers/harness.js';
+import { type Harness, eventually, startStowage } from './helpers/harness.js';
 import { postForm } from './helpers/forms.js';
 import { assertError } from './helpers/assertions.js';
 
@@ -100,7 +100,7 @@ describe('Idempotency-Key', () => {
   });
 
   describe('records and the clock', () => {
-    it('an in-flight record is a retryable 409 until it is abandoned; then a retry takes it over', async () => {
+    it('an in-flight record of no process (written before records had owners) is a retryable 409 for 300 s; then a retry takes it over', async () => {
       const key = 'held-by-a-dead-process';
       const body = { name: 'abandoned.txt' };
       // The fingerprint of this request, from the same request sent under another key.
@@ -135,6 +135,65 @@ describe('Idempotency-Key', () => {
       const replay = await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': key } });
       assert.equal(replay.headers.get('idempotent-replayed'), 'true');
       assert.equal(replay.body.data_source_id, taken.body.data_source_id);
+    });
+
+    it('a record of a live process is a 409 with Retry-After however old; once its lease has expired, a retry takes it over', async () => {
+      const key = 'held-by-a-process-of-the-cluster';
+      const owner = 'process-that-stops-heartbeating';
+      const body = { name: 'owned.txt' };
+      assert.equal((await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': `${key}-probe` } })).status, 200);
+      const { body_hash: fingerprint } = (await record(`${key}-probe`))!;
+      await sql`INSERT INTO process_leases (id) VALUES (${owner})`.execute(db());
+      // An hour old: a long streamed upload on a live process keeps its record, past the old 300 s rule.
+      await sql`INSERT INTO idempotency_keys (org_id, key, method, path, body_hash, state, owner_id, created_at, expires_at)
+        VALUES (${h.orgId}, ${key}, 'POST', '/api/v1/uploads/presign', ${fingerprint}, 'in_flight', ${owner},
+                now() - interval '1 hour', now() + interval '23 hours')`.execute(db());
+
+      const busy = await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': key } });
+      assertError(busy, 409, 'conflict');
+      assert.equal(busy.body.error.retryable, true);
+      assert.match(busy.headers.get('retry-after') ?? '', /^\d+$/);
+
+      // Three heartbeats missed (15 s): the process died.
+      await sql`UPDATE process_leases SET heartbeat_at = now() - interval '16 seconds' WHERE id = ${owner}`.execute(db());
+      const taken = await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': key } });
+      assert.equal(taken.status, 200, JSON.stringify(taken.body));
+      assert.equal(taken.headers.get('idempotent-replayed'), null);
+      const row = await sql<{ owner_id: string; state: string }>`SELECT owner_id, state FROM idempotency_keys WHERE key = ${key}`.execute(
+        db(),
+      );
+      assert.equal(row.rows[0]!.state, 'done');
+      assert.notEqual(row.rows[0]!.owner_id, owner, "the record is the retry's now");
+      const replay = await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': key } });
+      assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+      assert.equal(replay.body.data_source_id, taken.body.data_source_id);
+    });
+
+    it('a record whose process has no lease at all (stopped, or forgotten) is taken over at once', async () => {
+      const key = 'held-by-a-stopped-process';
+      const body = { name: 'stopped.txt' };
+      assert.equal((await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': `${key}-probe` } })).status, 200);
+      const { body_hash: fingerprint } = (await record(`${key}-probe`))!;
+      await sql`INSERT INTO idempotency_keys (org_id, key, method, path, body_hash, state, owner_id, expires_at)
+        VALUES (${h.orgId}, ${key}, 'POST', '/api/v1/uploads/presign', ${fingerprint}, 'in_flight', 'no-such-process',
+                now() + interval '24 hours')`.execute(db());
+      const taken = await h.api('POST', '/api/v1/uploads/presign', { body, headers: { 'idempotency-key': key } });
+      assert.equal(taken.status, 200, JSON.stringify(taken.body));
+    });
+
+    it("this process's own lease is fresh: its heartbeat moves on", async () => {
+      const leases = async () =>
+        (await sql<{ id: string; heartbeat_at: Date }>`SELECT id, heartbeat_at FROM process_leases`.execute(db())).rows;
+      const fresh = (
+        await sql<{ id: string }>`SELECT id FROM process_leases WHERE heartbeat_at > now() - interval '15 seconds'`.execute(db())
+      ).rows;
+      const mine = (await leases()).find((row) => fresh.some((f) => f.id === row.id));
+      assert.ok(mine, 'the app took a lease when it started');
+      await eventually(
+        async () => ((await leases()).find((row) => row.id === mine.id)!.heartbeat_at > mine.heartbeat_at ? true : undefined),
+        'a heartbeat',
+        15_000,
+      );
     });
 
     it('an expired key may be used again, for another request', async () => {

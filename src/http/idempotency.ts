@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import { badRequest, conflict } from '../errors.js';
+import { HEARTBEAT_SECONDS, ProcessLease } from '../db/process-lease.js';
+import { AppError, badRequest, conflict } from '../errors.js';
 import { StreamedBodyDigest } from './streamed-body-digest.js';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
 const RETENTION_HOURS = 24;
-// An in-flight record older than this belongs to a process that died mid-request; a retry takes it over.
+// An in-flight record that names no process (written before records had owners) is abandoned after this.
 const ABANDONED_AFTER_SECONDS = 300;
 
 declare module 'fastify' {
@@ -47,10 +48,24 @@ export interface IdempotencyOptions {
  * A form (a streamed upload) is hashed as its bytes pass, boundary left out. Its record holds that
  * digest once the first request has read its whole body; a retry is read whole too, hashed and
  * discarded, and only then replayed (same bytes) or refused (other bytes).
+ *
+ * A record in flight names the process running it (its liveness lease, see process-lease): a retry
+ * on any process of the cluster gets a retryable 409 while that process lives, and takes the record
+ * over once its lease has expired (the process died mid-request), however long the request had run.
  */
 export function installIdempotency(app: FastifyInstance, db: Db, { maxStreamedBytes }: IdempotencyOptions): void {
   app.decorateRequest('idempotency', null);
   app.decorateRequest('streamedBody', null);
+  let lease: ProcessLease | null = null;
+  const ownerId = () => {
+    if (!lease) throw new Error('the liveness lease is not taken yet: the app is not ready');
+    return lease.id;
+  };
+  app.addHook('onReady', async () => {
+    lease = await ProcessLease.start(db, { onError: (error) => app.log.warn({ err: error }, 'liveness heartbeat failed') });
+  });
+  // After requests have drained: what still runs is cut off with the process, and a retry may take it over now.
+  app.addHook('onClose', async () => lease?.stop());
 
   app.addHook('preParsing', async (request, _reply, payload) => {
     if (keyOf(request) !== undefined && (isForm(request) || request.routeOptions.config?.rawBody)) {
@@ -67,7 +82,7 @@ export function installIdempotency(app: FastifyInstance, db: Db, { maxStreamedBy
     }
     const orgId = request.principal!.orgId;
     const fingerprint = fingerprintOf(request);
-    const claimed = await claim(db, orgId, key, request, fingerprint);
+    const claimed = await claim(db, orgId, key, request, fingerprint, ownerId());
     if (claimed) {
       request.idempotency = { key, replayed: false, fingerprint };
       return;
@@ -79,13 +94,13 @@ export function installIdempotency(app: FastifyInstance, db: Db, { maxStreamedBy
       .where('key', '=', key)
       .executeTakeFirst();
     // Released between our two statements (its first attempt failed with a 5xx): the client simply retries.
-    if (!existing) throw unread(request, reply, conflict('a request with this Idempotency-Key just finished; retry', null, true));
+    if (!existing) throw unread(request, reply, inProgress('a request with this Idempotency-Key just finished; retry'));
     const [storedFingerprint, storedBodyDigest] = existing.body_hash.split('.');
     const otherRequest = () =>
       conflict('this Idempotency-Key was used with a different request', { method: existing.method, path: existing.path });
     if (storedFingerprint !== fingerprint) throw unread(request, reply, otherRequest());
     if (existing.state === 'in_flight') {
-      throw unread(request, reply, conflict('a request with this Idempotency-Key is still in progress; retry shortly', null, true));
+      throw unread(request, reply, inProgress('a request with this Idempotency-Key is still in progress; retry shortly'));
     }
     if (request.streamedBody) {
       // Read and hashed, never kept: the first request's answer stands for these bytes only if they are the same.
@@ -110,7 +125,9 @@ export function installIdempotency(app: FastifyInstance, db: Db, { maxStreamedBy
     const record = request.idempotency;
     if (!record || record.replayed || !request.principal) return payload;
     const orgId = request.principal.orgId;
-    const forget = () => db.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', record.key).execute();
+    // Ours only while we own it: a record taken over (our lease lapsed) is the other request's now.
+    const ours = sql<boolean>`owner_id = ${ownerId()}`;
+    const forget = () => db.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', record.key).where(ours).execute();
     // A failure worth retrying is not stored: the retry runs the request again.
     if (reply.statusCode >= 500 || typeof payload !== 'string') {
       await forget();
@@ -143,10 +160,14 @@ export function installIdempotency(app: FastifyInstance, db: Db, { maxStreamedBy
       })
       .where('org_id', '=', orgId)
       .where('key', '=', record.key)
+      .where(ours)
       .execute();
     return payload;
   });
 }
+
+/** A retryable 409: another request with this key runs (or just ran); Retry-After says when to look again. */
+const inProgress = (message: string) => new AppError(409, 'conflict', message, null, true, { 'retry-after': String(HEARTBEAT_SECONDS) });
 
 /** The Idempotency-Key of a write by an authenticated caller; undefined when idempotency does not apply. */
 function keyOf(request: FastifyRequest): string | string[] | undefined {
@@ -178,47 +199,25 @@ function unread(request: FastifyRequest, reply: FastifyReply, error: unknown): u
   return error;
 }
 
-/** Inserts the in-flight record, replacing an expired or abandoned one; false when another holds the key. */
-async function claim(db: Db, orgId: string, key: string, request: FastifyRequest, fingerprint: string): Promise<boolean> {
-  const inserted = await db
-    .insertInto('idempotency_keys')
-    .values({
-      org_id: orgId,
-      key,
-      method: request.method,
-      path: request.url,
-      body_hash: fingerprint,
-      state: 'in_flight',
-      expires_at: sql<Date>`now() + make_interval(hours => ${RETENTION_HOURS})`,
-    })
-    .onConflict((oc) =>
-      oc
-        .columns(['org_id', 'key'])
-        .doUpdateSet({
-          method: request.method,
-          path: request.url,
-          body_hash: fingerprint,
-          state: 'in_flight',
-          response_status: null,
-          response_body: null,
-          response_type: null,
-          secret_withheld: false,
-          created_at: sql`now()`,
-          expires_at: sql<Date>`now() + make_interval(hours => ${RETENTION_HOURS})`,
-        })
-        .where((eb) =>
-          eb.or([
-            eb('idempotency_keys.expires_at', '<', sql<Date>`now()`),
-            eb.and([
-              eb('idempotency_keys.state', '=', 'in_flight'),
-              eb('idempotency_keys.created_at', '<', sql<Date>`now() - make_interval(secs => ${ABANDONED_AFTER_SECONDS})`),
-            ]),
-          ]),
-        ),
-    )
-    .returning('key')
-    .executeTakeFirst();
-  return inserted !== undefined;
+/**
+ * Inserts the in-flight record owned by `ownerId`, replacing an expired one or an abandoned one (its
+ * owner's lease has expired; a record of no owner, after ABANDONED_AFTER_SECONDS); false when another
+ * holds the key.
+ */
+async function claim(db: Db, orgId: string, key: string, request: FastifyRequest, fingerprint: string, ownerId: string): Promise<boolean> {
+  const expiresAt = sql`now() + make_interval(hours => ${RETENTION_HOURS})`;
+  const abandoned = sql`CASE WHEN k.owner_id IS NULL THEN k.created_at < now() - make_interval(secs => ${ABANDONED_AFTER_SECONDS})
+    ELSE NOT ${ProcessLease.isLive(sql`k.owner_id`)} END`;
+  const { rows } = await sql`
+    INSERT INTO idempotency_keys AS k (org_id, key, method, path, body_hash, state, owner_id, expires_at)
+    VALUES (${orgId}, ${key}, ${request.method}, ${request.url}, ${fingerprint}, 'in_flight', ${ownerId}, ${expiresAt})
+    ON CONFLICT (org_id, key) DO UPDATE SET
+      method = excluded.method, path = excluded.path, body_hash = excluded.body_hash, state = 'in_flight',
+      response_status = NULL, response_body = NULL, response_type = NULL, secret_withheld = false,
+      owner_id = excluded.owner_id, created_at = now(), expires_at = excluded.expires_at
+    WHERE k.expires_at < now() OR (k.state = 'in_flight' AND ${abandoned})
+    RETURNING key`.execute(db);
+  return rows.length > 0;
 }
 
 function fingerprintOf(request: FastifyRequest): string {

@@ -7,7 +7,7 @@ const CLI = path.join(root, 'dist', 'cli.js');
 
 /** Servers still running when this test process ends (a test that timed out) go with it. */
 const running = new Set<ChildProcess>();
-process.once('exit', () => {
+const killRunning = () => {
   for (const child of running) {
     try {
       process.kill(-child.pid!, 'SIGKILL');
@@ -15,7 +15,15 @@ process.once('exit', () => {
       // already gone
     }
   }
-});
+};
+process.once('exit', killRunning);
+// The test runner ends a file that timed out with a signal, which skips 'exit': the servers would outlive it.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    killRunning();
+    process.kill(process.pid, signal);
+  });
+}
 
 export interface LogLine {
   level: number;
@@ -23,8 +31,12 @@ export interface LogLine {
   [field: string]: unknown;
 }
 
+export type ServerRole = 'start' | 'serve' | 'worker';
+
 export interface SpawnedServer {
   child: ChildProcess;
+  role: ServerRole;
+  /** Where it serves HTTP; '' for a worker, which serves none. */
   url: string;
   /** The admin key printed on first start, or null on a later start. */
   adminKey: string | null;
@@ -36,15 +48,19 @@ export interface SpawnedServer {
 }
 
 /**
- * `node dist/cli.js start` as users run it, in a process group of its own (so a test can signal the
- * group as a terminal does). Resolves once it serves. Environment: ours without any database or
- * log settings, then `env`.
+ * `node dist/cli.js start` (or `serve`, `worker`) as users run it, in a process group of its own (so a
+ * test can signal the group as a terminal does). Resolves once it serves (a worker: once its worker
+ * has started). Environment: ours without any database or log settings, then `env`.
  */
-export async function spawnServer(env: Record<string, string>, options: { readyTimeoutMs?: number } = {}): Promise<SpawnedServer> {
+export async function spawnServer(
+  env: Record<string, string>,
+  options: { readyTimeoutMs?: number; role?: ServerRole } = {},
+): Promise<SpawnedServer> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const role = options.role ?? 'start';
   const base = { ...process.env };
   for (const name of ['DATABASE_URL', 'TEST_DATABASE_URL', 'LOG_LEVEL', 'PORT', 'STOWAGE_DATA_DIR']) delete base[name];
-  const child = spawn(process.execPath, [CLI, 'start'], {
+  const child = spawn(process.execPath, [CLI, role], {
     cwd: root,
     env: { ...base, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,7 +92,10 @@ export async function spawnServer(env: Record<string, string>, options: { readyT
       const served = /serving at (\S+)/.exec(stdout);
       const fresh = /First start/.test(stdout);
       const key = /^(stw_\S+)$/m.exec(stdout);
-      if (served && (!fresh || key)) {
+      if (role === 'worker' && logs.some((line) => line.msg === 'worker started')) {
+        clearTimeout(timer);
+        resolve({ url: '', adminKey: null });
+      } else if (served && (!fresh || key)) {
         clearTimeout(timer);
         resolve({ url: served[1]!, adminKey: key?.[1] ?? null });
       }
@@ -84,7 +103,7 @@ export async function spawnServer(env: Record<string, string>, options: { readyT
     void exited.then(({ code }) => reject(new Error(`exited (${code}) before serving:\n${stdout}\n${stderr}`)));
   });
   const { url, adminKey } = await ready;
-  return { child, url, adminKey, logs, exited, stderr: () => stderr };
+  return { child, role, url, adminKey, logs, exited, stderr: () => stderr };
 }
 
 /** Log lines at error level or above (pino: 50 error, 60 fatal). */
