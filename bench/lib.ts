@@ -220,8 +220,11 @@ export async function openPostgres(): Promise<{ url: string; embedded: boolean; 
   return { url: embedded.url, embedded: true, kind: `embedded, started in ${Date.now() - started} ms` };
 }
 
-/** A database of its own on the server at `serverUrl`, dropped (with any connection left) by the cleanup. */
-export async function scratchDatabase(serverUrl: string): Promise<{ name: string; url: string }> {
+/**
+ * A database of its own on the server at `serverUrl`, dropped (with any connection left) by the cleanup;
+ * with `keep`, left there for a look afterwards (EXPLAIN on the seeded rows), and its drop is the caller's.
+ */
+export async function scratchDatabase(serverUrl: string, options: { keep?: boolean } = {}): Promise<{ name: string; url: string }> {
   const { default: pg } = await import('pg');
   const name = `stowage_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -229,10 +232,11 @@ export async function scratchDatabase(serverUrl: string): Promise<{ name: string
   await admin.connect();
   onCleanup('close the admin connection', () => admin.end());
   await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-  onCleanup(
-    `drop database ${name}`,
-    async () => void (await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)),
-  );
+  if (!options.keep)
+    onCleanup(
+      `drop database ${name}`,
+      async () => void (await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)),
+    );
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return { name, url: url.toString() };
