@@ -23,6 +23,11 @@ export interface Config {
   readonly dataDir: string;
   /** null: use the embedded PostgreSQL under `<dataDir>/pg`. */
   readonly databaseUrl: string | null;
+  /**
+   * Connections this process's pool opens at most (the job queue adds 4 and the wake-up listener 1):
+   * every process of a cluster counts against PostgreSQL's max_connections.
+   */
+  readonly databasePoolMax: number;
   /** null: rate-limit counters are shared through PostgreSQL; set, through this Redis. */
   readonly redisUrl: string | null;
   /** null: derive absolute URLs from the request's Host header. */
@@ -144,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: read.str('HOST', '127.0.0.1'),
     dataDir: path.resolve(read.str('STOWAGE_DATA_DIR', './data')),
     databaseUrl: read.optional('DATABASE_URL'),
+    databasePoolMax: read.int('DATABASE_POOL_MAX', 20, 1, 1000),
     redisUrl: read.optional('REDIS_URL'),
     publicUrl: read.url('PUBLIC_URL'),
     signingSecret: read.optional('STOWAGE_SIGNING_SECRET'),

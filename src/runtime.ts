@@ -89,7 +89,7 @@ export async function openRuntime(
     else setTimeout(report, SHUTDOWN_SIGNAL_LAG_MS).unref();
   };
   try {
-    const database = openDatabase(target.url);
+    const database = openDatabase(target.url, { max: config.databasePoolMax });
     closers.push({ name: 'database pool', close: () => database.close() });
     const { applied } = await migrate(database.db);
     if (applied.length) logger.info({ applied }, 'database migrated');

@@ -73,6 +73,7 @@ describe('loadConfig with no environment', () => {
       trashRetentionSeconds: 30 * 24 * 3600,
     });
     assert.deepEqual(config.previews, { timeoutSeconds: 120, maxMemoryMb: 2048 });
+    assert.equal(config.databasePoolMax, 20);
     assert.deepEqual(config.corsOrigins, ['*']);
     assert.ok(config.refusedContentTypes.includes('application/x-msdownload'), 'Windows executables are refused by default');
     assert.ok(config.refusedContentTypes.includes('application/x-elf'), 'Linux executables are refused by default');
@@ -123,6 +124,7 @@ describe('loadConfig reads each variable', () => {
     ['RATE_LIMIT_ENABLED', '0', (c) => c.rateLimit.enabled, false],
     ['RATE_LIMIT_ENABLED', 'Yes', (c) => c.rateLimit.enabled, true],
     ['RATE_LIMIT_PER_KEY', '10', (c) => c.rateLimit.perKey, 10],
+    ['DATABASE_POOL_MAX', '8', (c) => c.databasePoolMax, 8],
     ['RATE_LIMIT_PER_ORG', '20', (c) => c.rateLimit.perOrg, 20],
     ['RATE_LIMIT_WINDOW_SECONDS', '1', (c) => c.rateLimit.windowSeconds, 1],
     ['STOWAGE_WORKER_CONCURRENCY', '64', (c) => c.jobs.concurrency, 64],
@@ -195,6 +197,8 @@ describe('loadConfig refuses what it cannot use, naming the variable and the val
     ['STOWAGE_HTTP_REQUEST_TIMEOUT_SECONDS', '-1'],
     ['STOWAGE_SHUTDOWN_GRACE_SECONDS', '0'],
     ['RATE_LIMIT_PER_KEY', '0'],
+    ['DATABASE_POOL_MAX', '0'],
+    ['DATABASE_POOL_MAX', 'lots'],
     ['RATE_LIMIT_PER_ORG', 'many'],
     ['RATE_LIMIT_WINDOW_SECONDS', '0'],
     ['STOWAGE_WORKER_CONCURRENCY', '0'],

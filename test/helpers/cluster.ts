@@ -51,6 +51,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     DATABASE_URL: options.databaseUrl,
     STOWAGE_SIGNING_SECRET: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'info',
+    // Four processes of 20 + 5 connections would take all 100 of a default PostgreSQL, with other tests on it too.
+    DATABASE_POOL_MAX: '10',
     ...options.storageEnv,
     ...options.env,
   };
