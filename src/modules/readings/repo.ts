@@ -136,7 +136,8 @@ export const readingsRepo = {
 
   async list(db: Executor, orgId: string, filter: ReadingFilter, page: Page) {
     let base = db.selectFrom('readings').where('org_id', '=', orgId);
-    if (filter.uploadIds) base = base.where('upload_id', 'in', filter.uploadIds.length ? filter.uploadIds : [NONE]);
+    // One array parameter, however many uploads a file's versions hold (a list of parameters stops at 65,535).
+    if (filter.uploadIds) base = base.where(sql<boolean>`upload_id = ANY(${filter.uploadIds}::uuid[])`);
     if (filter.kind) base = base.where('kind', '=', filter.kind);
     if (filter.status) base = base.where('status', '=', filter.status);
     // One upload's or one file's readings are few: counted directly. The org-wide filters have counters.
@@ -165,17 +166,24 @@ export const readingsRepo = {
     return { rows: shown as (ReadingRow & { cursor_key: string[] })[], count: n, nextCursor };
   },
 
-  /** The uploads whose bytes a file's versions hold: a file's readings are theirs. */
+  /**
+   * The uploads whose bytes a file's versions hold: a file's readings are theirs. A file may have
+   * hundreds of thousands of versions over a handful of uploads (metadata edits keep the upload), so
+   * the distinct uploads are found by a skip scan of file_versions_file_upload_idx (migration 0021):
+   * each step is one probe for the next upload after the last, never a read of every version. The file
+   * must be the org's (the caller found it so; checked again here, once, in the first step).
+   */
   async uploadsOfFile(db: Executor, orgId: string, fileId: string) {
-    const rows = await db
-      .selectFrom('file_versions')
-      .select('upload_id')
-      .distinct()
-      .where('file_id', '=', fileId)
-      .where('org_id', '=', orgId)
-      .execute();
+    const { rows } = await sql<{ upload_id: string }>`
+      WITH RECURSIVE held (upload_id) AS (
+        (SELECT v.upload_id FROM file_versions v
+          WHERE v.file_id = ${fileId} AND EXISTS (SELECT 1 FROM files f WHERE f.id = ${fileId} AND f.org_id = ${orgId})
+          ORDER BY v.upload_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT v.upload_id FROM file_versions v
+                 WHERE v.file_id = ${fileId} AND v.upload_id > held.upload_id ORDER BY v.upload_id LIMIT 1)
+          FROM held WHERE held.upload_id IS NOT NULL)
+      SELECT upload_id FROM held WHERE upload_id IS NOT NULL`.execute(db);
     return rows.map((r) => r.upload_id);
   },
 };
-
-const NONE = '00000000-0000-0000-0000-000000000000';

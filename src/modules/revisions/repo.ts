@@ -42,9 +42,14 @@ export const revisionRepo = {
       .executeTakeFirst();
   },
 
-  /** The count is the part's counter (migration 0018), not a count of its revisions. */
+  /**
+   * The part is the org's: the caller found it so (RevisionService.list). The page names the part
+   * alone: with `org_id` beside it the planner multiplied the two columns' shares as if independent,
+   * expected a few hundred of a part's 10,000 revisions, and sorted them all rather than walk
+   * part_revisions_part_created_idx. The count is the part's counter (migration 0018), in the org.
+   */
   async list(db: Executor, orgId: string, partId: string, options: Page) {
-    let query = db.selectFrom('part_revisions').where('org_id', '=', orgId).where('part_id', '=', partId);
+    let query = db.selectFrom('part_revisions').where('part_id', '=', partId);
     if (options.after) query = query.where(afterKey(REVISIONS_KEYSET, options.after));
     const [rows, count] = await Promise.all([
       query
