@@ -40,8 +40,6 @@ export interface LocalMultipartOptions {
 interface UploadState {
   writes: Set<Promise<unknown>>;
   sealing: boolean;
-  /** Counts the writes of each part number, so the hasher can tell a part rewritten since it was hashed. */
-  generations: Map<number, number>;
   hasher: PrefixHasher;
   lastUsed: number;
 }
@@ -93,10 +91,7 @@ export class LocalMultipart {
     const lockKey = `${uploadId}:${partNumber}`;
     const write = (this.partLocks.get(lockKey) ?? Promise.resolve())
       .catch(() => {})
-      .then(() => {
-        state.generations.set(partNumber, (state.generations.get(partNumber) ?? 0) + 1);
-        return this.writePart(folder, meta, partNumber, body, size);
-      })
+      .then(() => this.writePart(folder, meta, partNumber, body, size))
       .then((part) => {
         this.hashAhead(folder, meta, state);
         return part;
@@ -145,7 +140,10 @@ export class LocalMultipart {
       const file = path.join(folder, DATA_FILE);
       // A longer last part written earlier and replaced since leaves bytes past the end.
       await truncate(file, size);
-      const sha256 = await state.hasher.finish(file, meta.partSize, state.generations, this.o.finishHashBytes);
+      const etags = new Map(parts.map((part) => [part.partNumber, part.etag]));
+      let sha256 = await state.hasher.finish(file, meta.partSize, etags, this.o.finishHashBytes);
+      // Another process on the shared folder may have rewritten a part while we hashed: then the digest is not vouched for.
+      if (sha256 !== null && !(await this.stillStored(folder, parts))) sha256 = null;
       const handle = await open(file, 'r+');
       try {
         await handle.sync();
@@ -272,12 +270,21 @@ export class LocalMultipart {
     return record.size;
   }
 
+  /** True while every listed part's record still names the listed write. */
+  private async stillStored(folder: string, parts: readonly PartReceipt[]): Promise<boolean> {
+    for (const part of parts) {
+      const record = await readRecord(folder, part.partNumber);
+      if (!record || !sameEtag(record.etag, part.etag)) return false;
+    }
+    return true;
+  }
+
   private stateOf(uploadId: string): UploadState {
     const now = Date.now();
     let state = this.active.get(uploadId);
     if (!state) {
       this.forgetIdle(now);
-      state = { writes: new Set(), sealing: false, generations: new Map(), hasher: new PrefixHasher(), lastUsed: now };
+      state = { writes: new Set(), sealing: false, hasher: new PrefixHasher(), lastUsed: now };
       this.active.set(uploadId, state);
     }
     state.lastUsed = now;
@@ -298,7 +305,7 @@ export class LocalMultipart {
     state.hasher.extend(path.join(folder, DATA_FILE), meta.partSize, async (partNumber) => {
       const record = await readRecord(folder, partNumber);
       // Only full parts: a shorter one may be the last, whose length is known only at completion.
-      return record?.size === meta.partSize ? (state.generations.get(partNumber) ?? null) : null;
+      return record?.size === meta.partSize ? record.etag : null;
     });
   }
 
