@@ -73,6 +73,48 @@ describe('direct multipart uploads', () => {
     assert.ok(Buffer.from(await (await fetch(link.body.url)).arrayBuffer()).equals(bytes));
   });
 
+  it('a completion retried after storage assembled the file (its node died before the row changed) finishes from the blob', async () => {
+    // Bytes of its own: the same bytes as a confirmed upload would be deduplicated at the start.
+    const bytes = Buffer.concat([fileBytes(), Buffer.from('assembled elsewhere')]);
+    const started = await start({ name: 'assembled.bin', size_bytes: bytes.length, part_size: PART, sha256: sha256(bytes) });
+    const id = started.body.data_source_id;
+    const parts: { part_number: number; etag: string }[] = [];
+    for (const url of await partUrls(id, [1, 2, 3]))
+      parts.push({ part_number: url.part_number, etag: await putPart(url, slice(bytes, url.part_number)) });
+    // What the dead node did: storage joined the parts and forgot the multipart upload; the row still names it.
+    const { blob_key: blobKey, multipart_upload_id: uploadId } = await h.runtime.database.db
+      .selectFrom('uploads')
+      .select(['blob_key', 'multipart_upload_id'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    await h.runtime.blobs.completeMultipart(
+      blobKey,
+      uploadId!,
+      parts.map((p) => ({ partNumber: p.part_number, etag: p.etag })),
+    );
+
+    const completed = await h.api('POST', `/api/v1/uploads/${id}/complete`, { body: { parts } });
+    assert.equal(completed.status, 200, JSON.stringify(completed.body));
+    const { upload, job } = await settle(h, id, completed.body.job_id);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job));
+    assert.deepEqual([upload.status, upload.sha256], ['confirmed', sha256(bytes)]);
+  });
+
+  it('a completion whose multipart upload ended without a file (aborted) is still 404', async () => {
+    const bytes = fileBytes();
+    const id = (await start({ name: 'aborted.bin', size_bytes: bytes.length, part_size: PART })).body.data_source_id;
+    const parts: { part_number: number; etag: string }[] = [];
+    for (const url of await partUrls(id, [1, 2, 3]))
+      parts.push({ part_number: url.part_number, etag: await putPart(url, slice(bytes, url.part_number)) });
+    const row = await h.runtime.database.db
+      .selectFrom('uploads')
+      .select(['blob_key', 'multipart_upload_id'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    await h.runtime.blobs.abortMultipart(row.blob_key, row.multipart_upload_id!);
+    assertError(await h.api('POST', `/api/v1/uploads/${id}/complete`, { body: { parts } }), 404, 'not_found');
+  });
+
   it('refuses a wrong etag, a missing part and a wrong part size with 422, and still completes once fixed', async () => {
     const bytes = fileBytes();
     const id = (await start({ name: 'fixme.bin', size_bytes: bytes.length, part_size: PART })).body.data_source_id;

@@ -98,7 +98,9 @@ export class MultipartUploads {
       throw conflict('this upload is not waiting for parts', { status: row.status });
     }
     if (row.status !== 'pending') throw conflict(`a ${row.status} upload cannot be completed`, { status: row.status });
-    const stored = new Map((await this.storedParts(row)).map((p) => [p.partNumber, p]));
+    const held = await this.partsOrAssembled(row);
+    if (held === 'assembled') return this.completed(caller, id);
+    const stored = new Map(held.map((p) => [p.partNumber, p]));
     const problems: FieldProblem[] = [];
     const count = row.part_count ?? 0;
     if (listed.length !== count)
@@ -125,11 +127,15 @@ export class MultipartUploads {
         listed.map((p) => ({ partNumber: p.part_number, etag: p.etag })),
       );
     } catch (error) {
-      // A completion that succeeded in storage but not here (crash, lost answer) is finished now.
-      const assembled =
-        error instanceof BlobError && (error.kind === 'missing' || error.kind === 'exists') && (await this.deps.blobs.stat(row.blob_key));
-      if (!assembled) throw translate(error);
+      // A completion that succeeded in storage but not here (a lost answer, a race with another node) is finished now.
+      const ended = error instanceof BlobError && (error.kind === 'missing' || error.kind === 'exists');
+      if (!ended || !(await this.assembledIn(row))) throw translate(error);
     }
+    return this.completed(caller, id);
+  }
+
+  /** Marks the upload assembled and enqueues its confirm, once: a completion that lost the race answers the winner's job. */
+  private completed(caller: Caller, id: string) {
     return this.deps.queue.transaction(this.deps.db, async (t) => {
       const locked = await findOwned(t.db, caller, 'upload', id, { lock: true });
       if (locked.confirm_job_id && !locked.multipart_upload_id) return { job_id: locked.confirm_job_id };
@@ -138,6 +144,31 @@ export class MultipartUploads {
       const job = await this.uploads.enqueueConfirm(t, assembled);
       return { job_id: job.id };
     });
+  }
+
+  /**
+   * The stored parts, or 'assembled' when storage has ended the multipart upload because it was
+   * completed: a node that died (or lost its answer) after storage assembled the file but before
+   * this row was updated leaves exactly that, and the retry finishes from the blob.
+   */
+  private async partsOrAssembled(row: UploadRow) {
+    try {
+      return await this.deps.blobs.listParts(row.blob_key, row.multipart_upload_id!);
+    } catch (error) {
+      if (error instanceof BlobError && error.kind === 'missing' && (await this.assembledIn(row))) return 'assembled' as const;
+      throw translate(error);
+    }
+  }
+
+  /**
+   * Whether the blob at the upload's key is its assembled file: the declared size, and the declared
+   * sha256 when storage vouches for one. Nothing else is ever written at a pending upload's key; the
+   * confirm job hashes the whole file either way.
+   */
+  private async assembledIn(row: UploadRow): Promise<boolean> {
+    const blob = await this.deps.blobs.stat(row.blob_key);
+    if (!blob || blob.size !== Number(row.declared_size)) return false;
+    return !(blob.sha256 && row.declared_sha256 && blob.sha256 !== row.declared_sha256.toLowerCase());
   }
 
   private async storedParts(row: UploadRow) {
