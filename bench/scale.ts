@@ -30,6 +30,9 @@
  * Options:
  *   --quick              100k rows and 20k scoped rows in the big org, 50 requests: for development
  *   --keep-db            leave the scratch database (on DATABASE_URL) for EXPLAIN afterwards; drop it yourself
+ *   --seed-only          seed, keep the database and stop: the seed (minutes, and heavy) can run while the
+ *                        machine is busy, the measuring later on a quiet one
+ *   --reuse-db <name>    measure on a database kept by --seed-only or --keep-db (same size options), no seeding
  *   --only <prefix>      only the routes whose name or path starts with it (`parts`, `files q`,
  *                        `/api/v1/readings`); only the tables they read are seeded (and uploads)
  * Environment:
@@ -521,13 +524,19 @@ function parseArgs(argv: string[]) {
   let quick = false;
   let only: string | null = null;
   let keepDb = false;
+  let seedOnly = false;
+  let reuseDb: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--quick') quick = true;
     else if (argv[i] === '--keep-db') keepDb = true;
+    else if (argv[i] === '--seed-only') seedOnly = keepDb = true;
+    else if (argv[i] === '--reuse-db' && argv[i + 1]) reuseDb = argv[++i]!;
     else if (argv[i] === '--only' && argv[i + 1]) only = argv[++i];
-    else throw new Error(`unknown argument "${argv[i]}" (options: --quick, --only <route-prefix>, --keep-db)`);
+    else
+      throw new Error(`unknown argument "${argv[i]}" (options: --quick, --only <route-prefix>, --keep-db, --seed-only, --reuse-db <name>)`);
   }
-  return { quick, only, keepDb };
+  if (reuseDb && !/^stowage_bench_[0-9a-f]+$/.test(reuseDb)) throw new Error(`--reuse-db ${reuseDb}: not a database this bench made`);
+  return { quick, only, keepDb, seedOnly, reuseDb };
 }
 
 const loadLine = (when: string) =>
@@ -563,7 +572,9 @@ async function main(): Promise<number> {
 
   // --- PostgreSQL and the scratch database
   const server = await openPostgres();
-  const { name: dbName, url: scratchUrl } = await scratchDatabase(server.url, { keep: args.keepDb && !server.embedded });
+  const { name: dbName, url: scratchUrl } = args.reuseDb
+    ? { name: args.reuseDb, url: Object.assign(new URL(server.url), { pathname: `/${args.reuseDb}` }).toString() }
+    : await scratchDatabase(server.url, { keep: args.keepDb && !server.embedded });
   const dbUrl = new URL(scratchUrl);
   console.log(
     `  PostgreSQL  : ${dbUrl.host} (${server.kind}), database ${dbName}${args.keepDb && !server.embedded ? ' (kept: DROP DATABASE it when done)' : ''}`,
@@ -606,33 +617,39 @@ async function main(): Promise<number> {
   for (const org of orgs) org.id = (await db.query('SELECT id FROM orgs WHERE name = $1', [org.name])).rows[0].id;
 
   // --- seed, triggers on: the counters are the triggers' work, as in production
-  await db.query(`CREATE FUNCTION bench_id(text) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$ SELECT md5($1)::uuid $$`);
-  // A scratch database: losing the last commits in a crash loses nothing.
-  await db.query(`SET synchronous_commit = off`);
-  const base = (await db.query(`SELECT now()::text AS t`)).rows[0].t as string;
-  const seeders: Record<Family, (o: Org) => Promise<void>> = {
-    uploads: (o) => seedUploads(db, o),
-    parts: (o) => seedParts(db, o),
-    files: (o) => seedFiles(db, o),
-    readings: (o) => seedReadings(db, o),
-    webhooks: (o) => seedWebhooks(db, o, base),
-  };
-  console.log(
-    `  rows        : ${orgs.map((o) => `${o.name} ${o.rows.toLocaleString('en')} per list, ${o.scoped.toLocaleString('en')} per scoped parent`).join('; ')}`,
-  );
-  const seedStarted = performance.now();
-  const seedTimes: string[] = [];
-  for (const family of families) {
-    const started = performance.now();
-    for (const org of orgs) await seeders[family](org);
-    const inserted = performance.now();
-    for (const table of TABLES[family]) await db.query(`VACUUM ANALYZE ${table}`);
-    seedTimes.push(
-      `${family} ${fmt((inserted - started) / 1000, 1)} s + VACUUM ANALYZE ${fmt((performance.now() - inserted) / 1000, 1)} s`,
+  if (!args.reuseDb) {
+    await db.query(`CREATE FUNCTION bench_id(text) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$ SELECT md5($1)::uuid $$`);
+    // A scratch database: losing the last commits in a crash loses nothing.
+    await db.query(`SET synchronous_commit = off`);
+    const base = (await db.query(`SELECT now()::text AS t`)).rows[0].t as string;
+    const seeders: Record<Family, (o: Org) => Promise<void>> = {
+      uploads: (o) => seedUploads(db, o),
+      parts: (o) => seedParts(db, o),
+      files: (o) => seedFiles(db, o),
+      readings: (o) => seedReadings(db, o),
+      webhooks: (o) => seedWebhooks(db, o, base),
+    };
+    console.log(
+      `  rows        : ${orgs.map((o) => `${o.name} ${o.rows.toLocaleString('en')} per list, ${o.scoped.toLocaleString('en')} per scoped parent`).join('; ')}`,
     );
+    const seedStarted = performance.now();
+    const seedTimes: string[] = [];
+    for (const family of families) {
+      const started = performance.now();
+      for (const org of orgs) await seeders[family](org);
+      const inserted = performance.now();
+      for (const table of TABLES[family]) await db.query(`VACUUM ANALYZE ${table}`);
+      seedTimes.push(
+        `${family} ${fmt((inserted - started) / 1000, 1)} s + VACUUM ANALYZE ${fmt((performance.now() - inserted) / 1000, 1)} s`,
+      );
+    }
+    await db.query('VACUUM ANALYZE list_counts');
+    console.log(`  seed        : ${fmt((performance.now() - seedStarted) / 1000, 1)} s in all: ${seedTimes.join('; ')}`);
+  } else console.log(`  seed        : none (measuring the database kept as ${dbName})`);
+  if (args.seedOnly) {
+    console.log(`  seeded and kept: measure with --reuse-db ${dbName} (same size options), then DROP DATABASE ${dbName}`);
+    return 0;
   }
-  await db.query('VACUUM ANALYZE list_counts');
-  console.log(`  seed        : ${fmt((performance.now() - seedStarted) / 1000, 1)} s in all: ${seedTimes.join('; ')}`);
 
   const stowage = await startServerChild('Stowage', [...cli, 'serve'], env, /Stowage is serving at (\S+)/, (u) => u);
   const get = async (route: string, key: string) => {
