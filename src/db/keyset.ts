@@ -1,4 +1,4 @@
-import { type RawBuilder, sql } from 'kysely';
+import { type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
 import { validationError } from '../errors.js';
 
 /**
@@ -52,6 +52,21 @@ export function newestFirst(tag: string, table?: string): Keyset {
       { ref: `${at}id`, kind: 'uuid' },
     ],
   };
+}
+
+/**
+ * One page of a list in its keyset's order: the rows after the cursor's key (all, without one), each
+ * with its `cursor_key`, and one row more than the limit for pageEnd to see whether more follow.
+ */
+export function keysetPage<DB, TB extends keyof DB, O>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  keyset: Keyset,
+  page: Page,
+): SelectQueryBuilder<DB, TB, O & { cursor_key: string[] }> {
+  const from = page.after ? query.where(afterKey(keyset, page.after)) : query;
+  let paged = from.select(keyColumn(keyset).as('cursor_key')) as unknown as SelectQueryBuilder<DB, TB, O & { cursor_key: string[] }>;
+  for (const column of keyset.columns) paged = paged.orderBy(sql.ref(column.ref), keyset.direction);
+  return paged.limit(page.limit + 1).offset(page.offset);
 }
 
 /** `cursor_key` for a select list: the row's key as text, each timestamp in UTC to the microsecond. */

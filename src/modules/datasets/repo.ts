@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
+import { type Page, keysetPage, newestFirst, pageEnd } from '../../db/keyset.js';
 import type { Attributes, DatasetLinkRow } from '../../db/schema.js';
 
 export type LinkWithUpload = DatasetLinkRow & { filename: string; content_type: string | null; size_bytes: string | null };
@@ -28,14 +28,7 @@ export const datasetRepo = {
   async list(db: Executor, revisionId: string, options: { includeInactive: boolean } & Page) {
     let links = db.selectFrom('dataset_links').where('part_revision_id', '=', revisionId);
     if (!options.includeInactive) links = links.where('is_active', '=', true);
-    if (options.after) links = links.where(afterKey(DATASETS_KEYSET, options.after));
-    const page = links
-      .selectAll()
-      .select(keyColumn(DATASETS_KEYSET).as('cursor_key'))
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(options.limit + 1)
-      .offset(options.offset);
+    const page = keysetPage(links.selectAll(), DATASETS_KEYSET, options);
     const [rows, total] = await Promise.all([
       db
         .selectFrom(page.as('l'))

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { type Keyset, type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
+import { type Keyset, type Page, keysetPage, newestFirst, pageEnd } from '../../db/keyset.js';
 import { SEARCH_COUNT_CAP, cappedCount, countedRows } from '../../db/list-counts.js';
 import type { FileRow, FileVersionRow, FileTable } from '../../db/schema.js';
 import type { VersionRecord } from './cid.js';
@@ -123,15 +123,8 @@ export const filesRepo = {
 
   /** Newest first, down the primary key; the file's `ver` is their count, so no count query is needed. */
   async versions(db: Executor, fileId: string, page: Page) {
-    let query = db.selectFrom('file_versions').where('file_id', '=', fileId);
-    if (page.after) query = query.where(afterKey(VERSIONS_KEYSET, page.after));
-    const rows = await query
-      .selectAll()
-      .select(keyColumn(VERSIONS_KEYSET).as('cursor_key'))
-      .orderBy('ver', 'desc')
-      .limit(page.limit + 1)
-      .offset(page.offset)
-      .execute();
+    const query = db.selectFrom('file_versions').selectAll().where('file_id', '=', fileId);
+    const rows = await keysetPage(query, VERSIONS_KEYSET, page).execute();
     return pageEnd(VERSIONS_KEYSET, rows, page.limit);
   },
 
@@ -143,13 +136,7 @@ export const filesRepo = {
       const term = likeTerm(options.q);
       base = base.where((eb) => eb.or([eb('files.filename', 'ilike', term), eb('files.label', 'ilike', term)]));
     }
-    const page = (options.after ? base.where(afterKey(FILES_KEYSET, options.after)) : base)
-      .selectAll('files')
-      .select(keyColumn(FILES_KEYSET).as('cursor_key'))
-      .orderBy('files.created_at', 'desc')
-      .orderBy('files.id', 'desc')
-      .limit(options.limit + 1)
-      .offset(options.offset);
+    const page = keysetPage(base.selectAll('files'), FILES_KEYSET, options);
     const [rows, count] = await Promise.all([
       // The tips joined to the page only, after the offset: a deep page looks up 50 tips, not offset + 50.
       db

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { type Keyset, type Page, afterKey, keyColumn, pageEnd } from '../../db/keyset.js';
+import { type Keyset, type Page, keysetPage, pageEnd } from '../../db/keyset.js';
 import { WHOLE_ORG, countedRows } from '../../db/list-counts.js';
 
 /** Any two-int4 advisory lock of this class belongs to the folder tree of one org (hashtext of its id). */
@@ -96,20 +96,13 @@ export const folderRepo = {
    * folders_children_idx. The count is the level's counter (migration 0019), scoped by the parent.
    */
   async listChildren(db: Executor, orgId: string, parentId: string | null, page: Page) {
-    let query = db
+    const query = db
       .selectFrom('folders')
+      .selectAll()
       .where('org_id', '=', orgId)
       .where('parent_id', parentId === null ? 'is' : '=', parentId);
-    if (page.after) query = query.where(afterKey(FOLDERS_KEYSET, page.after));
     const [rows, count] = await Promise.all([
-      query
-        .selectAll()
-        .select(keyColumn(FOLDERS_KEYSET).as('cursor_key'))
-        .orderBy('name')
-        .orderBy('id')
-        .limit(page.limit + 1)
-        .offset(page.offset)
-        .execute(),
+      keysetPage(query, FOLDERS_KEYSET, page).execute(),
       countedRows(db, orgId, 'folders', parentId ?? WHOLE_ORG),
     ]);
     return { ...pageEnd(FOLDERS_KEYSET, rows, page.limit), count };

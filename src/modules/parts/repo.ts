@@ -1,6 +1,6 @@
 import { type Updateable, sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
+import { type Page, keysetPage, newestFirst, pageEnd } from '../../db/keyset.js';
 import { SEARCH_COUNT_CAP, cappedCount, countedRows } from '../../db/list-counts.js';
 import type { PartTable } from '../../db/schema.js';
 
@@ -38,16 +38,8 @@ export const partRepo = {
       base = base.where((eb) => eb.or([eb('part_number', 'ilike', term), eb('description', 'ilike', term)]));
     }
     if (options.classificationId) base = base.where('classification_id', '=', options.classificationId);
-    const after = options.after;
     const [rows, count] = await Promise.all([
-      (after ? base.where(afterKey(PARTS_KEYSET, after)) : base)
-        .selectAll()
-        .select(keyColumn(PARTS_KEYSET).as('cursor_key'))
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(options.limit + 1)
-        .offset(options.offset)
-        .execute(),
+      keysetPage(base.selectAll(), PARTS_KEYSET, options).execute(),
       options.q
         ? db
             .selectFrom(

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
+import { type Page, keysetPage, newestFirst, pageEnd } from '../../db/keyset.js';
 import { countedRows } from '../../db/list-counts.js';
 import type { ReadingRow, ReadingStatus } from '../../db/schema.js';
 import type { ReadingKind } from '../../readings/reading.js';
@@ -151,17 +151,7 @@ export const readingsRepo = {
           orgId,
           ['readings', filter.kind && `kind:${filter.kind}`, filter.status && `status:${filter.status}`].filter(Boolean).join(':'),
         );
-    const [rows, n] = await Promise.all([
-      (page.after ? base.where(afterKey(READINGS_KEYSET, page.after)) : base)
-        .selectAll()
-        .select(keyColumn(READINGS_KEYSET).as('cursor_key'))
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(page.limit + 1)
-        .offset(page.offset)
-        .execute(),
-      count,
-    ]);
+    const [rows, n] = await Promise.all([keysetPage(base.selectAll(), READINGS_KEYSET, page).execute(), count]);
     const { rows: shown, nextCursor } = pageEnd(READINGS_KEYSET, rows, page.limit);
     return { rows: shown as (ReadingRow & { cursor_key: string[] })[], count: n, nextCursor };
   },

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
+import { type Page, keysetPage, newestFirst, pageEnd } from '../../db/keyset.js';
 import { countedRows } from '../../db/list-counts.js';
 import type { Attributes, PartRevisionRow } from '../../db/schema.js';
 
@@ -49,17 +49,9 @@ export const revisionRepo = {
    * part_revisions_part_created_idx. The count is the part's counter (migration 0018), in the org.
    */
   async list(db: Executor, orgId: string, partId: string, options: Page) {
-    let query = db.selectFrom('part_revisions').where('part_id', '=', partId);
-    if (options.after) query = query.where(afterKey(REVISIONS_KEYSET, options.after));
+    const query = db.selectFrom('part_revisions').selectAll().where('part_id', '=', partId);
     const [rows, count] = await Promise.all([
-      query
-        .selectAll()
-        .select(keyColumn(REVISIONS_KEYSET).as('cursor_key'))
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(options.limit + 1)
-        .offset(options.offset)
-        .execute(),
+      keysetPage(query, REVISIONS_KEYSET, options).execute(),
       countedRows(db, orgId, 'part_revisions', partId),
     ]);
     return { ...pageEnd(REVISIONS_KEYSET, rows, options.limit), count };

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
+import { type Page, keysetPage, newestFirst, pageEnd } from '../../db/keyset.js';
 import { WHOLE_ORG, countedRows } from '../../db/list-counts.js';
 import type { Updateable } from 'kysely';
 import type { NewUpload, UploadStatus, UploadTable } from '../../db/schema.js';
@@ -56,16 +56,8 @@ export const uploadsRepo = {
     if (!options.includeDeleted) base = base.where('deleted_at', 'is', null);
     if (options.status) base = base.where('status', '=', options.status);
     else if (!options.includeCancelled) base = base.where('status', '!=', 'cancelled');
-    const after = options.after;
     const [rows, count] = await Promise.all([
-      (after ? base.where(afterKey(UPLOADS_KEYSET, after)) : base)
-        .selectAll()
-        .select(keyColumn(UPLOADS_KEYSET).as('cursor_key'))
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(options.limit + 1)
-        .offset(options.offset)
-        .execute(),
+      keysetPage(base.selectAll(), UPLOADS_KEYSET, options).execute(),
       countedRows(db, orgId, uploadListCounter(options)),
     ]);
     return { ...pageEnd(UPLOADS_KEYSET, rows, options.limit), count };

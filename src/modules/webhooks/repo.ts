@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { type Page, afterKey, keyColumn, newestFirst, pageEnd } from '../../db/keyset.js';
+import { type Page, keysetPage, newestFirst, pageEnd } from '../../db/keyset.js';
 import { countedRows } from '../../db/list-counts.js';
 import type { WebhookDeliveryStatus, WebhookRow, WebhookTable } from '../../db/schema.js';
 import type { Insertable, Updateable } from 'kysely';
@@ -74,15 +74,8 @@ export const deliveriesRepo = {
       .select(DELIVERY_COLUMNS)
       .where('d.webhook_id', '=', webhookId);
     if (options.status) query = query.where('d.status', '=', options.status);
-    if (options.after) query = query.where(afterKey(DELIVERIES_KEYSET, options.after));
     const [rows, count] = await Promise.all([
-      query
-        .select(keyColumn(DELIVERIES_KEYSET).as('cursor_key'))
-        .orderBy('d.created_at', 'desc')
-        .orderBy('d.id', 'desc')
-        .limit(options.limit + 1)
-        .offset(options.offset)
-        .execute(),
+      keysetPage(query, DELIVERIES_KEYSET, options).execute(),
       countedRows(db, orgId, options.status ? `webhook_deliveries_${options.status}` : 'webhook_deliveries', webhookId),
     ]);
     return { ...pageEnd(DELIVERIES_KEYSET, rows, options.limit), count };
