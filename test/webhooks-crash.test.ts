@@ -139,7 +139,8 @@ describe('webhooks survive kill -9', () => {
     assert.ok(resent.at - held.at >= 5000, `sent again once the 6 s lease ended (after ${resent.at - held.at} ms)`);
     const deliveries = await eventually(async () => {
       const list = await api(restarted.url!, serve.key!, 'GET', `/api/v1/webhooks/${created.body.id}/deliveries?status=succeeded`);
-      return list.body.count === 6 ? list.body.data : undefined;
+      // The page and the count are read in parallel, each in its own snapshot: wait for both to show the sixth.
+      return list.body.count === 6 && list.body.data.length === 6 ? list.body.data : undefined;
     }, 'six deliveries succeeded');
     assert.equal(deliveries.find((d: { event_id: string }) => d.event_id === held.id).attempts, 2);
     await kill9(restarted.child);
