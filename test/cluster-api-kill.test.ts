@@ -11,7 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { type Answer, type TestCluster, putSigned, sha256, startTestCluster } from './helpers/cluster-test.js';
+import { type Answer, clusterSkip, putSigned, sha256, startTestCluster, type TestCluster } from './helpers/cluster-test.js';
 import { sendForm } from './helpers/forms.js';
 import type { Harness } from './helpers/harness.js';
 import { LEASE_EXPIRES_SECONDS } from '../src/db/process-lease.js';
@@ -43,7 +43,7 @@ function halfSentForm(url: string, apiKey: string, idempotencyKey: string, bytes
   return ended;
 }
 
-describe('an API node killed with -9 mid-request', () => {
+describe('an API node killed with -9 mid-request', { skip: clusterSkip }, () => {
   let c: TestCluster;
   before(async () => {
     c = await startTestCluster();

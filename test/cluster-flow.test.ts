@@ -11,13 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from './helpers/cli.js';
-import { type TestCluster, fetchSha, putSigned, sha256, startTestCluster } from './helpers/cluster-test.js';
+import { clusterSkip, fetchSha, putSigned, sha256, startTestCluster, type TestCluster } from './helpers/cluster-test.js';
 import { sendForm } from './helpers/forms.js';
 import type { Harness } from './helpers/harness.js';
 
 const MIB = 1024 * 1024;
 
-describe('a cluster of 2 API and 2 worker processes, one client alternating API nodes', () => {
+describe('a cluster of 2 API and 2 worker processes, one client alternating API nodes', { skip: clusterSkip }, () => {
   let c: TestCluster;
   let dir: string;
   before(async () => {

@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterNode } from './helpers/cluster.js';
-import { type TestCluster, putSigned, sha256, startTestCluster } from './helpers/cluster-test.js';
+import { clusterSkip, putSigned, sha256, startTestCluster, type TestCluster } from './helpers/cluster-test.js';
 
 const MIB = 1024 * 1024;
 const SIZE = 200 * MIB;
@@ -23,7 +23,7 @@ async function bytesRead(node: ClusterNode): Promise<number> {
 /** SIGSTOP / SIGCONT: a worker frozen takes no job until it is let go. */
 const signal = (node: ClusterNode, name: 'SIGSTOP' | 'SIGCONT') => process.kill(node.server.child.pid!, name);
 
-describe('a worker killed with -9 mid-hash of a 200 MiB confirm', () => {
+describe('a worker killed with -9 mid-hash of a 200 MiB confirm', { skip: clusterSkip }, () => {
   let c: TestCluster;
   before(async () => {
     // The lease of a 200 MiB confirm: 8 s, plus the 10 s reading 200 MiB at the slowest rate allowed for.
