@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type CompiledQuery, Kysely, PostgresDialect } from 'kysely';
+import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { type KeyValues, type Keyset, decodeCursor, encodeCursor } from '../src/db/keyset.js';
 import type { Database } from '../src/db/schema.js';
@@ -21,6 +21,7 @@ import { UPLOADS_KEYSET, uploadsRepo } from '../src/modules/uploads/repo.js';
 import { DELIVERIES_KEYSET, deliveriesRepo } from '../src/modules/webhooks/repo.js';
 import { assertInvalid } from './helpers/assertions.js';
 import { type Harness, startStowage } from './helpers/harness.js';
+import { QuerySpy } from './helpers/query-spy.js';
 
 /** Rows per list; every 4 share a created_at, the groups 1 µs apart (one JS millisecond holds them all). */
 const ROWS = 22;
@@ -44,7 +45,7 @@ describe('keyset cursors on every list', () => {
   let h: Harness;
   let key: string;
   let sql: pg.Client;
-  let captured: CompiledQuery[] = [];
+  let queries: QuerySpy;
   let spy: Kysely<Database>;
   const ids: Record<string, string> = {};
   const cases: ListCase[] = [];
@@ -90,12 +91,8 @@ describe('keyset cursors on every list', () => {
     key = await h.createKey(h.orgId, ['admin']);
     sql = new pg.Client({ connectionString: h.databaseUrl });
     await sql.connect();
-    spy = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: h.databaseUrl, max: 4 }) }),
-      log: (event) => {
-        if (event.level === 'query') captured.push(event.query);
-      },
-    });
+    queries = new QuerySpy(h.databaseUrl);
+    spy = queries.db;
     const org = h.orgId;
     const one = async (text: string, values: unknown[] = []) => (await sql.query(text, [org, ...values])).rows;
 
@@ -215,7 +212,7 @@ describe('keyset cursors on every list', () => {
     );
   });
   after(async () => {
-    await spy?.destroy();
+    await queries?.close();
     await sql?.end();
     await h?.close();
   });
@@ -405,9 +402,10 @@ describe('keyset cursors on every list', () => {
     try {
       for (const [name, keyset, run, index] of plans) {
         for (const keyed of [null, keyset]) {
-          captured = [];
-          await run(keyed);
-          const query = captured.find((q) => q.sql.includes('cursor_key'));
+          const query = await queries.first(
+            () => run(keyed),
+            (q) => q.sql.includes('cursor_key'),
+          );
           assert.ok(query, `${name}: the page query was sent`);
           const { rows } = await sql.query(`EXPLAIN ${query.sql}`, query.parameters as unknown[]);
           const plan = rows.map((r) => r['QUERY PLAN']).join('\n');

@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type CompiledQuery, Kysely, PostgresDialect } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../src/db/schema.js';
 import { filesRepo } from '../src/modules/files/repo.js';
@@ -21,6 +21,7 @@ import { partRepo } from '../src/modules/parts/repo.js';
 import { readingsRepo } from '../src/modules/readings/repo.js';
 import { revisionRepo } from '../src/modules/revisions/repo.js';
 import { type Harness, startStowage } from './helpers/harness.js';
+import { QuerySpy } from './helpers/query-spy.js';
 
 /** Rows of the busy org (the bench's 1M org) and of the small org, per list. */
 const BUSY = 40_000;
@@ -34,15 +35,13 @@ describe('list plans at scale', () => {
   let h: Harness;
   let sql: pg.Client;
   let spy: Kysely<Database>;
-  let captured: CompiledQuery[] = [];
+  let queries: QuerySpy;
   const ids: Record<string, string> = {};
 
   /** The plan of the query `run` sends (the first whose SQL matches `pick`), with ANALYZE: actual rows. */
   async function planOf(run: () => Promise<unknown>, pick: (q: CompiledQuery) => boolean) {
-    captured = [];
-    await run();
-    const query = captured.find(pick);
-    assert.ok(query, `a query matching ${pick} was sent:\n${captured.map((q) => q.sql).join('\n')}`);
+    const query = await queries.first(run, pick);
+    assert.ok(query, `a query matching ${pick} was sent:\n${queries.sent.map((q) => q.sql).join('\n')}`);
     const { rows } = await sql.query(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ${query.sql}`, query.parameters as unknown[]);
     return `${query.sql}\n${rows.map((r) => r['QUERY PLAN']).join('\n')}`;
   }
@@ -64,12 +63,8 @@ describe('list plans at scale', () => {
     h = await startStowage({ RATE_LIMIT_ENABLED: 'false' }, { worker: false, storage: 'local' });
     sql = new pg.Client({ connectionString: h.databaseUrl });
     await sql.connect();
-    spy = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: h.databaseUrl, max: 4 }) }),
-      log: (event) => {
-        if (event.level === 'query') captured.push(event.query);
-      },
-    });
+    queries = new QuerySpy(h.databaseUrl);
+    spy = queries.db;
     const q = (text: string, values: unknown[] = []) => sql.query(text, values).then((r) => r.rows);
 
     for (const [org, n, tag] of [
@@ -154,7 +149,7 @@ describe('list plans at scale', () => {
     for (const table of ['parts', 'files', 'part_revisions', 'file_versions', 'readings', 'uploads']) await q(`VACUUM ANALYZE ${table}`);
   });
   after(async () => {
-    await spy?.destroy();
+    await queries?.close();
     await sql?.end();
     await h?.close();
   });
