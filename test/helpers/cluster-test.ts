@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { type Cluster, type ClusterNode, startCluster } from './cluster.js';
-import { freshDatabase } from './harness.js';
+import { callApi, freshDatabase } from './harness.js';
 import { freshBucketName, s3EnvOf, startS3Engine, usingRealS3 } from './s3.js';
 
 /**
@@ -76,23 +76,8 @@ export async function startTestCluster(env: Record<string, string> = {}): Promis
   const client = new pg.Client({ connectionString: database.url });
   await client.connect();
 
-  const api: TestCluster['api'] = async (node, method, route, call = {}) => {
-    const headers: Record<string, string> = { 'x-api-key': cluster.adminKey, ...call.headers };
-    let body: string | undefined;
-    if (call.body !== undefined) {
-      body = JSON.stringify(call.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const response = await fetch(node.server.url + route, { method, headers, body });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: response.status, headers: response.headers, body: parsed as any };
-  };
+  const api: TestCluster['api'] = (node, method, route, call = {}) =>
+    callApi(node.server.url, method, route, { ...call, headers: { 'x-api-key': cluster.adminKey, ...call.headers } });
 
   return Object.assign(cluster, {
     driver: s3 ? ('s3' as const) : ('local' as const),

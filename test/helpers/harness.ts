@@ -25,6 +25,33 @@ export interface ApiAnswer<T = any> {
   body: T;
 }
 
+/**
+ * One HTTP call to a server at `baseUrl`: a body other than a string is sent as JSON; the answer's
+ * body is parsed as JSON when it is JSON, else kept as text.
+ */
+export async function callApi(
+  baseUrl: string,
+  method: string,
+  route: string,
+  call: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<ApiAnswer> {
+  const headers: Record<string, string> = { ...call.headers };
+  let body: string | undefined;
+  if (call.body !== undefined) {
+    body = typeof call.body === 'string' ? call.body : JSON.stringify(call.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(baseUrl + route, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, headers: response.headers, body: parsed as any };
+}
+
 export interface CallOptions {
   key?: string | null;
   body?: unknown;
@@ -152,23 +179,8 @@ export async function startStowage(
     otherOrgId: other.id,
     createKey,
     async api(method, route, call = {}) {
-      const headers: Record<string, string> = { ...call.headers };
       const key = call.key === undefined ? keys.writer : call.key;
-      if (key) headers['x-api-key'] = key;
-      let body: string | undefined;
-      if (call.body !== undefined) {
-        body = typeof call.body === 'string' ? call.body : JSON.stringify(call.body);
-        headers['content-type'] ??= 'application/json';
-      }
-      const response = await fetch(url + route, { method, headers, body });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : null;
-      } catch {
-        // not JSON: keep the text
-      }
-      return { status: response.status, headers: response.headers, body: parsed as any };
+      return callApi(url, method, route, { ...call, headers: { ...(key && { 'x-api-key': key }), ...call.headers } });
     },
     async startWorker() {
       if (!stopWorker) stopWorker = await startWorker({ ...runtime, db, log: runtime.logger }, composition.deps, composition);
