@@ -8,6 +8,7 @@ import { collect, runCli, spawnCli, waitForOutput } from './helpers/cli.js';
 import { AUTH_CACHE_MS } from '../src/modules/keys/service.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
 import { assertError, assertInvalid } from './helpers/assertions.js';
+import { firstPassOnly } from './helpers/ci-pass.js';
 
 describe('API keys over HTTP', () => {
   let h: Harness;
@@ -53,7 +54,7 @@ describe('API keys over HTTP', () => {
   });
 });
 
-describe('the stowage CLI on the embedded PostgreSQL', () => {
+describe('the stowage CLI on the embedded PostgreSQL', { skip: firstPassOnly }, () => {
   let dataDir: string;
   let env: Record<string, string>;
   before(async () => {
