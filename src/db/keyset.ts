@@ -1,5 +1,6 @@
 import { type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
 import { validationError } from '../errors.js';
+import { isUuid } from '../ids.js';
 
 /**
  * Keyset paging: a cursor names the sort key of the last row a page showed, and the next page is the
@@ -128,7 +129,7 @@ export function pageEnd<R extends { cursor_key: string[] }>(keyset: Keyset, rows
 
 /**
  * The key a client's cursor names, checked against the list's keyset so that nothing malformed
- * reaches PostgreSQL as a cast error: 422 on `query.cursor` otherwise.
+ * reaches PostgreSQL as a cast error: 422 on `querystring.cursor` otherwise.
  */
 export function decodeCursor(keyset: Keyset, cursor: string): KeyValues {
   const refuse = (message: string) => validationError([{ path: 'querystring.cursor', message }], `invalid cursor: ${message}`);
@@ -149,7 +150,6 @@ export function decodeCursor(keyset: Keyset, cursor: string): KeyValues {
   return values as (string | number)[];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z$/;
 
 function validKey(kind: KeyKind, value: unknown): boolean {
@@ -157,7 +157,7 @@ function validKey(kind: KeyKind, value: unknown): boolean {
     case 'timestamp':
       return typeof value === 'string' && validTimestamp(value);
     case 'uuid':
-      return typeof value === 'string' && UUID.test(value);
+      return typeof value === 'string' && isUuid(value);
     case 'integer':
       return typeof value === 'number' && Number.isInteger(value) && value >= -2_147_483_648 && value <= 2_147_483_647;
     case 'number':
