@@ -347,7 +347,7 @@ async function main(): Promise<number> {
     STOWAGE_SIGNING_SECRET: randomBytes(24).toString('hex'),
   };
   console.log(`  build       : ${buildDist()}`);
-  const keyOut = execFileSync(process.execPath, [DIST_CLI, 'keys', 'create', '--org', 'bench', '--scopes', 'admin'], {
+  const keyOut = execFileSync(process.execPath, [DIST_CLI, 'keys', 'create', '--org', 'bench', '--scopes', 'admin', '--create-org'], {
     cwd: root,
     env: { ...process.env, ...stowageEnv },
     encoding: 'utf8',

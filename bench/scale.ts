@@ -597,7 +597,7 @@ async function main(): Promise<number> {
   const cli = process.env.BENCH_FROM_SOURCE === '1' ? ['--import', 'tsx', 'src/cli.ts'] : [DIST_CLI];
   if (cli[0] === DIST_CLI) console.log(`  build       : ${buildDist()}`);
   const keyFor = (org: string) =>
-    execFileSync(process.execPath, [...cli, 'keys', 'create', '--org', org, '--scopes', 'admin'], {
+    execFileSync(process.execPath, [...cli, 'keys', 'create', '--org', org, '--scopes', 'admin', '--create-org'], {
       cwd: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'),
       env: { ...process.env, ...env },
       encoding: 'utf8',

@@ -364,7 +364,7 @@ async function main(): Promise<number> {
   };
   const cliEnv: NodeJS.ProcessEnv = { ...process.env, ...baseEnv };
   delete cliEnv.TEST_DATABASE_URL;
-  const apiKey = execFileSync(process.execPath, [DIST_CLI, 'keys', 'create', '--org', 'bench', '--scopes', 'admin'], {
+  const apiKey = execFileSync(process.execPath, [DIST_CLI, 'keys', 'create', '--org', 'bench', '--scopes', 'admin', '--create-org'], {
     cwd: root,
     env: cliEnv,
     encoding: 'utf8',

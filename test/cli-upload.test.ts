@@ -92,6 +92,7 @@ describe('stowage upload resumed after a connection lost mid-way', () => {
     const first = await runCli(args, env);
     assert.notEqual(first.code, 0, 'the CLI fails once its connection is cut');
     assert.ok(proxy.cut.length >= 1, `a part PUT was cut; the CLI said: ${first.stderr}`);
+    assert.match(first.stderr, /^stowage: \S+big\.bin: storage connection lost \(.+\); run the same command again to resume\n$/);
     await proxy.idle(); // a part the CLI sent before it stopped may still be arriving
     const stateDir = path.join(env.STOWAGE_CACHE_DIR, 'uploads');
     const [stateFile] = await readdir(stateDir);

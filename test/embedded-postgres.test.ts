@@ -107,7 +107,7 @@ describe('the embedded PostgreSQL', { skip: firstPassOnly }, () => {
     try {
       if (ordinary) await chown(own, ordinary.uid, ordinary.gid);
       const created = await runCli(
-        ['keys', 'create', '--org', 'solo', '--scopes', 'admin'],
+        ['keys', 'create', '--org', 'solo', '--scopes', 'admin', '--create-org'],
         { STOWAGE_DATA_DIR: path.join(own, 'data'), HOME: own },
         ordinary,
       );

@@ -5,9 +5,8 @@ import { AppError } from '../errors.js';
 import { createProgress, human } from '../client/progress.js';
 import type { Db } from '../db/database.js';
 import type { BlobReader, ChainBreak, VerifyReport } from '../modules/files/verify.js';
-import { type ParsedArgs, UsageError } from './args.js';
-
-const USAGE = 'usage: stowage files verify ID [--org NAME]';
+import { isUuid } from '../ids.js';
+import { type ParsedArgs, NotFoundError, UsageError } from './args.js';
 
 /** Below this, hashing is over before a bar would draw. */
 const PROGRESS_FROM_BYTES = 64 * 1024 * 1024;
@@ -17,10 +16,11 @@ const PROGRESS_FROM_BYTES = 64 * 1024 * 1024;
  * not depend on the server it checks. Exit 0 when the chain holds, 1 at a break or an unknown file.
  */
 export async function runFiles(config: Config, args: ParsedArgs): Promise<void> {
-  const [action, id, ...extra] = args.positional;
-  if (action !== 'verify' || !id || extra.length) throw new UsageError(USAGE);
-  const orgName = args.option('org');
-  if (args.flag('org') && !orgName) throw new UsageError(USAGE);
+  const [id] = args.positional;
+  const orgName = args.string('org');
+  if (orgName === '') throw new UsageError('--org needs a name (see stowage files verify --help)');
+  // No file has an id that is not a UUID: said before any database starts.
+  if (!isUuid(id)) throw new NotFoundError(`no file ${id} (file ids look like 0190a5c4-0000-7000-8000-000000000000)`);
 
   // Only what verifying needs is loaded (not the runtime, with its queue, metrics and logger): start-up
   // is part of every verify, and on a 1 GiB file it would otherwise cost a fifth of the hashing time.

@@ -7,6 +7,7 @@ import { composeModules } from '../modules.js';
 import { type Runtime, openRuntime } from '../runtime.js';
 import { resolveSigningSecret } from '../secrets.js';
 import { exitAt, shutdownSignal, untilDeadline } from '../shutdown.js';
+import { CommandError } from './args.js';
 
 export type Role = 'all' | 'serve' | 'worker';
 
@@ -73,7 +74,9 @@ async function start(runtime: Runtime, role: Role, drains: Drain[]): Promise<voi
   if (role !== 'worker') {
     const first = await bootstrapFirstStart(runtime.database.db, config.dataDir);
     const app = await buildApp(composition);
-    await app.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.port, host: config.host }).catch((error: NodeJS.ErrnoException) => {
+      throw listenProblem(error, config.host, config.port) ?? error;
+    });
     drains.push({ name: 'http', drain: (until) => closeGracefully(app, until - Date.now()) });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -91,4 +94,19 @@ async function start(runtime: Runtime, role: Role, drains: Drain[]): Promise<voi
   }
   // Last: whoever waits for this line finds the whole process running.
   process.stdout.write(banner);
+}
+
+/** The usual reasons a port cannot be had, as one line that says which setting to change. */
+function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): CommandError | null {
+  const where = `${host}:${port}`;
+  if (error.code === 'EADDRINUSE') {
+    return new CommandError(`cannot listen on ${where}: another process uses that port (set PORT to another, or PORT=0 for any free one)`);
+  }
+  if (error.code === 'EACCES') {
+    return new CommandError(`cannot listen on ${where}: this user may not use that port (ports below 1024 need privileges; set PORT)`);
+  }
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
+    return new CommandError(`cannot listen on ${where}: ${host} is not an address of this machine (set HOST, e.g. 127.0.0.1 or 0.0.0.0)`);
+  }
+  return null;
 }

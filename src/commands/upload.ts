@@ -1,49 +1,71 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApiError, StowageClient } from '../client/api-client.js';
-import { type Progress, createProgress, parseSize } from '../client/progress.js';
+import { ApiError, type StowageClient } from '../client/api-client.js';
+import { type Progress, createProgress } from '../client/progress.js';
 import { putRange } from '../client/put-range.js';
-import { type ParsedArgs, UsageError } from './args.js';
-
-const DEFAULT_PART = 16 * 1024 * 1024;
+import type { ParsedArgs } from './args.js';
+import { UnreachableError, clientFrom, networkFailure } from './client.js';
 
 interface ResumeState {
   uploadId: string;
   sha256: string;
 }
 
-/** `stowage upload FILE…`: hash, then presign or multipart by size, parallel parts, resume, confirm, print ids. */
+/**
+ * `stowage upload FILE…`: hash, then presign or multipart by size, parallel parts, resume, confirm, print ids.
+ * A file that cannot be read or is refused gets one line and the others still go (exit 1 at the end);
+ * a server that does not answer or a key it refuses stops the whole command, as every file would fail.
+ */
 export async function runUpload(args: ParsedArgs): Promise<void> {
-  const files = args.positional;
-  if (!files.length) throw new UsageError('usage: stowage upload FILE… [--url URL] [--key KEY] [--parallel N] [--part-size SIZE]');
   const client = clientFrom(args);
-  const parallel = Math.max(1, Number(args.option('parallel') ?? 4));
-  const partSize = args.option('part-size') ? parseSize(args.option('part-size')!) : DEFAULT_PART;
-  const progress = createProgress();
+  const options = { parallel: args.number('parallel'), partSize: args.number('part-size'), progress: createProgress() };
   let failed = 0;
+  const fail = (file: string, why: string) => {
+    failed++;
+    process.stderr.write(`stowage: ${file}: ${why}\n`);
+  };
   try {
-    for (const file of files) {
-      const upload = await uploadOne(client, file, { parallel, partSize, progress });
-      if (upload.status === 'confirmed') process.stdout.write(`${upload.id}\n`);
-      else {
-        failed++;
-        process.stderr.write(`stowage: ${file}: ${upload.status} (${upload.failure_reason ?? 'unknown'}) — upload ${upload.id}\n`);
+    for (const file of args.positional) {
+      const unusable = await unreadable(file);
+      if (unusable) {
+        fail(file, unusable);
+        continue;
+      }
+      try {
+        const upload = await uploadOne(client, file, options);
+        if (upload.status === 'confirmed') process.stdout.write(`${upload.id}\n`);
+        else fail(file, `${upload.status} (${upload.failure_reason ?? 'unknown'}) — upload ${upload.id}`);
+      } catch (error) {
+        const keyRefused = error instanceof ApiError && (error.status === 401 || error.status === 403);
+        if (error instanceof UnreachableError || keyRefused || !(error instanceof Error)) throw error;
+        const lost = networkFailure(error);
+        fail(file, lost ? `storage connection lost (${lost}); run the same command again to resume` : error.message);
       }
     }
   } finally {
-    progress.stop();
+    options.progress.stop();
   }
   if (failed) process.exitCode = 1;
 }
 
-export function clientFrom(args: ParsedArgs): StowageClient {
-  const url = args.option('url') ?? process.env.STOWAGE_URL ?? 'http://127.0.0.1:8080';
-  const key = args.option('key') ?? process.env.STOWAGE_API_KEY;
-  if (!key) throw new UsageError('an API key is needed: --key KEY or STOWAGE_API_KEY');
-  return new StowageClient(url, key);
+/** Why `file` cannot be uploaded, in a few words, or null when it can be read. */
+async function unreadable(file: string): Promise<string | null> {
+  try {
+    const info = await stat(file);
+    if (info.isDirectory()) return 'is a folder (upload takes files)';
+    if (!info.isFile()) return 'is not a regular file';
+    await access(file, constants.R_OK);
+    return null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'no such file';
+    if (code === 'EACCES' || code === 'EPERM') return 'not readable (permission denied)';
+    if (code === 'ENOTDIR') return 'no such file (a part of the path is a file)';
+    return (error as Error).message;
+  }
 }
 
 async function uploadOne(client: StowageClient, file: string, options: { parallel: number; partSize: number; progress: Progress }) {

@@ -14,7 +14,7 @@ import {
   reachableBy,
   runningAsRoot,
 } from './postgres-binaries.js';
-import { type Postmaster, initCluster, startPostmaster, stopOrphan } from './postgres-process.js';
+import { EmbeddedPostgresError, type Postmaster, initCluster, startPostmaster, stopOrphan } from './postgres-process.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -104,8 +104,9 @@ export async function openEmbeddedPostgres(dataDir: string, log: Log = () => {},
     }
     // Another process is starting it, or a `stowage keys`/`migrate` owns it and stops it shortly.
     if (Date.now() > deadline) {
-      throw new Error(
-        `the embedded PostgreSQL in ${clusterDir} is still held by pid ${other?.pid ?? '?'} after ${WAIT_FOR_OTHER_MS / 1000} s`,
+      throw new EmbeddedPostgresError(
+        `the embedded PostgreSQL in ${clusterDir} is still held by pid ${other?.pid ?? '?'} after ${WAIT_FOR_OTHER_MS / 1000} s ` +
+          '(a `stowage keys` or `migrate` still running? wait for it or stop it)',
       );
     }
     await new Promise((r) => setTimeout(r, 200));

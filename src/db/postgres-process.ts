@@ -1,11 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PostgresBinaries, RunAs } from './postgres-binaries.js';
 
 type Log = (message: string) => void;
+
+/** The embedded PostgreSQL cannot use its cluster folder; the message says why and what to do, in one line. */
+export class EmbeddedPostgresError extends Error {
+  override name = 'EmbeddedPostgresError';
+}
 
 // Our readiness and failure checks read PostgreSQL's messages: keep them in English.
 const ENGLISH = { LC_MESSAGES: 'C' };
@@ -38,7 +43,7 @@ export async function initCluster(
       ...(throwaway ? ['--no-sync'] : []),
     ];
     const { code, output } = await runToEnd(spawn(binaries.initdb, args, { ...runAs, env: { ...process.env, ...ENGLISH } }), log);
-    if (code !== 0) throw new Error(`initdb failed in ${clusterDir} (exit ${code}): ${output.trim()}`);
+    if (code !== 0) throw new EmbeddedPostgresError(explainFailure('initdb', output, clusterDir, runAs));
   } finally {
     await rm(passwordFile, { force: true });
   }
@@ -111,15 +116,61 @@ export function startPostmaster(
       clearTimeout(timer);
       if (/Address already in use|could not create any TCP\/IP sockets/.test(output)) resolve({ kind: 'port-taken' });
       else if (/lock file "postmaster\.pid" already exists/.test(output)) resolve({ kind: 'cluster-busy' });
-      else reject(new Error(`embedded PostgreSQL did not start in ${clusterDir} (exit ${code}): ${output.trim()}`));
+      else reject(new EmbeddedPostgresError(explainFailure(`postgres (exit ${code})`, output, clusterDir, runAs)));
     };
     child.stderr!.on('data', onData);
     child.once('exit', onEarlyExit);
     child.once('error', (error) => {
       clearTimeout(timer);
-      reject(new Error(`cannot run ${binaries.postgres}: ${error.message}`));
+      reject(new EmbeddedPostgresError(`cannot run ${binaries.postgres}: ${error.message} (reinstall with npm ci, or set DATABASE_URL)`));
     });
   });
+}
+
+/**
+ * What PostgreSQL's own words (`output`) mean for the operator: which folder, why it cannot be used,
+ * and what to do, in one line. The cases are the ones a data folder runs into in practice.
+ */
+export function explainFailure(program: string, output: string, clusterDir: string, runAs: RunAs | null): string {
+  const cannot = `the embedded PostgreSQL cannot use ${clusterDir}`;
+  const elsewhere = 'or set STOWAGE_DATA_DIR to another folder (or DATABASE_URL to a PostgreSQL of your own)';
+  const uid = runAs?.uid ?? process.getuid?.();
+  const lines = output.split('\n').map((l) => l.replace(/^\S+ \S+ \S+ \[\d+\] /, '').trim());
+  const said = lines.find((l) => /FATAL|PANIC|error:/i.test(l)) ?? lines.filter(Boolean).at(-1) ?? 'no message';
+  if (/Permission denied|wrong ownership|must be owned by/i.test(output)) {
+    const owner = ownerOf(clusterDir);
+    if (owner !== null && owner !== uid) {
+      const runsAs = runAs ? `user postgres (uid ${uid})` : `this user (uid ${uid})`;
+      return `${cannot}: it belongs to uid ${owner} and PostgreSQL runs as ${runsAs} (run Stowage as the folder's owner, chown -R it to that user, ${elsewhere})`;
+    }
+    return `${cannot}: permission denied, ${program} said "${said}" (give uid ${uid} access, ${elsewhere})`;
+  }
+  if (/invalid permissions/.test(output)) {
+    return `${cannot}: its permissions must be 0700 or 0750 (chmod 700 ${clusterDir}; on a filesystem that ignores permissions, a Windows or network share, ${elsewhere})`;
+  }
+  if (/could not change permissions|Operation not permitted/.test(output)) {
+    return `${cannot}: its filesystem refuses the permissions PostgreSQL needs, as Windows and network shares do (put STOWAGE_DATA_DIR on a local disk, ${elsewhere.slice(3)})`;
+  }
+  if (/incompatible with server|database files are incompatible/.test(output)) {
+    return `${cannot}: another PostgreSQL major version made it (run the Stowage version that made it, or dump and restore it; ${elsewhere.slice(3)})`;
+  }
+  if (/postgresql\.conf.*No such file|not a valid data directory|could not find the database system|PG_VERSION/.test(output)) {
+    return `${cannot}: it is not a complete PostgreSQL cluster, perhaps from an interrupted first start (if it holds nothing you need, remove ${clusterDir} and start again)`;
+  }
+  if (/No space left on device/.test(output)) return `${cannot}: the disk is full (free some space, ${elsewhere})`;
+  if (/Read-only file system/.test(output)) return `${cannot}: it is on a read-only filesystem (${elsewhere.slice(3)})`;
+  if (/shared memory|semget|shmget/.test(output)) {
+    return `${cannot}: the system refused PostgreSQL shared memory (in a container, give it a larger /dev/shm; or set DATABASE_URL)`;
+  }
+  return `${cannot}: ${program} said "${said}" (${elsewhere.slice(3)})`;
+}
+
+function ownerOf(dir: string): number | null {
+  try {
+    return statSync(dir).uid;
+  } catch {
+    return null;
+  }
 }
 
 /** Running children, stopped at our exit whatever the path to it (a thrown error, process.exit, a signal). */
