@@ -54,14 +54,16 @@ export interface SpawnedServer {
  */
 export async function spawnServer(
   env: Record<string, string>,
-  options: { readyTimeoutMs?: number; role?: ServerRole } = {},
+  options: { readyTimeoutMs?: number; role?: ServerRole; installed?: { bin: string; cwd: string } } = {},
 ): Promise<SpawnedServer> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  if (!options.installed && !existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const role = options.role ?? 'start';
   const base = { ...process.env };
   for (const name of ['DATABASE_URL', 'TEST_DATABASE_URL', 'LOG_LEVEL', 'PORT', 'STOWAGE_DATA_DIR']) delete base[name];
-  const child = spawn(process.execPath, [CLI, role], {
-    cwd: root,
+  // An installed package runs as a user runs it: its bin (the shebang picks node) from a folder of their own.
+  const [command, args] = options.installed ? [options.installed.bin, [role]] : [process.execPath, [CLI, role]];
+  const child = spawn(command, args, {
+    cwd: options.installed?.cwd ?? root,
     env: { ...base, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
