@@ -293,7 +293,7 @@ async function main(): Promise<number> {
   };
   const cli = process.env.BENCH_FROM_SOURCE === '1' ? ['--import', 'tsx', 'src/cli.ts'] : [DIST_CLI];
   if (cli[0] === DIST_CLI) console.log(`  build       : ${buildDist()}`);
-  const keyOut = execFileSync(process.execPath, [...cli, 'keys', 'create', '--org', 'bench', '--scopes', 'admin'], {
+  const keyOut = execFileSync(process.execPath, [...cli, 'keys', 'create', '--org', 'bench', '--scopes', 'admin', '--create-org'], {
     cwd: root,
     env: { ...process.env, ...stowageEnv },
     encoding: 'utf8',

@@ -1,6 +1,7 @@
 import { ModuleEvents } from './modules/events.js';
 import type { Module, ModuleDeps, ModuleFactory } from './modules/module.js';
 import { blobUrlsModule } from './modules/blob-urls/index.js';
+import { consoleModule } from './modules/console/index.js';
 import { datasetsModule } from './modules/datasets/index.js';
 import { filesModule } from './modules/files/index.js';
 import { foldersModule } from './modules/folders/index.js';
@@ -13,6 +14,7 @@ import { previewsModule } from './modules/previews/index.js';
 import { readingsModule } from './modules/readings/index.js';
 import { revisionsModule } from './modules/revisions/index.js';
 import { sweeperModule } from './modules/sweeper/index.js';
+import { tusModule } from './modules/tus/index.js';
 import { uploadsModule } from './modules/uploads/index.js';
 import { webhooksModule } from './modules/webhooks/index.js';
 
@@ -24,6 +26,7 @@ const MODULES: readonly ModuleFactory[] = [
   healthModule,
   keysModule,
   uploadsModule,
+  tusModule,
   policyModule,
   blobUrlsModule,
   jobStatusModule,
@@ -36,6 +39,7 @@ const MODULES: readonly ModuleFactory[] = [
   filesModule,
   sweeperModule,
   webhooksModule,
+  consoleModule,
 ];
 
 /** The modules of one process, built once from its runtime, with what they bring gathered. */

@@ -132,6 +132,52 @@ describe('hostile input is a 4xx in the envelope, and changes nothing', () => {
     );
     assert.equal((await fetch(`${h.url}/healthz`)).status, 200, 'the server is fine');
   });
+
+  it('tus (/api/v1/tus): bad offsets, lengths, metadata and content types are 4xx in the envelope and change nothing', async () => {
+    const tus = (method: string, route: string, headers: Record<string, string>, body?: string) =>
+      h.api(method, route, { key: h.keys.admin, headers: { 'tus-resumable': '1.0.0', ...headers }, body });
+    const name = `filename ${Buffer.from('hostile.bin').toString('base64')}`;
+    const uploads = async () => (await h.api('GET', '/api/v1/uploads/summary', { key: h.keys.admin })).body.total_count;
+    const created = await tus('POST', '/api/v1/tus', { 'upload-length': '10', 'upload-metadata': name });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const target = `/api/v1/tus/${created.headers.get('location')!.split('/').pop()}`;
+    const before = await uploads();
+
+    const octets = { 'content-type': 'application/offset+octet-stream' };
+    for (const offset of ['-1', 'abc', '1e3', '0x0', '', '+0', '99999999999999999999']) {
+      assertError(await tus('PATCH', target, { ...octets, 'upload-offset': offset }, 'x'), 400, 'bad_request', `Upload-Offset ${offset}`);
+    }
+    assertError(await tus('PATCH', target, octets, 'x'), 400, 'bad_request', 'no Upload-Offset');
+    for (const type of ['application/json', 'application/octet-stream', 'text/plain']) {
+      assertError(await tus('PATCH', target, { 'content-type': type, 'upload-offset': '0' }, '"x"'), 400, 'bad_request', type);
+    }
+    assertError(await tus('PATCH', target, { 'upload-offset': '0' }), 400, 'bad_request', 'no Content-Type');
+    assertError(await tus('PATCH', target, { ...octets, 'upload-offset': '0' }, 'x'.repeat(11)), 413, 'payload_too_large', 'past the end');
+    assert.equal((await tus('HEAD', target, {})).headers.get('upload-offset'), '0', 'no byte was kept');
+
+    for (const length of ['-5', '1.5', '1e3', '+10', '99999999999999999999', 'ten']) {
+      assertError(
+        await tus('POST', '/api/v1/tus', { 'upload-length': length, 'upload-metadata': name }),
+        400,
+        'bad_request',
+        `Upload-Length ${length}`,
+      );
+    }
+    assertError(await tus('POST', '/api/v1/tus', { 'upload-length': '10', 'upload-metadata': 'filename not*base64' }), 400, 'bad_request');
+    assertError(
+      await tus('POST', '/api/v1/tus', { 'upload-length': '10', 'upload-metadata': `${name},${name}` }),
+      400,
+      'bad_request',
+      'a key twice',
+    );
+    const huge = `${name},${Array.from({ length: 300 }, (_, i) => `k${i} ${Buffer.from('v'.repeat(9)).toString('base64')}`).join(',')}`;
+    const tooMuch = await tus('POST', '/api/v1/tus', { 'upload-length': '10', 'upload-metadata': huge });
+    assertError(tooMuch, 400, 'bad_request', `${huge.length} bytes of Upload-Metadata`);
+    assert.match(tooMuch.body.error.message, /at most 4096/);
+    const headerMax = await tus('POST', '/api/v1/tus', { 'upload-length': '10', 'upload-metadata': `${name},x ${'QUFB'.repeat(5000)}` });
+    assertError(headerMax, 431, 'bad_request', "past Node's header limit");
+    assert.equal(await uploads(), before, 'no upload was created');
+  });
 });
 
 describe('rate limits answer in the envelope', () => {

@@ -185,6 +185,47 @@ describe("tenant matrix: every route × another organisation's ids answers like 
     assert.deepEqual(await snapshot(), before, 'no fixture of either org changed');
   });
 
+  it("tus: HEAD, PATCH and DELETE of another org's tus upload answer as an unknown id, both ways, with tus headers; nothing changes", async () => {
+    const tus = { 'tus-resumable': '1.0.0' };
+    const call = async (method: string, id: string, key: string) => {
+      const headers: Record<string, string> = { ...tus, 'x-api-key': key };
+      if (method === 'PATCH') Object.assign(headers, { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' });
+      const response = await fetch(`${h.url}/api/v1/tus/${id}`, { method, headers, body: method === 'PATCH' ? 'x' : undefined });
+      const text = await response.text();
+      return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null } as ApiAnswer;
+    };
+    const created: Record<string, string> = {};
+    for (const { name, key } of orgs) {
+      const answer = await fetch(`${h.url}/api/v1/tus`, {
+        method: 'POST',
+        headers: {
+          ...tus,
+          'x-api-key': key,
+          'upload-length': '6000000',
+          'upload-metadata': `filename ${Buffer.from('m.bin').toString('base64')}`,
+        },
+      });
+      assert.equal(answer.status, 201, name);
+      created[name] = answer.headers.get('location')!.split('/').pop()!;
+    }
+    const differences: string[] = [];
+    for (const [i, { name, key }] of orgs.entries()) {
+      const foreign = created[orgs[1 - i].name];
+      for (const method of ['HEAD', 'PATCH', 'DELETE']) {
+        const unknown = await call(method, UNKNOWN_ID, key);
+        const answer = await call(method, foreign, key);
+        assert.equal(unknown.status, 404, `${method} unknown (${name})`);
+        if (shape(answer) !== shape(unknown)) differences.push(`${method} (${name}'s key): ${shape(answer)} ≠ unknown ${shape(unknown)}`);
+      }
+    }
+    assert.deepEqual(differences, []);
+    for (const { name, key } of orgs) {
+      const own = await call('HEAD', created[name], key);
+      assert.equal(own.headers.get('upload-offset'), '0', `${name}'s upload is untouched`);
+      assert.equal((await h.api('GET', `/api/v1/uploads/${created[name]}`, { key })).body.status, 'pending');
+    }
+  });
+
   async function formCall(method: string, path: string, key: string): Promise<ApiAnswer> {
     const form = new FormData();
     form.append('file', new Blob(['solid x\nendsolid\n']), 'matrix.step');

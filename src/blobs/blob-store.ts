@@ -92,6 +92,12 @@ export interface BlobStore {
     partNumber: number,
     options: PresignOptions & { size?: number | null },
   ): Promise<PresignedRequest>;
+  /**
+   * Stores one part sent through the server (a tus PATCH), replacing an earlier one with the same
+   * number as S3 does. `body` must carry exactly `size` bytes. BlobError 'missing' once the upload is
+   * unknown, aborted or completed.
+   */
+  putPart(key: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<StoredPart>;
   /** Parts stored so far, by part number; BlobError 'missing' once the upload is unknown, aborted or completed. */
   listParts(key: string, uploadId: string): Promise<StoredPart[]>;
   /**

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -63,6 +64,26 @@ export class S3Multipart {
       signableHeaders: new Set(['content-length']),
     });
     return { url, method: 'PUT', headers: options.size != null ? { 'Content-Length': String(options.size) } : {} };
+  }
+
+  async putPart(key: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<StoredPart> {
+    const command = new UploadPartCommand({
+      Bucket: this.bucket,
+      Key: key,
+      UploadId: uploadId,
+      PartNumber: checkPartNumber(partNumber),
+      // A stream is sent as it is read (signed UNSIGNED-PAYLOAD); storage refuses a body of another length.
+      Body: body,
+      ContentLength: size,
+    });
+    try {
+      const answer = await this.client.send(command);
+      if (!answer.ETag) throw new BlobError('unavailable', `object storage stored part ${partNumber} without naming it`);
+      return { partNumber, etag: answer.ETag, size };
+    } catch (error) {
+      if (error instanceof BlobError) throw error;
+      throw UPLOAD_GONE.has(s3ErrorCode(error) ?? '') ? missing(key, uploadId) : unavailableOr(error);
+    }
   }
 
   async listParts(key: string, uploadId: string): Promise<StoredPart[]> {

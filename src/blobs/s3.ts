@@ -188,6 +188,10 @@ export class S3BlobStore implements BlobStore {
     return this.multipart.listParts(key, uploadId);
   }
 
+  putPart(key: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<StoredPart> {
+    return this.multipart.putPart(key, uploadId, partNumber, body, size);
+  }
+
   async completeMultipart(key: string, uploadId: string, parts: PartReceipt[]): Promise<{ size: number }> {
     // As in put(): a completion would replace a blob already at the key, so look first.
     if (await this.head(key)) throw new BlobError('exists', `a blob already exists at ${key}`);

@@ -25,6 +25,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveryTable;
   content_policies: ContentPolicyTable;
   upload_usage: UploadUsageTable;
+  tus_uploads: TusUploadTable;
 }
 
 export type ReadingStatus = 'pending' | 'ready' | 'failed';
@@ -340,6 +341,18 @@ export interface WebhookDeliveryTable {
 
 export type WebhookRow = Selectable<WebhookTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveryTable>;
+
+/** What the tus protocol adds to an upload made through /api/v1/tus (migration 0022). */
+export interface TusUploadTable {
+  upload_id: string;
+  upload_offset: ColumnType<string, number | string | undefined, number | string>;
+  upload_metadata: string | null;
+  tail_key: string | null;
+  writer: string | null;
+  writer_until: NullableTimestamp;
+}
+
+export type TusUploadRow = Selectable<TusUploadTable>;
 
 /** An org's content policy (migration 0014); no row: the server's default. */
 export interface ContentPolicyTable {

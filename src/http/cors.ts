@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
  * Browsers may call the API and PUT to signed URLs from the configured origins. No credentials are
  * involved (API keys travel in headers a page must set itself), so allowing any origin by default
  * exposes nothing a script elsewhere could not already do. The exposed headers are the ones clients
- * act on: a multipart part's ETag above all, which a browser cannot read otherwise.
+ * act on: a multipart part's ETag above all, which a browser cannot read otherwise, and tus's headers.
  */
 export async function installCors(app: FastifyInstance, origins: readonly string[]): Promise<void> {
   if (!origins.length) return;
@@ -21,6 +21,16 @@ export async function installCors(app: FastifyInstance, origins: readonly string
       'Retry-After',
       'Idempotent-Replayed',
       'Content-Disposition',
+      // The tus protocol (/api/v1/tus): where the upload lives, how far it got, and its confirm job.
+      'Location',
+      'Upload-Offset',
+      'Upload-Length',
+      'Upload-Metadata',
+      'Tus-Resumable',
+      'Tus-Version',
+      'Tus-Extension',
+      'Tus-Max-Size',
+      'Stowage-Job-Id',
     ],
     maxAge: 600,
   });

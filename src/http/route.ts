@@ -109,7 +109,15 @@ export function routesOf(app: FastifyInstance, shared: { tags: string[] }) {
         handler: handler as RouteHandlerMethod,
       });
     };
-  return { get: declare('GET'), post: declare('POST'), put: declare('PUT'), patch: declare('PATCH'), delete: declare('DELETE') };
+  return {
+    get: declare('GET'),
+    // A HEAD route stays out of the OpenAPI document (@fastify/swagger leaves HEAD routes out).
+    head: declare('HEAD'),
+    post: declare('POST'),
+    put: declare('PUT'),
+    patch: declare('PATCH'),
+    delete: declare('DELETE'),
+  };
 }
 
 function operationOf(declaration: RouteDeclaration<unknown, unknown, unknown>, tags: string[]): FastifySchema {

@@ -136,7 +136,7 @@ async function removeOrphans(deps: SweepDeps, batch: number, graceCutoff: Date):
   const listed = await deps.blobs.list({ after: cursor?.position ?? '', limit: batch });
   const old = listed.filter((blob) => blob.modifiedAt < graceCutoff);
   const keys = old.map((b) => b.key);
-  // Rows of three kinds name blobs: uploads their bytes, previews their GLB, readings their thumbnail. A purged upload no longer
+  // Rows of four kinds name blobs: uploads their bytes, previews their GLB, readings their thumbnail, tus uploads their tail. A purged upload no longer
   // does: bytes PUT to its unrevocable S3 URL after the purge belong to nobody.
   const known = new Set<string | null>();
   if (keys.length) {
@@ -151,6 +151,15 @@ async function removeOrphans(deps: SweepDeps, batch: number, graceCutoff: Date):
       known.add(row.blob_key);
     for (const row of await deps.db.selectFrom('readings').select('thumbnail_key').where('thumbnail_key', 'in', keys).execute())
       known.add(row.thumbnail_key);
+    // The tail of a tus upload still taking bytes (migration 0022); once it ends, its tail is an orphan.
+    const tails = await deps.db
+      .selectFrom('tus_uploads as t')
+      .innerJoin('uploads as u', 'u.id', 't.upload_id')
+      .select('t.tail_key')
+      .where('t.tail_key', 'in', keys)
+      .where('u.status', '=', 'pending')
+      .execute();
+    for (const row of tails) known.add(row.tail_key);
   }
   let removed = 0;
   for (const blob of old) {
