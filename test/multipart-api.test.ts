@@ -242,6 +242,103 @@ describe('direct multipart uploads', () => {
     );
   });
 
+  /** Bytes no other test uploads (a repeat would be deduplicated), cut into parts and all of them sent. */
+  async function sendAll(label: string) {
+    const bytes = Buffer.concat([fileBytes(), Buffer.from(label)]);
+    const id = (await start({ name: `${label}.bin`, size_bytes: bytes.length, part_size: PART })).body.data_source_id as string;
+    const parts: { part_number: number; etag: string }[] = [];
+    for (const url of await partUrls(id, [1, 2, 3]))
+      parts.push({ part_number: url.part_number, etag: await putPart(url, slice(bytes, url.part_number)) });
+    return { bytes, id, parts };
+  }
+
+  it('a sha256 declared at complete is checked by the confirm job: the right one confirms, another fails checksum_mismatch', async () => {
+    const right = await sendAll('late-right');
+    const done = await h.api('POST', `/api/v1/uploads/${right.id}/complete`, { body: { parts: right.parts, sha256: sha256(right.bytes) } });
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    const confirmed = await settle(h, right.id, done.body.job_id);
+    assert.deepEqual([confirmed.upload.status, confirmed.upload.sha256], ['confirmed', sha256(right.bytes)]);
+
+    const wrong = await sendAll('late-wrong');
+    const claimed = sha256('some other bytes').toUpperCase();
+    const failed = await h.api('POST', `/api/v1/uploads/${wrong.id}/complete`, { body: { parts: wrong.parts, sha256: claimed } });
+    assert.equal(failed.status, 200, JSON.stringify(failed.body));
+    const verdict = await settle(h, wrong.id, failed.body.job_id);
+    assert.deepEqual([verdict.upload.status, verdict.upload.failure_reason], ['failed', 'checksum_mismatch']);
+    assert.equal(verdict.job.status, 'failed');
+
+    // A hash other than the one declared at start is refused before anything is assembled.
+    const bytes = Buffer.concat([fileBytes(), Buffer.from('declared at start')]);
+    const id = (await start({ name: 'both.bin', size_bytes: bytes.length, part_size: PART, sha256: sha256(bytes) })).body.data_source_id;
+    const parts: { part_number: number; etag: string }[] = [];
+    for (const url of await partUrls(id, [1, 2, 3]))
+      parts.push({ part_number: url.part_number, etag: await putPart(url, slice(bytes, url.part_number)) });
+    const other = await h.api('POST', `/api/v1/uploads/${id}/complete`, { body: { parts, sha256: sha256('not this file') } });
+    assertError(other, 409, 'conflict', 'another sha256 than the declared one');
+    assert.equal(other.body.error.details.sha256, sha256(bytes));
+    assert.equal((await h.api('GET', `/api/v1/uploads/${id}/parts`)).body.parts.length, 3, 'still taking parts: nothing assembled');
+    const same = await h.api('POST', `/api/v1/uploads/${id}/complete`, { body: { parts, sha256: sha256(bytes) } });
+    assert.equal((await settle(h, id, same.body.job_id)).upload.status, 'confirmed');
+    const replay = await h.api('POST', `/api/v1/uploads/${right.id}/complete`, { body: { parts: right.parts, sha256: claimed } });
+    assertError(replay, 409, 'conflict', 'completing again with another sha256');
+  });
+
+  it('POST …/sha256 answers a deduplicated upload when the org holds those bytes, and drops the parts sent so far', async () => {
+    const first = await sendAll('dedup-late');
+    const job = (await h.api('POST', `/api/v1/uploads/${first.id}/complete`, { body: { parts: first.parts } })).body.job_id;
+    assert.equal((await settle(h, first.id, job)).upload.status, 'confirmed');
+
+    const bytes = first.bytes;
+    const id = (await start({ name: 'again.bin', size_bytes: bytes.length, part_size: PART })).body.data_source_id;
+    const [one, two] = await partUrls(id, [1, 2]);
+    await putPart(one, slice(bytes, 1));
+    const before = (await h.api('GET', '/api/v1/uploads/summary')).body;
+    const answer = await h.api('POST', `/api/v1/uploads/${id}/sha256`, { body: { sha256: sha256(bytes) } });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(
+      [answer.body.id, answer.body.status, answer.body.deduplicated, answer.body.sha256, answer.body.size_bytes],
+      [id, 'confirmed', true, sha256(bytes), bytes.length],
+    );
+    assertError(await h.api('GET', `/api/v1/uploads/${id}/parts`), 409, 'conflict', 'a deduplicated upload takes no parts');
+    const late = await fetch(two.url, { method: 'PUT', body: new Uint8Array(slice(bytes, 2)) });
+    assert.ok(!late.ok, `a part sent after the answer is refused (${late.status})`);
+    const completed = await h.api('POST', `/api/v1/uploads/${id}/complete`, { body: { parts: first.parts } });
+    assert.equal(completed.status, 200, 'completing it anyway answers its job');
+    assert.equal((await h.api('GET', `/api/v1/jobs/${completed.body.job_id}`)).body.status, 'succeeded');
+    const link = await h.api('GET', `/api/v1/uploads/${id}/download-url`);
+    assert.ok(Buffer.from(await (await fetch(link.body.url)).arrayBuffer()).equals(bytes), 'it reads the bytes it shares');
+    const after = (await h.api('GET', '/api/v1/uploads/summary')).body;
+    assert.equal(after.pending_bytes, before.pending_bytes - bytes.length, 'no longer held as pending');
+    assert.equal(after.by_status.confirmed, before.by_status.confirmed + 1);
+  });
+
+  it('POST …/sha256 without a match records the hash, which the confirm job then checks; refusals change nothing', async () => {
+    const bytes = Buffer.concat([fileBytes(), Buffer.from('recorded')]);
+    const id = (await start({ name: 'recorded.bin', size_bytes: bytes.length, part_size: PART })).body.data_source_id;
+    const route = `/api/v1/uploads/${id}/sha256`;
+    const claimed = sha256('what the client wrongly hashed');
+    assertInvalid(await h.api('POST', route, { body: { sha256: 'abc' } }), 'body.sha256');
+    assertError(await h.api('POST', route, { body: { sha256: claimed }, key: h.keys.reader }), 403, 'insufficient_scope');
+    assertError(await h.api('POST', route, { body: { sha256: claimed }, key: h.keys.otherOrg }), 404, 'not_found');
+    const recorded = await h.api('POST', route, { body: { sha256: claimed } });
+    assert.equal(recorded.status, 200, JSON.stringify(recorded.body));
+    assert.deepEqual([recorded.body.status, recorded.body.deduplicated], ['pending', false]);
+    assert.equal((await h.api('POST', route, { body: { sha256: claimed.toUpperCase() } })).status, 200, 'the same hash again is fine');
+    assertError(await h.api('POST', route, { body: { sha256: sha256(bytes) } }), 409, 'conflict', 'another hash');
+
+    const parts: { part_number: number; etag: string }[] = [];
+    for (const url of await partUrls(id, [1, 2, 3]))
+      parts.push({ part_number: url.part_number, etag: await putPart(url, slice(bytes, url.part_number)) });
+    const job = (await h.api('POST', `/api/v1/uploads/${id}/complete`, { body: { parts } })).body.job_id;
+    const { upload } = await settle(h, id, job);
+    assert.deepEqual([upload.status, upload.failure_reason], ['failed', 'checksum_mismatch'], 'the recorded hash was checked');
+    assertError(await h.api('POST', route, { body: { sha256: claimed } }), 409, 'conflict', 'a failed upload takes no hash');
+
+    const presigned = await h.api('POST', '/api/v1/uploads/presign', { body: { name: 'small.txt' } });
+    const notMultipart = await h.api('POST', `/api/v1/uploads/${presigned.body.data_source_id}/sha256`, { body: { sha256: claimed } });
+    assertError(notMultipart, 409, 'conflict', 'a presigned upload');
+  });
+
   it('a multipart start with the sha256 of confirmed bytes is deduplicated at once', async () => {
     const form = new FormData();
     form.append('file', new Blob(['already here']), 'here.txt');

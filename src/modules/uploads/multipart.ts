@@ -2,12 +2,16 @@ import { BlobError } from '../../blobs/blob-store.js';
 import { sameEtag } from '../../blobs/multipart.js';
 import type { UploadRow } from '../../db/schema.js';
 import { AppError, conflict, type FieldProblem, notFound, validationError } from '../../errors.js';
+import { newId } from '../../ids.js';
+import { jobsRepo } from '../../jobs/jobs-repo.js';
 import type { ModuleDeps } from '../module.js';
 import { planParts } from './part-plan.js';
 import { uploadsRepo } from './repo.js';
 import type { Caller } from '../../access/caller.js';
 import { findOwned } from '../../access/find-owned.js';
 import type { UploadsService } from './service.js';
+import { CONFIRM_KIND } from './confirmed.js';
+import { uploadView } from './view.js';
 
 export interface MultipartStart {
   name: string;
@@ -89,9 +93,16 @@ export class MultipartUploads {
     };
   }
 
-  /** Checks the client's list against storage and the promised layout, assembles, and enqueues confirm. */
-  async complete(caller: Caller, id: string, listed: { part_number: number; etag: string }[]) {
-    const row = await this.ownedMultipart(caller, id);
+  /**
+   * Checks the client's list against storage and the promised layout, assembles, and enqueues confirm.
+   * A `sha256` hashed while the parts went out is recorded first, so the confirm job checks it as one
+   * declared at start.
+   */
+  async complete(caller: Caller, id: string, listed: { part_number: number; etag: string }[], sha256?: string | null) {
+    const declared = sha256?.toLowerCase() ?? null;
+    const owned = await this.ownedMultipart(caller, id);
+    if (declared) refuseOtherSha256(owned, declared);
+    const row = declared ? { ...owned, declared_sha256: declared } : owned;
     if (!row.multipart_upload_id) {
       // Already assembled: completing again answers the same job.
       if (row.confirm_job_id) return { job_id: row.confirm_job_id };
@@ -99,7 +110,7 @@ export class MultipartUploads {
     }
     if (row.status !== 'pending') throw conflict(`a ${row.status} upload cannot be completed`, { status: row.status });
     const held = await this.partsOrAssembled(row);
-    if (held === 'assembled') return this.completed(caller, id);
+    if (held === 'assembled') return this.completed(caller, id, declared);
     const stored = new Map(held.map((p) => [p.partNumber, p]));
     const problems: FieldProblem[] = [];
     const count = row.part_count ?? 0;
@@ -131,16 +142,61 @@ export class MultipartUploads {
       const ended = error instanceof BlobError && (error.kind === 'missing' || error.kind === 'exists');
       if (!ended || !(await this.assembledIn(row))) throw translate(error);
     }
-    return this.completed(caller, id);
+    return this.completed(caller, id, declared);
+  }
+
+  /**
+   * Records the sha256 of a multipart upload still taking parts, hashed while they go out. When the
+   * org already holds confirmed bytes of that sha256 and size, the upload is answered as
+   * deduplicated at once (confirmed, sharing them) and its parts are aborted, so the client stops
+   * sending; otherwise it stays pending and the confirm job will check the hash.
+   */
+  async declareSha256(caller: Caller, id: string, sha256: string) {
+    const declared = sha256.toLowerCase();
+    const outcome = await this.deps.queue.transaction(this.deps.db, async (t) => {
+      const row = await findOwned(t.db, caller, 'upload', id, { lock: true });
+      takingParts(row);
+      refuseOtherSha256(row, declared);
+      const known = (await this.uploads.confirmedContent(caller.orgId, [{ name: row.name, sha256: declared }])).get(declared);
+      if (!known || Number(known.size_bytes) !== Number(row.declared_size)) {
+        const recorded = row.declared_sha256 ? row : await uploadsRepo.update(t.db, row.id, { declared_sha256: declared });
+        return { row: recorded, abandoned: null };
+      }
+      const jobId = newId();
+      await jobsRepo.insertSucceeded(t.db, [{ id: jobId, org_id: row.org_id, kind: CONFIRM_KIND, subject_id: row.id }]);
+      const shared = await uploadsRepo.update(t.db, row.id, {
+        blob_key: known.blob_key,
+        status: 'confirmed',
+        deduplicated: true,
+        declared_sha256: declared,
+        sha256: declared,
+        size_bytes: known.size_bytes,
+        detected_content_type: known.detected_content_type,
+        failure_reason: null,
+        confirmed_at: new Date(),
+        confirm_job_id: jobId,
+        multipart_upload_id: null,
+      });
+      await this.deps.events.uploadsConfirmed(t, [shared]);
+      return { row: shared, abandoned: { key: row.blob_key, uploadId: row.multipart_upload_id! } };
+    });
+    // After the commit; a part still arriving is refused (no upload owns the key now), and what an
+    // abort that failed leaves is storage's leftover, which the sweeper removes.
+    if (outcome.abandoned) await this.deps.blobs.abortMultipart(outcome.abandoned.key, outcome.abandoned.uploadId).catch(() => {});
+    return uploadView(outcome.row);
   }
 
   /** Marks the upload assembled and enqueues its confirm, once: a completion that lost the race answers the winner's job. */
-  private completed(caller: Caller, id: string) {
+  private completed(caller: Caller, id: string, declared: string | null) {
     return this.deps.queue.transaction(this.deps.db, async (t) => {
       const locked = await findOwned(t.db, caller, 'upload', id, { lock: true });
+      if (declared) refuseOtherSha256(locked, declared);
       if (locked.confirm_job_id && !locked.multipart_upload_id) return { job_id: locked.confirm_job_id };
       if (locked.status !== 'pending') throw conflict(`a ${locked.status} upload cannot be completed`, { status: locked.status });
-      const assembled = await uploadsRepo.update(t.db, locked.id, { multipart_upload_id: null });
+      const assembled = await uploadsRepo.update(t.db, locked.id, {
+        multipart_upload_id: null,
+        ...(declared && { declared_sha256: declared }),
+      });
       const job = await this.uploads.enqueueConfirm(t, assembled);
       return { job_id: job.id };
     });
@@ -187,14 +243,32 @@ export class MultipartUploads {
 
   /** A multipart upload still taking parts. */
   private async openUpload(caller: Caller, id: string): Promise<UploadRow> {
-    const row = await this.ownedMultipart(caller, id);
-    if (row.status !== 'pending' || !row.multipart_upload_id) {
-      throw conflict(`this upload is ${row.multipart_upload_id ? row.status : 'already assembled'} and takes no parts`, {
-        status: row.status,
-      });
-    }
+    const row = await findOwned(this.deps.db, caller, 'upload', id);
+    takingParts(row);
     return row;
   }
+}
+
+/** 409 unless the row is a multipart upload still taking parts. */
+function takingParts(row: UploadRow): void {
+  if (row.part_count === null) throw conflict('this is not a multipart upload', { status: row.status });
+  if (row.status !== 'pending' || !row.multipart_upload_id) {
+    throw conflict(`this upload is ${row.multipart_upload_id ? row.status : 'already assembled'} and takes no parts`, {
+      status: row.status,
+    });
+  }
+}
+
+/**
+ * A sha256 declared again must be the one the upload holds: two hashes cannot both be the file's, and
+ * an upload already completed without one is being checked without it.
+ */
+function refuseOtherSha256(row: UploadRow, declared: string): void {
+  const held = row.declared_sha256?.toLowerCase() ?? null;
+  if (held === declared) return;
+  if (held) throw conflict(`this upload declared sha256 ${held}`, { status: row.status, sha256: held });
+  if (!row.multipart_upload_id && row.confirm_job_id)
+    throw conflict('this upload was completed without a sha256 and is checked without one', { status: row.status });
 }
 
 /** Every part is part_size bytes but the last, which holds the rest. */

@@ -202,6 +202,13 @@ export const CompleteRequest = Type.Object(
         maxItems: 10000,
       },
     ),
+    sha256: Type.Optional(
+      nullable(Sha256Hex, {
+        description:
+          'SHA-256 of the whole file, when it was not declared at start (hashed while the parts went out): the confirm job checks it as it would one declared at start.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
+export const DeclareSha256Request = Type.Object({ sha256: Sha256Hex }, { additionalProperties: false });
