@@ -30,7 +30,6 @@ export const FLOORS: readonly (readonly [prefix: string, floor: number])[] = [
   ['src/sandbox/', 0], // child processes held to time and memory limits
   ['src/readings/', 0], // what a file holds, extracted in the sandbox
   ['src/previews/', 0], // the old name of src/cad/
-  ['src/client/', 0], // the CLI's HTTP client talks to a server, it shares no code with one
   // 1 storage
   ['src/db/', 1],
   ['src/blobs/', 1],

@@ -15,7 +15,6 @@ import {
   wrap,
 } from './commands/args.js';
 import { COMMANDS, findCommand, groupUsage, mainHelp, subcommandsOf } from './commands/specs.js';
-import { ApiError } from './client/api-client.js';
 
 // Commands load what they need when they run: `stowage upload` starts in a tenth of the time when it
 // does not first load the server (Fastify, Kysely, pg-boss, the AWS SDK) it only talks to. Help and a
@@ -130,7 +129,8 @@ function print(text: string): void {
 /** Error → one line (or two, for an unexpected one) and the exit status: 2 usage or configuration, 1 the rest. */
 async function describe(error: unknown): Promise<{ text: string; code: number }> {
   if (error instanceof UsageError || error instanceof ConfigError) return { text: error.message, code: 2 };
-  if (error instanceof CommandError || error instanceof ApiError) return { text: error.message, code: 1 };
+  // The SDK's StowageError (an API error answer) by name: importing the SDK would slow `stowage --help`.
+  if (error instanceof CommandError || (error instanceof Error && error.name === 'StowageError')) return { text: error.message, code: 1 };
   // Loaded on failure only: it brings TypeBox, a third of the start-up of `stowage --help`.
   const { AppError } = await import('./errors.js');
   if (error instanceof AppError) {

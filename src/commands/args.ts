@@ -75,9 +75,7 @@ export function wantsHelp(argv: string[]): boolean {
 export async function parseCommand(spec: CommandSpec, argv: string[]): Promise<ParsedArgs> {
   // Loaded only for a command with a size option: it brings the progress bars, which help and the
   // other commands' start-up have no use for.
-  const parseSize = Object.values(spec.options).some((o) => o.kind === 'size')
-    ? (await import('../client/progress.js')).parseSize
-    : () => NaN;
+  const parseSize = Object.values(spec.options).some((o) => o.kind === 'size') ? (await import('./progress.js')).parseSize : () => NaN;
   const options = Object.fromEntries(
     Object.entries({ ...spec.options, help: HELP_OPTION }).map(([name, o]) => [
       name,

@@ -1,4 +1,4 @@
-import { StowageClient } from '../client/api-client.js';
+import { type StowageClient, createStowageClient } from '#sdk';
 import { type ParsedArgs, CommandError, UsageError } from './args.js';
 import { DEFAULT_URL } from './specs.js';
 
@@ -19,25 +19,27 @@ export function clientFrom(args: ParsedArgs): StowageClient {
     throw new UsageError(`the server URL must start with http:// or https://, not "${url}" (--url or STOWAGE_URL)`);
   }
   if (!key) throw new UsageError('an API key is needed: --key KEY or STOWAGE_API_KEY');
-  return new CliClient(url, key);
+  return createStowageClient({ baseUrl: url, apiKey: key, fetch: namingServer(url) });
 }
 
-/** A StowageClient whose network failures name the server and what to change, in one line. */
-class CliClient extends StowageClient {
-  override async call<T = any>(method: string, route: string, body?: unknown): Promise<T> {
+/**
+ * fetch whose failures to reach the server itself become one line naming it and what to change.
+ * Requests to storage (signed URLs elsewhere) keep their own error: a download says it was cut.
+ */
+function namingServer(baseUrl: string): typeof fetch {
+  const origin = new URL(baseUrl).origin;
+  return async (input, init) => {
     try {
-      return await super.call<T>(method, route, body);
+      return await fetch(input, init);
     } catch (error) {
+      const target = input instanceof Request ? input.url : String(input);
       const reason = networkFailure(error);
-      if (reason) throw new UnreachableError(`cannot reach the server at ${this.baseUrl}: ${reason} (set --url or STOWAGE_URL)`);
-      if (error instanceof SyntaxError) {
-        throw new CommandError(
-          `the server at ${this.baseUrl} answered ${method} ${route} with something other than JSON: is it a Stowage server?`,
-        );
+      if (reason && new URL(target).origin === origin) {
+        throw new UnreachableError(`cannot reach the server at ${baseUrl}: ${reason} (set --url or STOWAGE_URL)`);
       }
       throw error;
     }
-  }
+  };
 }
 
 const REASONS: Record<string, string> = {

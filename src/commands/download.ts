@@ -1,27 +1,18 @@
-import { createHash, type Hash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
-import { access, link, open, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { StowageClient } from '../client/api-client.js';
-import { createProgress, human } from '../client/progress.js';
+import { type StowageClient, type Upload, unwrap } from '#sdk';
+import { type DownloadProgress, downloadFile, downloadToStream } from '#sdk/node';
+import { createProgress, human } from './progress.js';
 import { isUuid } from '../ids.js';
 import { type ParsedArgs, CommandError, NotFoundError } from './args.js';
-import { UnreachableError, clientFrom, networkFailure, originOf } from './client.js';
-
-interface Upload {
-  id: string;
-  name: string;
-  status: string;
-  size_bytes: number | null;
-  sha256: string | null;
-}
+import { clientFrom, networkFailure } from './client.js';
 
 /**
- * `stowage download ID [-o FILE|-] [--force]`: the bytes go to `<target>.<hash>.stowage-partial`, are
- * checked against the upload's sha256, then take the target's name. An interrupted run leaves the
- * partial file, and the next one continues it with a Range request after hashing what it holds.
+ * `stowage download ID [-o FILE|-] [--force]`: the SDK's downloadFile, whose bytes go to
+ * `<target>.<hash>.part`, are checked against the upload's sha256, then take the target's name. An
+ * interrupted run leaves the partial file, and the next one continues it with a Range request after
+ * hashing what it holds.
  */
 export async function runDownload(args: ParsedArgs): Promise<void> {
   const [id] = args.positional;
@@ -32,7 +23,7 @@ export async function runDownload(args: ParsedArgs): Promise<void> {
   // A named target is checked before any request: a refused command asks nothing of the server.
   const named = out && out !== '-' ? await namedTarget(out, force) : null;
 
-  const upload = await client.call<Upload>('GET', `/api/v1/uploads/${id}`);
+  const upload = unwrap(await client.GET('/api/v1/uploads/{data_source_id}', { params: { path: { data_source_id: id } } }));
   if (upload.status !== 'confirmed' || !upload.sha256) {
     throw new CommandError(`upload ${id} is ${upload.status}: only a confirmed upload can be downloaded`);
   }
@@ -77,158 +68,42 @@ async function refuseToOverwrite(target: string, force: boolean): Promise<void> 
 
 async function toFile(client: StowageClient, upload: Upload, target: string, force: boolean): Promise<void> {
   const size = upload.size_bytes ?? 0;
-  const partial = `${target}.${upload.sha256!.slice(0, 12)}.stowage-partial`;
-  let have = (await stat(partial).catch(() => null))?.size ?? 0;
-  if (have > size) {
-    await rm(partial, { force: true });
-    have = 0;
-  }
   const progress = createProgress();
-  const bar = progress.bar(safeName(upload), size);
+  let bar: ReturnType<typeof progress.bar> | null = null;
+  let done = 0;
+  const onProgress = (report: DownloadProgress) => {
+    bar ??= progress.bar(safeName(upload), size, report.resumedBytes);
+    bar.add(report.doneBytes - done);
+    done = report.doneBytes;
+  };
   try {
-    let hash = createHash('sha256');
-    if (have > 0) await hashInto(hash, partial, bar.add);
-    if (have === 0 || have < size) {
-      const { url } = await client.call('GET', `/api/v1/uploads/${upload.id}/download-url`);
-      let response = await fetchBlob(url, have);
-      // A store that ignores Range answers every byte (200), and an answer from elsewhere is of no use:
-      // start over.
-      if (have > 0 && !(response.status === 206 && rangeStart(response) === have)) {
-        if (response.status !== 200) {
-          await response.body?.cancel();
-          response = await fetchBlob(url, 0);
-        }
-        await truncate(partial, 0);
-        hash = createHash('sha256');
-        bar.add(-have);
-        have = 0;
-      }
-      const received = await appendTo(partial, have, response, (chunk) => {
-        hash.update(chunk);
-        bar.add(chunk.length);
-      });
-      if (received.error) {
-        const why = networkFailure(received.error) ?? received.error.message;
-        throw new CommandError(
-          `download interrupted after ${human(have + received.bytes)} of ${human(size)} (${why}); run the same command again to continue`,
-        );
-      }
-    }
-    bar.done();
-    const sha256 = hash.digest('hex');
-    if (sha256 !== upload.sha256) {
-      await rm(partial, { force: true });
-      throw new CommandError(`the downloaded bytes hash to ${sha256}, the upload's sha256 is ${upload.sha256}: file not kept`);
-    }
+    await downloadFile(client, upload.id, target, { overwrite: force, onProgress });
+  } catch (error) {
+    throw inWords(error, `download interrupted after ${human(done)} of ${human(size)}`, 'run the same command again to continue');
   } finally {
     progress.stop();
-  }
-  await putInPlace(partial, target, force);
-}
-
-/**
- * Writes the answer's bytes after the first `from` of `file`, each chunk on disk before the next is
- * read (and only then handed to `onChunk`): when the connection breaks, the file holds every byte
- * received and nothing else, ready to be continued.
- */
-async function appendTo(
-  file: string,
-  from: number,
-  response: Response,
-  onChunk: (chunk: Buffer) => void,
-): Promise<{ bytes: number; error: Error | null }> {
-  const handle = await open(file, from > 0 ? 'a' : 'w');
-  let bytes = 0;
-  try {
-    for await (const chunk of Readable.fromWeb(response.body as never) as AsyncIterable<Buffer>) {
-      await handle.write(chunk);
-      bytes += chunk.length;
-      onChunk(chunk);
-    }
-    return { bytes, error: null };
-  } catch (error) {
-    return { bytes, error: error as Error };
-  } finally {
-    await handle.close();
-  }
-}
-
-/** The blob URL's answer, from byte `from` on; network failures and refusals as one-line errors. */
-async function fetchBlob(url: string, from: number): Promise<Response> {
-  let response: Response;
-  try {
-    response = await fetch(url, from > 0 ? { headers: { range: `bytes=${from}-` } } : {});
-  } catch (error) {
-    throw new UnreachableError(`cannot reach the storage at ${originOf(url)}: ${networkFailure(error) ?? (error as Error).message}`);
-  }
-  if (!response.ok || !response.body) {
-    const text = (await response.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
-    throw new CommandError(`the storage at ${originOf(url)} answered ${response.status}${text ? `: ${text}` : ''}`);
-  }
-  return response;
-}
-
-/** Without --force a hard link puts the file in place only if the name is still free when it lands. */
-async function putInPlace(partial: string, target: string, force: boolean): Promise<void> {
-  if (force) return rename(partial, target);
-  try {
-    await link(partial, target);
-    await unlink(partial);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new CommandError(`${target} exists; add --force to overwrite it (the verified bytes wait in ${partial})`);
-    // A filesystem without hard links: the check made before downloading stands.
-    await refuseToOverwrite(target, false);
-    await rename(partial, target);
   }
 }
 
 async function toStdout(client: StowageClient, upload: Upload): Promise<void> {
-  const { url } = await client.call('GET', `/api/v1/uploads/${upload.id}/download-url`);
-  const response = await fetchBlob(url, 0);
-  const hash = createHash('sha256');
   try {
-    await pipeline(
-      Readable.fromWeb(response.body as never),
-      meter(hash, () => {}),
-      process.stdout as Writable,
-      { end: false },
-    );
+    await downloadToStream(client, upload.id, process.stdout);
   } catch (error) {
     // The reader went away (`| head`): what it wanted it has; nothing to say.
     if ((error as NodeJS.ErrnoException).code === 'EPIPE') {
       process.exitCode = 1;
       return;
     }
-    throw new CommandError(
-      `download interrupted (${networkFailure(error) ?? (error as Error).message}); the bytes on stdout are incomplete`,
-    );
-  }
-  const sha256 = hash.digest('hex');
-  if (sha256 !== upload.sha256) {
-    throw new CommandError(`the bytes written to stdout hash to ${sha256}, the upload's sha256 is ${upload.sha256}: do not use them`);
+    throw inWords(error, 'download interrupted', 'the bytes on stdout are incomplete', 'do not use the bytes on stdout');
   }
 }
 
-/** Where a 206 answer's bytes start (`Content-Range: bytes 1048576-3145727/3145728`). */
-function rangeStart(response: Response): number {
-  const match = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '');
-  return match ? Number(match[1]) : -1;
-}
-
-function meter(hash: Hash, onBytes: (n: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      onBytes(chunk.length);
-      done(null, chunk);
-    },
-  });
-}
-
-async function hashInto(hash: Hash, file: string, onBytes: (n: number) => void): Promise<void> {
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    onBytes((chunk as Buffer).length);
-  }
+/** The SDK's failures as one line: cut transfers, bytes that do not verify, a target that appeared meanwhile. */
+function inWords(error: unknown, cut: string, then: string, bad = 'file not kept'): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST') return new CommandError(`${(error as { path: string }).path} exists; add --force to overwrite it`);
+  if (code === 'checksum_mismatch') return new CommandError(`${(error as Error).message}: ${bad}`);
+  if (!(error instanceof Error) || error instanceof CommandError || error.name === 'StowageError') return error;
+  // Anything else cut the transfer short (a reset, a body that ended early): say so and how to go on.
+  return new CommandError(`${cut} (${networkFailure(error) ?? error.message}); ${then}`);
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { createProgress, human } from '../client/progress.js';
+import { createProgress, human } from './progress.js';
 import type { Db } from '../db/database.js';
 import type { BlobReader, ChainBreak, VerifyReport } from '../modules/files/verify.js';
 import { isUuid } from '../ids.js';

@@ -131,7 +131,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     notes: [
       'An existing file is never overwritten without --force. Interrupted? Run the same command again: it continues ' +
-        'from the bytes already received (kept beside the target as <target>.<hash>.stowage-partial) with a Range request.',
+        'from the bytes already received (kept beside the target as <target>.<hash>.part) with a Range request.',
       'With -o - the bytes go to stdout as they arrive; a sha256 mismatch is then reported on stderr with exit status 1.',
     ],
   },

@@ -74,7 +74,7 @@ export function idsFor(param: string, f: OrgFixtures): string[] {
 /** The id a route's own deep path most likely wants (a multipart upload for …/parts and …/complete). */
 export function bestIdFor(param: string, template: string, f: OrgFixtures): string | undefined {
   if (param === 'data_source_id') {
-    if (/\/(parts|complete)$/.test(template)) return f.multipartUpload;
+    if (/\/(parts|complete|sha256)$/.test(template)) return f.multipartUpload;
     if (/\/(cancel|retry)$/.test(template)) return f.pendingUpload;
     return f.confirmedUpload;
   }

@@ -1,7 +1,8 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
-  bar(label: string, total: number): { add(n: number): void; done(): void };
+  /** `start`: bytes done before this run (a resumed transfer); the rate counts only what comes after. */
+  bar(label: string, total: number, start?: number): { add(n: number): void; done(): void };
   stop(): void;
 }
 
@@ -18,16 +19,16 @@ export function createProgress(enabled = Boolean(process.stderr.isTTY)): Progres
     cliProgress.Presets.shades_classic,
   );
   return {
-    bar(label, total) {
+    bar(label, total, start = 0) {
       const started = Date.now();
-      let value = 0;
+      let value = start;
       const fields = () => ({
         label: label.padEnd(24).slice(0, 24),
         value_h: human(value),
         total_h: human(total),
-        speed: `${human(value / Math.max(0.001, (Date.now() - started) / 1000))}/s`,
+        speed: `${human((value - start) / Math.max(0.001, (Date.now() - started) / 1000))}/s`,
       });
-      const bar = multi.create(Math.max(total, 1), 0, fields());
+      const bar = multi.create(Math.max(total, 1), value, fields());
       return {
         add(n) {
           value += n;
