@@ -92,3 +92,18 @@ describe('import floors (scripts/check-layers.ts)', { skip: firstPassOnly }, () 
     );
   });
 });
+
+/**
+ * The build does not stop on type errors (tsc writes dist/ regardless, esbuild never checks), so the
+ * types are checked here: the server, tests, benches and scripts (tsconfig.json), and the console,
+ * which has a browser's lib of its own (console/tsconfig.json).
+ */
+describe('types', { skip: firstPassOnly }, () => {
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  for (const project of ['tsconfig.json', 'console/tsconfig.json']) {
+    it(`tsc --noEmit -p ${project} finds no error`, () => {
+      const run = spawnSync(process.execPath, [tsc, '--noEmit', '-p', project], { cwd: root, encoding: 'utf8' });
+      assert.equal(run.status, 0, `type errors:\n${run.stdout}${run.stderr}`);
+    });
+  }
+});
