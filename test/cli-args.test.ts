@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -25,6 +25,20 @@ import { firstPassOnly } from './helpers/ci-pass.js';
 const root = path.resolve(import.meta.dirname, '..');
 const { version } = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
 const runningAsRoot = process.getuid?.() === 0;
+
+/** Whether another user can run the built CLI here: CI's first pass works in a private (0700) copy that only root can enter. */
+function othersCanRun(file: string): boolean {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === path.dirname(dir)) return (statSync(file).mode & 0o004) !== 0;
+  }
+}
+
+/** What root's start says when it moves PostgreSQL out of a private checkout: true, and not the error under test. */
+const withoutRelocationNotice = (result: CliResult): CliResult => ({
+  ...result,
+  stderr: result.stderr.replace(/^stowage: as root, the embedded PostgreSQL runs as user postgres on .*\n/m, ''),
+});
 
 /** Exactly one line on stderr, the given exit status, and no stack. */
 function assertOneLine(result: CliResult, code: number, pattern: RegExp): void {
@@ -371,7 +385,8 @@ describe('stowage upload, download and keys against a server', { skip: firstPass
   });
 });
 
-describe('a data folder the embedded PostgreSQL cannot use', { skip: firstPassOnly }, () => {
+// In both of CI's passes: the first runs from a private copy, where another user cannot run the CLI.
+describe('a data folder the embedded PostgreSQL cannot use', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'stowage-cli-folder-'));
@@ -392,7 +407,11 @@ describe('a data folder the embedded PostgreSQL cannot use', { skip: firstPassOn
 
   it(
     'is not writable by the user: one line naming the user and what to do',
-    { skip: !runningAsRoot && 'needs root to run as another user' },
+    {
+      skip:
+        (!runningAsRoot && 'needs root to run as another user') ||
+        (!othersCanRun(path.join(root, 'dist', 'cli.js')) && 'the checkout is in a private folder uid 65534 cannot enter'),
+    },
     async () => {
       const readOnly = path.join(dir, 'read-only');
       await mkdir(readOnly, { mode: 0o555 });
@@ -417,7 +436,7 @@ describe('a data folder the embedded PostgreSQL cannot use', { skip: firstPassOn
       await writeFile(path.join(cluster, 'PG_VERSION'), '18\n');
       await chown(cluster, 65534, 65534);
       await chmod(cluster, 0o700);
-      const result = await runCli(['keys', 'list'], { STOWAGE_DATA_DIR: folder });
+      const result = withoutRelocationNotice(await runCli(['keys', 'list'], { STOWAGE_DATA_DIR: folder }));
       assertOneLine(
         result,
         1,
