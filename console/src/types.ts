@@ -1,4 +1,15 @@
-/** The shapes the console reads from the API (see GET /openapi.json); only the fields it shows. */
+import type { components } from '../../packages/client/src/openapi.js';
+
+/**
+ * The shapes the console reads from the API: the SDK's, generated from GET /openapi.json, where the
+ * document names them; the rest (answers the document describes inline) with only the fields shown.
+ */
+type Schemas = components['schemas'];
+export type Upload = Schemas['Upload'];
+export type Folder = Schemas['Folder'];
+export type Part = Schemas['PartPublic'];
+export type Revision = Schemas['PartRevisionPublic'];
+export type DatasetLink = Schemas['DatasetLinkPublic'];
 
 export interface Page<T> {
   count: number;
@@ -8,27 +19,6 @@ export interface Page<T> {
 }
 
 export type UploadStatus = 'pending' | 'confirmed' | 'failed' | 'cancelled';
-
-export interface Upload {
-  id: string;
-  name: string;
-  content_type: string | null;
-  detected_content_type: string | null;
-  size_bytes: number | null;
-  status: UploadStatus;
-  failure_reason: string | null;
-  created_at: string;
-  folder_id: string | null;
-  file_id: string | null;
-  deleted_at: string | null;
-}
-
-export interface Folder {
-  id: string;
-  name: string;
-  parent_id: string | null;
-  path: string;
-}
 
 export interface StoredFile {
   id: string;
@@ -51,30 +41,6 @@ export interface FileVersion {
   edited_by: { user_label: string | null } | null;
   note: string | null;
   ts: number;
-}
-
-export interface Part {
-  id: string;
-  part_number: string;
-  description: string | null;
-  created_at: string;
-}
-
-export interface Revision {
-  id: string;
-  revision_code: string;
-  created_at: string;
-}
-
-export interface DatasetLink {
-  id: string;
-  data_source_id: string;
-  filename: string;
-  role: string;
-  is_primary: boolean;
-  is_active: boolean;
-  size_bytes: number | null;
-  content_type: string | null;
 }
 
 export interface Preview {

@@ -4,6 +4,7 @@ import { pagedList } from '../paged-list.js';
 import { go, href } from '../router.js';
 import type { FileVersion, Folder, StoredFile } from '../types.js';
 import { badge } from './uploads.js';
+import { apiActions } from '../api-action.js';
 
 const nameOf = (file: Pick<StoredFile, 'properties'>) => file.properties.label ?? file.properties.filename;
 
@@ -167,20 +168,7 @@ function fileRow(file: StoredFile, changed: () => void): HTMLElement {
 function fileActions(file: StoredFile, changed: () => void, onItsPage = false): HTMLElement[] {
   const name = nameOf(file);
   const id = encodeURIComponent(file.id);
-  const run = (label: string, verb: string, path: string, done: string) =>
-    actionButton(
-      label,
-      async () => {
-        try {
-          await api(path, { method: verb });
-          announce(`${name}: ${done}.`);
-          changed();
-        } catch (error) {
-          announce(`${name}: ${describeError(error)}`, 'error');
-        }
-      },
-      { 'aria-label': `${label} ${name}` },
-    );
+  const run = apiActions(name, changed);
   if (file.deleted_at) return [run('Recover', 'POST', `/files/${id}/recover`, 'recovered from the trash')];
   const actions: HTMLElement[] = onItsPage
     ? []

@@ -4,6 +4,7 @@ import { pagedList } from '../paged-list.js';
 import { href } from '../router.js';
 import type { Folder, Upload, UploadStatus } from '../types.js';
 import type { Uploader } from './uploader.js';
+import { apiActions } from '../api-action.js';
 
 const STATUSES: UploadStatus[] = ['pending', 'confirmed', 'failed', 'cancelled'];
 const POLL_MS = 1000;
@@ -129,20 +130,7 @@ export function uploadsView(main: HTMLElement, params: URLSearchParams) {
 
 function uploadRow(upload: Upload, changed: () => void): HTMLElement {
   const name = upload.name;
-  const act = (label: string, verb: string, path: string, done: string) =>
-    actionButton(
-      label,
-      async () => {
-        try {
-          await api(path, { method: verb });
-          announce(`${name}: ${done}.`);
-          changed();
-        } catch (error) {
-          announce(`${name}: ${describeError(error)}`, 'error');
-        }
-      },
-      { 'aria-label': `${label} ${name}` },
-    );
+  const act = apiActions(name, changed);
   const id = encodeURIComponent(upload.id);
   const actions: HTMLElement[] = [];
   if (upload.deleted_at) {
