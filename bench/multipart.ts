@@ -88,7 +88,8 @@ import {
 } from './lib.js';
 
 const CLIENT = process.env.BENCH_CLIENT === 'sdk' ? 'sdk' : 'cli';
-const TARGET_VS_BARE = CLIENT === 'sdk' ? 0.9 : 0.8;
+// Issue 14: the CLI, now the SDK's uploadFile, at >= 0.9 × a bare PUT either way.
+const TARGET_VS_BARE = 0.9;
 const thisFile = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(thisFile), '..');
 
@@ -387,7 +388,7 @@ async function main(): Promise<number> {
   const reads =
     CLIENT === 'sdk'
       ? 'the SDK reads the file twice at once (the hash beside the parts)'
-      : 'the CLI reads the file twice (hash, then parts)';
+      : 'the CLI (the SDK underneath) reads the file twice at once (the hash beside the parts)';
   console.log(
     `  note: ${os.cpus().length} cores shared by everything; ${reads}; the local driver hashes the parts in the background as they arrive and the confirm job trusts that digest; parts are written in place, so completing copies nothing; every upload's size and sha256 checked`,
   );
