@@ -2,7 +2,7 @@ import { type StowageClient, createStowageClient } from '#sdk';
 import { type ParsedArgs, CommandError, UsageError } from './args.js';
 import { DEFAULT_URL } from './specs.js';
 
-/** The server (or the storage a signed URL points at) did not answer at all: nothing to retry per file. */
+/** The server did not answer at all: nothing to retry per file. */
 export class UnreachableError extends CommandError {}
 
 /** The client of `upload` and `download`: --url/--key, else STOWAGE_URL/STOWAGE_API_KEY, checked before any request. */
@@ -68,13 +68,4 @@ export function networkFailure(error: unknown): string | null {
   if (code?.startsWith('ERR_TLS') || code?.includes('CERT')) return `TLS: ${cause?.message}`;
   if (fromFetch) return cause?.message || 'no answer';
   return null;
-}
-
-/** Where a signed URL points, without its signature: safe to print. */
-export function originOf(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return 'the storage';
-  }
 }

@@ -4,16 +4,14 @@ import { BlobError } from '../../blobs/blob-store.js';
 import { HEARTBEAT_SECONDS, LEASE_EXPIRES_SECONDS } from '../../db/process-lease.js';
 import { conflict, notFound, payloadTooLarge, validationError } from '../../errors.js';
 import { newId } from '../../ids.js';
-import { STORAGE_LIMITS } from '../../storage-limits.js';
 import type { ModuleDeps } from '../module.js';
 import { requireFilesWriteFor } from '../uploads/folder-scope.js';
 import type { MultipartUploads } from '../uploads/multipart.js';
+import { smallestPartSize } from '../uploads/part-plan.js';
 import type { UploadsService } from '../uploads/service.js';
 import { TusAppend, writerReplaced } from './append.js';
 import { declaredBy } from './metadata.js';
 import { type TusUpload, tusRepo } from './repo.js';
-
-const MIB = 1024 * 1024;
 
 /** What a creation (POST) names: the Upload-Length, and the Upload-Metadata decoded and as sent. */
 export interface TusCreation {
@@ -52,7 +50,13 @@ export class TusUploads {
       throw validationError([{ path: 'headers.upload-length', message: 'an empty file has nothing to upload through tus' }]);
     }
     requireFilesWriteFor(caller, [declared]);
-    const started = await this.multipart.start(caller, { ...declared, size_bytes: creation.size, part_size: partSizeFor(creation.size) });
+    // Parts as small as storage takes: a PATCH holds at most one part in memory, and a tail is
+    // rewritten whole by each PATCH that adds to it.
+    const started = await this.multipart.start(caller, {
+      ...declared,
+      size_bytes: creation.size,
+      part_size: smallestPartSize(creation.size),
+    });
     // A deduplicated upload is confirmed already: all of its bytes are in.
     await tusRepo.insert(this.deps.db, {
       upload_id: started.data_source_id,
@@ -163,11 +167,3 @@ function takingBytesAt(upload: TusUpload): number {
 
 const offsetConflict = (offset: number) =>
   conflict(`Upload-Offset must be ${offset}, where this upload stands (HEAD answers it)`, { offset }, true);
-
-/**
- * Parts as small as storage takes (5 MiB; more for files past 50 GiB, to stay within 10,000 parts):
- * a PATCH holds at most one part in memory, and a tail is rewritten whole by each PATCH that adds to it.
- */
-export function partSizeFor(size: number): number {
-  return Math.max(STORAGE_LIMITS.minPartBytes, Math.ceil(size / STORAGE_LIMITS.maxPartNumber / MIB) * MIB);
-}

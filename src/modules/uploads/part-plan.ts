@@ -5,6 +5,11 @@ const { minPartBytes: MIN_PART_BYTES, maxPartBytes: MAX_PART_BYTES, maxPartNumbe
 const MIB = 1024 * 1024;
 const DEFAULT_PART_BYTES = 16 * MIB;
 
+/** The smallest part storage takes for `size` bytes: 5 MiB, or the whole MiB that keeps it within storage's part count. */
+export function smallestPartSize(size: number): number {
+  return Math.max(MIN_PART_BYTES, Math.ceil(size / MAX_PART_NUMBER / MIB) * MIB);
+}
+
 /**
  * How a multipart upload of `size_bytes` is cut: the client's `part_size` when storage can take it,
  * else 16 MiB, or the smallest whole MiB that keeps the file within storage's part count. Throws a
@@ -16,7 +21,7 @@ export function planParts(
 ): { partSize: number; partCount: number } {
   const problems: FieldProblem[] = [];
   if (input.size_bytes > maxBytes) problems.push({ path: 'body.size_bytes', message: `at most ${maxBytes} bytes` });
-  const smallest = Math.max(MIN_PART_BYTES, Math.ceil(input.size_bytes / MAX_PART_NUMBER / MIB) * MIB);
+  const smallest = smallestPartSize(input.size_bytes);
   const partSize = input.part_size ?? Math.max(DEFAULT_PART_BYTES, smallest);
   if (partSize < MIN_PART_BYTES || partSize > MAX_PART_BYTES) {
     problems.push({ path: 'body.part_size', message: `parts are ${MIN_PART_BYTES} to ${MAX_PART_BYTES} bytes` });
